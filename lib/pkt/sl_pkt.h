@@ -1,0 +1,83 @@
+/* sl_pkt: L2-L4 decoding of one frame into the facts every later stage needs.
+ *
+ * The parser reads Ethernet, up to two VLAN tags (802.1Q, 802.1ad QinQ), IPv4 (with options) or
+ * IPv6 (skipping hop-by-hop, routing, destination-options and AH extension headers), then TCP or
+ * UDP. It never reads past `len`, never writes outside `*out`, and never allocates: a malformed or
+ * truncated frame yields one reason from SL_PKT_ERRORS, which the caller counts.
+ *
+ * The flow key is canonical (the lower address/port pair first) so both directions of a flow
+ * give the same key and the same symmetric hash; `dir` tells which side sent this packet. */
+#ifndef SL_PKT_H
+#define SL_PKT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Reasons a frame is not decoded, each a counter: X(ENUM, "json_name") */
+#define SL_PKT_ERRORS(X)                                                                           \
+	X(TRUNC_ETH, "truncated_ethernet")                                                         \
+	X(TRUNC_VLAN, "truncated_vlan")                                                            \
+	X(TOO_MANY_VLANS, "too_many_vlans")                                                        \
+	X(NOT_IP, "not_ip")                                                                        \
+	X(TRUNC_IPV4, "truncated_ipv4")                                                            \
+	X(BAD_IPV4_VERSION, "bad_ipv4_version")                                                    \
+	X(BAD_IPV4_HLEN, "bad_ipv4_header_length")                                                 \
+	X(BAD_IPV4_LEN, "bad_ipv4_total_length")                                                   \
+	X(TRUNC_IPV6, "truncated_ipv6")                                                            \
+	X(BAD_IPV6_VERSION, "bad_ipv6_version")                                                    \
+	X(BAD_IPV6_LEN, "bad_ipv6_payload_length")                                                 \
+	X(TRUNC_IPV6_EXT, "truncated_ipv6_ext")                                                    \
+	X(IP_FRAGMENT, "ip_fragment")                                                              \
+	X(TRUNC_TCP, "truncated_tcp")                                                              \
+	X(BAD_TCP_HLEN, "bad_tcp_header_length")                                                   \
+	X(TRUNC_UDP, "truncated_udp")                                                              \
+	X(BAD_UDP_LEN, "bad_udp_length")                                                           \
+	X(OTHER_L4, "other_l4")
+
+enum sl_pkt_error {
+	SL_PKT_OK = 0,
+#define SL_X(e, s) SL_PKT_ERR_##e,
+	SL_PKT_ERRORS(SL_X)
+#undef SL_X
+	SL_PKT_ERR_COUNT
+};
+
+/* JSON/counter name of a reason; "ok" for SL_PKT_OK. */
+const char *sl_pkt_error_name(enum sl_pkt_error e);
+
+#define SL_PKT_TCP_FIN 0x01
+#define SL_PKT_TCP_SYN 0x02
+#define SL_PKT_TCP_RST 0x04
+#define SL_PKT_TCP_PSH 0x08
+#define SL_PKT_TCP_ACK 0x10
+
+/* Canonical flow key: side 0 is the lower (address, port) pair. Zero-padded, so it can be hashed
+ * and compared as bytes. IPv4 addresses occupy the first 4 bytes of each addr. */
+struct sl_flow_key {
+	uint8_t addr[2][16];
+	uint16_t port[2]; /* host byte order */
+	uint16_t vlan[2]; /* outer, inner VLAN ID; 0 when absent */
+	uint8_t proto;    /* IPPROTO_TCP / IPPROTO_UDP */
+	uint8_t ipver;    /* 4 or 6 */
+	uint8_t pad[2];
+};
+
+struct sl_pkt_info {
+	struct sl_flow_key key;
+	uint8_t dir;          /* 0: sender is key side 0; 1: sender is key side 1 */
+	uint8_t tcp_flags;    /* SL_PKT_TCP_* */
+	uint16_t l3_off;      /* offset of the IP header in the frame */
+	uint16_t l4_off;      /* offset of the TCP/UDP header */
+	uint16_t payload_off; /* offset of L4 payload */
+	uint32_t payload_len; /* L4 payload bytes (IP length based, trailer padding excluded) */
+	uint32_t seq, ack;    /* TCP, host order */
+	uint16_t win;         /* TCP window, host order */
+};
+
+/* Decodes frame `data[0..len)`. Returns SL_PKT_OK and fills *out, or the reason it could not. */
+enum sl_pkt_error sl_pkt_parse(const uint8_t *data, size_t len, struct sl_pkt_info *out);
+
+/* Hash of a canonical key: identical for both directions of a flow by construction. */
+uint32_t sl_pkt_key_hash(const struct sl_flow_key *key);
+
+#endif /* SL_PKT_H */

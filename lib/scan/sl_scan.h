@@ -1,0 +1,149 @@
+/* sl_scan: sensors, their compiled Hyperscan database, streaming scans and validators.
+ *
+ * A sensor is a name, one or more regexes, the contexts it applies to and an optional validator.
+ * sl_scan_db_build compiles every sensor of a ruleset into one streaming Hyperscan database (off
+ * the data path); the result is immutable and shared by all workers. Each worker owns one
+ * sl_scan_worker (Hyperscan scratch cloned from the database's prototype, plus a pool for stream
+ * state so opening a stream never calls malloc on the data path).
+ *
+ * A stream is one ordered byte sequence (a TCP direction, an HTTP body...). Hyperscan reports
+ * where a match ends; to hand the matched text to the validator without paying for start-of-match
+ * in streaming mode, each stream keeps a tail window of its last bytes, sized from the longest
+ * possible match (hs_expression_info). A candidate is confirmed by the sensor's validator (or, for
+ * sensors without one, by locating the match start in that window) before on_match sees it;
+ * rejected candidates only count. The raw value passed to on_match lives in scan-owned memory
+ * valid for the duration of the callback: the caller masks or hashes it there and keeps nothing.*/
+#ifndef SL_SCAN_H
+#define SL_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SL_SCAN_MAX_SENSORS   64
+#define SL_SCAN_MAX_PATTERNS  8   /* regexes per sensor */
+#define SL_SCAN_NAME_LEN      32
+#define SL_SCAN_TEXT_LEN      64  /* category, validator name */
+#define SL_SCAN_WINDOW        256 /* longest matched value the validator can see */
+#define SL_SCAN_EVIDENCE_LEN  48  /* masked evidence, NUL-terminated */
+
+/* Where scanned bytes come from; a sensor applies to a set of them. */
+#define SL_SCAN_CONTEXTS(X)                                                                        \
+	X(RAW, "raw")                                                                              \
+	X(URL, "url")                                                                              \
+	X(HEADER, "header")                                                                        \
+	X(BODY, "body")
+
+enum sl_scan_context {
+#define SL_X(e, s) SL_SCAN_CTX_##e,
+	SL_SCAN_CONTEXTS(SL_X)
+#undef SL_X
+	SL_SCAN_CTX_COUNT
+};
+#define SL_SCAN_CTX_ALL ((1u << SL_SCAN_CTX_COUNT) - 1)
+
+const char *sl_scan_context_name(enum sl_scan_context c);
+/* Returns the context named `name`, or -1. */
+int sl_scan_context_parse(const char *name);
+
+/* How evidence is masked: cards keep the first 6 and last 4 digits (PCI DSS); others keep the
+ * last `keep` characters at most. */
+enum sl_scan_mask_kind {
+	SL_SCAN_MASK_TAIL = 0,
+	SL_SCAN_MASK_PAN,
+};
+
+struct sl_sensor_def {
+	char name[SL_SCAN_NAME_LEN];
+	const char *patterns[SL_SCAN_MAX_PATTERNS]; /* owned by the caller until build returns */
+	unsigned n_patterns;
+	char category[SL_SCAN_TEXT_LEN];
+	char validator[SL_SCAN_TEXT_LEN]; /* "" or "none": regex only */
+	uint32_t signature_id;
+	uint8_t severity;      /* 1 (high) .. 3 (low), as in EVE */
+	uint32_t contexts;     /* bitmask of 1u << SL_SCAN_CTX_*; 0 means all */
+	uint32_t min_count;    /* distinct values before the sensor fires (>= 1) */
+	uint8_t caseless;      /* HS_FLAG_CASELESS on every pattern */
+};
+
+/* A compiled, immutable set of sensors. */
+struct sl_scan_db;
+
+/* Compiles `n` sensors. Returns NULL and writes "sensor 'NAME' pattern N: <Hyperscan message>"
+ * (or another precise reason: unknown validator, duplicate name, ...) to err on failure. */
+struct sl_scan_db *sl_scan_db_build(const struct sl_sensor_def *defs, unsigned n, char *err,
+				    size_t errlen);
+void sl_scan_db_free(struct sl_scan_db *db);
+unsigned sl_scan_db_sensor_count(const struct sl_scan_db *db);
+const struct sl_sensor_def *sl_scan_db_sensor(const struct sl_scan_db *db, unsigned idx);
+
+/* Per-worker state: scratch and the stream-state pool (max_streams streams). */
+struct sl_scan_worker;
+struct sl_scan_worker *sl_scan_worker_create(const struct sl_scan_db *db, uint32_t max_streams,
+					     char *err, size_t errlen);
+void sl_scan_worker_free(struct sl_scan_worker *w);
+
+#define SL_SCAN_COUNTERS(X)                                                                        \
+	X(bytes, "bytes_scanned")                                                                  \
+	X(candidates, "candidates")                                                                \
+	X(matches, "matches")                                                                      \
+	X(validator_rejects, "validator_rejects")                                                  \
+	X(streams_opened, "streams_opened")                                                        \
+	X(stream_alloc_failed, "stream_alloc_failed")                                              \
+	X(scan_errors, "scan_errors")
+
+struct sl_scan_stats {
+#define SL_X(f, s) uint64_t f;
+	SL_SCAN_COUNTERS(SL_X)
+#undef SL_X
+	uint64_t sensor_hits[SL_SCAN_MAX_SENSORS];
+	uint64_t sensor_rejects[SL_SCAN_MAX_SENSORS];
+};
+void sl_scan_stats_get(const struct sl_scan_worker *w, struct sl_scan_stats *out);
+
+/* One confirmed match. `value` is the raw matched text: mask or hash it inside the callback, never
+ * keep or print it. */
+struct sl_scan_match {
+	unsigned sensor;       /* index in the database */
+	enum sl_scan_context context;
+	uint64_t offset;       /* stream offset of the first byte of the value */
+	const uint8_t *value;
+	uint32_t value_len;
+};
+typedef void (*sl_scan_match_fn)(void *ctx, const struct sl_scan_match *m);
+
+/* Stream state, embedded in the caller's flow state; all-zero means closed. */
+struct sl_scan_stream {
+	void *hs;        /* hs_stream_t *, NULL when closed */
+	uint64_t offset; /* bytes fed so far */
+	uint16_t tail_len;
+	uint8_t context; /* enum sl_scan_context */
+	uint8_t failed;  /* stream could not be opened: bytes are counted, not scanned */
+	uint8_t tail[SL_SCAN_WINDOW + 16];
+};
+
+/* Opens a stream for `context`. Returns 0, or -ENOMEM when the stream pool is exhausted (the
+ * stream is then marked failed and counted). */
+int sl_scan_stream_open(const struct sl_scan_db *db, struct sl_scan_worker *w,
+			struct sl_scan_stream *s, enum sl_scan_context context);
+
+/* Scans the next `len` bytes of the stream, reporting confirmed matches to fn. */
+int sl_scan_stream_feed(const struct sl_scan_db *db, struct sl_scan_worker *w,
+			struct sl_scan_stream *s, const uint8_t *data, size_t len,
+			sl_scan_match_fn fn, void *ctx);
+
+/* Ends the stream: matches that needed end-of-data (e.g. a trailing \b) are reported, then the
+ * state returns to the pool. Safe on a closed stream. */
+void sl_scan_stream_close(const struct sl_scan_db *db, struct sl_scan_worker *w,
+			  struct sl_scan_stream *s, sl_scan_match_fn fn, void *ctx);
+
+/* Writes masked evidence of a value for sensor idx (NUL-terminated, at most SL_SCAN_EVIDENCE_LEN
+ * bytes): digits and letters become '*' except what the sensor's mask kind lets through. */
+void sl_scan_mask(const struct sl_scan_db *db, unsigned sensor, const uint8_t *value,
+		  uint32_t len, char *out, size_t outlen);
+
+/* Block-mode scan of a whole buffer (benchmarks, tests): same reporting as a stream. */
+int sl_scan_block(const struct sl_scan_db *db, struct sl_scan_worker *w,
+		  enum sl_scan_context context, const uint8_t *data, size_t len, sl_scan_match_fn fn,
+		  void *ctx);
+
+#endif /* SL_SCAN_H */

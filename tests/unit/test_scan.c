@@ -1,0 +1,2 @@
+#include <CUnit/Basic.h>
+int main(void) { return 0; }
