@@ -1,1 +1,425 @@
-/* stub */
+/* sl_conf: libconfig file + command-line overrides -> struct sl_conf (see sl_conf.h).
+ *
+ * Every setting has a default here, so an empty file is a valid configuration (with no sensors
+ * and no ports; the application adds the port of --pcap). Unknown top-level settings are refused
+ * rather than ignored: a misspelt option silently doing nothing is the worst failure of a
+ * security appliance's configuration. */
+#include <ctype.h>
+#include <errno.h>
+#include <libconfig.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sl_conf.h"
+
+static const char *const known_top[] = {"workers", "events", "mbufs", "flow", "reassembly",
+					"inspection", "ports", "sensors", NULL};
+
+static int
+fail(char *err, size_t errlen, const config_setting_t *s, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (s && config_setting_source_file(s))
+		snprintf(err, errlen, "%s:%u: %s", config_setting_source_file(s),
+			 config_setting_source_line(s), msg);
+	else
+		snprintf(err, errlen, "%s", msg);
+	return -EINVAL;
+}
+
+/* Reads an integer setting `name` of group g into *out when present, checking [lo, hi]. */
+static int
+get_u64(const config_setting_t *g, const char *name, uint64_t lo, uint64_t hi, uint64_t *out,
+	char *err, size_t errlen)
+{
+	config_setting_t *s = g ? config_setting_get_member(g, name) : NULL;
+	long long v;
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
+		return fail(err, errlen, s, "'%s' must be an integer", name);
+	v = config_setting_get_int64(s);
+	if (v < 0 || (uint64_t)v < lo || (uint64_t)v > hi)
+		return fail(err, errlen, s, "'%s' = %lld is out of range [%llu, %llu]", name, v,
+			    (unsigned long long)lo, (unsigned long long)hi);
+	*out = (uint64_t)v;
+	return 0;
+}
+
+static int
+get_u32(const config_setting_t *g, const char *name, uint32_t lo, uint32_t hi, uint32_t *out,
+	char *err, size_t errlen)
+{
+	uint64_t v = *out;
+	int rc = get_u64(g, name, lo, hi, &v, err, errlen);
+
+	*out = (uint32_t)v;
+	return rc;
+}
+
+/* Copies string setting `name` of g into out (size outlen) when present. */
+static int
+get_str(const config_setting_t *g, const char *name, char *out, size_t outlen, char *err,
+	size_t errlen)
+{
+	config_setting_t *s = g ? config_setting_get_member(g, name) : NULL;
+	const char *v;
+
+	if (s == NULL)
+		return 0;
+	v = config_setting_get_string(s);
+	if (v == NULL)
+		return fail(err, errlen, s, "'%s' must be a string", name);
+	if (strlen(v) >= outlen)
+		return fail(err, errlen, s, "'%s' is longer than %zu characters", name, outlen - 1);
+	strcpy(out, v);
+	return 0;
+}
+
+/* Applies one "path=value" override. The value's type follows the existing setting; a new
+ * setting takes the type the text looks like (integer, float, true/false, else string). */
+static int
+apply_set(config_t *cfg, const char *set, char *err, size_t errlen)
+{
+	char path[256];
+	const char *eq = strchr(set, '=');
+	const char *val;
+	config_setting_t *s;
+	char *end;
+
+	if (eq == NULL || eq == set || (size_t)(eq - set) >= sizeof(path))
+		return fail(err, errlen, NULL, "--set '%s': expected path=value", set);
+	memcpy(path, set, (size_t)(eq - set));
+	path[eq - set] = '\0';
+	val = eq + 1;
+
+	s = config_lookup(cfg, path);
+	if (s == NULL) {
+		/* Create it under its parent group (which must exist, or be the root). */
+		char *dot = strrchr(path, '.');
+		config_setting_t *parent = config_root_setting(cfg);
+		const char *leaf = path;
+		int type = CONFIG_TYPE_STRING;
+
+		if (dot) {
+			*dot = '\0';
+			parent = config_lookup(cfg, path);
+			leaf = dot + 1;
+			if (parent == NULL) {
+				/* create missing intermediate groups one level deep */
+				parent = config_setting_add(config_root_setting(cfg), path,
+							    CONFIG_TYPE_GROUP);
+				if (parent == NULL)
+					return fail(err, errlen, NULL, "--set '%s': no such group '%s'",
+						    set, path);
+			}
+		}
+		if (!strcmp(val, "true") || !strcmp(val, "false"))
+			type = CONFIG_TYPE_BOOL;
+		else if (*val && (strtoll(val, &end, 0), *end == '\0'))
+			type = CONFIG_TYPE_INT64;
+		else if (*val && (strtod(val, &end), *end == '\0'))
+			type = CONFIG_TYPE_FLOAT;
+		if (config_setting_type(parent) != CONFIG_TYPE_GROUP)
+			return fail(err, errlen, NULL, "--set '%s': parent is not a group", set);
+		s = config_setting_add(parent, leaf, type);
+		if (s == NULL)
+			return fail(err, errlen, NULL, "--set '%s': cannot create '%s'", set, leaf);
+	}
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64: {
+		long long v = strtoll(val, &end, 0);
+		if (*val == '\0' || *end != '\0')
+			return fail(err, errlen, NULL, "--set '%s': '%s' is not an integer", set,
+				    val);
+		config_setting_set_int64(s, v);
+		break;
+	}
+	case CONFIG_TYPE_FLOAT: {
+		double v = strtod(val, &end);
+		if (*val == '\0' || *end != '\0')
+			return fail(err, errlen, NULL, "--set '%s': '%s' is not a number", set,
+				    val);
+		config_setting_set_float(s, v);
+		break;
+	}
+	case CONFIG_TYPE_BOOL:
+		if (strcmp(val, "true") && strcmp(val, "false"))
+			return fail(err, errlen, NULL, "--set '%s': expected true or false", set);
+		config_setting_set_bool(s, !strcmp(val, "true"));
+		break;
+	case CONFIG_TYPE_STRING:
+		if (strlen(val) >= 2 && val[0] == '"' && val[strlen(val) - 1] == '"') {
+			char tmp[1024];
+			snprintf(tmp, sizeof(tmp), "%.*s", (int)strlen(val) - 2, val + 1);
+			config_setting_set_string(s, tmp);
+		} else {
+			config_setting_set_string(s, val);
+		}
+		break;
+	default:
+		return fail(err, errlen, NULL, "--set '%s': '%s' is a group or list", set, path);
+	}
+	return 0;
+}
+
+static int
+load_ports(struct sl_conf *c, config_t *cfg, char *err, size_t errlen)
+{
+	config_setting_t *list = config_lookup(cfg, "ports");
+	int n = list ? config_setting_length(list) : 0;
+
+	if (list && !config_setting_is_list(list))
+		return fail(err, errlen, list, "'ports' must be a list ( {...}, ... )");
+	if (n > SL_CONF_MAX_PORTS)
+		return fail(err, errlen, list, "at most %d ports", SL_CONF_MAX_PORTS);
+	for (int i = 0; i < n; i++) {
+		config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+		struct sl_conf_port *p = &c->ports[i];
+		char role[16] = "mirror";
+		int rc = 0;
+
+		rc |= get_str(g, "name", p->name, sizeof(p->name), err, errlen);
+		rc |= get_str(g, "dev", p->dev, sizeof(p->dev), err, errlen);
+		rc |= get_str(g, "role", role, sizeof(role), err, errlen);
+		rc |= get_str(g, "peer", p->peer, sizeof(p->peer), err, errlen);
+		if (rc)
+			return -EINVAL;
+		if (!p->name[0] || !p->dev[0])
+			return fail(err, errlen, g, "port %d: 'name' and 'dev' are required", i);
+		if (!strcmp(role, "mirror"))
+			p->role = SL_PORT_MIRROR;
+		else if (!strcmp(role, "inline"))
+			p->role = SL_PORT_INLINE;
+		else
+			return fail(err, errlen, g, "port '%s': role '%s' is not mirror or inline",
+				    p->name, role);
+		for (int j = 0; j < i; j++)
+			if (!strcmp(c->ports[j].name, p->name))
+				return fail(err, errlen, g, "port '%s' defined twice", p->name);
+	}
+	c->n_ports = (unsigned)n;
+	for (unsigned i = 0; i < c->n_ports; i++) {
+		struct sl_conf_port *p = &c->ports[i];
+		int found = 0;
+
+		if (p->role != SL_PORT_INLINE)
+			continue;
+		for (unsigned j = 0; j < c->n_ports; j++)
+			found |= j != i && !strcmp(c->ports[j].name, p->peer);
+		if (!found)
+			return fail(err, errlen, config_setting_get_elem(list, i),
+				    "inline port '%s': peer '%s' is not a port", p->name, p->peer);
+	}
+	return 0;
+}
+
+static int
+load_sensor(struct sl_sensor_def *d, config_setting_t *g, char *err, size_t errlen)
+{
+	config_setting_t *pats = config_setting_get_member(g, "patterns");
+	config_setting_t *ctxs = config_setting_get_member(g, "contexts");
+	uint32_t sev = 2, min_count = 1, sid = 0;
+	int caseless = 0;
+
+	if (get_str(g, "name", d->name, sizeof(d->name), err, errlen) ||
+	    get_str(g, "category", d->category, sizeof(d->category), err, errlen) ||
+	    get_str(g, "validator", d->validator, sizeof(d->validator), err, errlen) ||
+	    get_u32(g, "severity", 1, 3, &sev, err, errlen) ||
+	    get_u32(g, "min_count", 1, 1000000, &min_count, err, errlen) ||
+	    get_u32(g, "signature_id", 0, UINT32_MAX, &sid, err, errlen))
+		return -EINVAL;
+	if (!d->name[0])
+		return fail(err, errlen, g, "sensor without a 'name'");
+	if (!d->category[0])
+		strcpy(d->category, "Personal Data Leak");
+	d->severity = (uint8_t)sev;
+	d->min_count = min_count;
+	d->signature_id = sid;
+	config_setting_lookup_bool(g, "caseless", &caseless);
+	d->caseless = (uint8_t)caseless;
+	if (pats == NULL || !config_setting_is_array(pats) || config_setting_length(pats) == 0)
+		return fail(err, errlen, g, "sensor '%s': 'patterns' must be a non-empty array",
+			    d->name);
+	if (config_setting_length(pats) > SL_SCAN_MAX_PATTERNS)
+		return fail(err, errlen, pats, "sensor '%s': at most %d patterns", d->name,
+			    SL_SCAN_MAX_PATTERNS);
+	for (int i = 0; i < config_setting_length(pats); i++) {
+		const char *p = config_setting_get_string_elem(pats, i);
+
+		if (p == NULL)
+			return fail(err, errlen, pats, "sensor '%s': patterns must be strings",
+				    d->name);
+		d->patterns[d->n_patterns] = strdup(p);
+		if (d->patterns[d->n_patterns] == NULL)
+			return -ENOMEM;
+		d->n_patterns++;
+	}
+	if (ctxs) {
+		if (!config_setting_is_array(ctxs))
+			return fail(err, errlen, ctxs, "sensor '%s': 'contexts' must be an array",
+				    d->name);
+		for (int i = 0; i < config_setting_length(ctxs); i++) {
+			const char *n = config_setting_get_string_elem(ctxs, i);
+			int cx = n ? sl_scan_context_parse(n) : -1;
+
+			if (cx < 0)
+				return fail(err, errlen, ctxs,
+					    "sensor '%s': unknown context '%s' (raw, url, header, "
+					    "body)",
+					    d->name, n ? n : "?");
+			d->contexts |= 1u << cx;
+		}
+	}
+	return 0;
+}
+
+static int
+load_sensors(struct sl_conf *c, config_t *cfg, char *err, size_t errlen)
+{
+	config_setting_t *list = config_lookup(cfg, "sensors");
+	int n = list ? config_setting_length(list) : 0;
+
+	if (list && !config_setting_is_list(list))
+		return fail(err, errlen, list, "'sensors' must be a list ( {...}, ... )");
+	if (n > SL_SCAN_MAX_SENSORS)
+		return fail(err, errlen, list, "at most %d sensors", SL_SCAN_MAX_SENSORS);
+	for (int i = 0; i < n; i++) {
+		struct sl_sensor_def *d = &c->sensors[i];
+
+		c->n_sensors = (unsigned)i + 1; /* so sl_conf_free frees partial work */
+		if (load_sensor(d, config_setting_get_elem(list, (unsigned)i), err, errlen))
+			return -EINVAL;
+		if (d->signature_id == 0)
+			d->signature_id = 9100001 + (uint32_t)i;
+		for (int j = 0; j < i; j++)
+			if (!strcmp(c->sensors[j].name, d->name))
+				return fail(err, errlen, config_setting_get_elem(list, (unsigned)i),
+					    "sensor '%s' defined twice", d->name);
+	}
+	return 0;
+}
+
+static void
+set_defaults(struct sl_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->workers = 1;
+	strcpy(c->events_path, "sluice-events.json");
+	c->event_ring_size = 4096;
+	strcpy(c->key_path, "/var/lib/sluice/evidence.key");
+	c->mbufs = 16383;
+	c->flow_capacity = 65536;
+	c->tcp_idle_timeout_s = 300;
+	c->udp_idle_timeout_s = 60;
+	c->reasm_bytes_per_flow = 1 << 20;
+	c->reasm_bytes_per_worker = 64 << 20;
+	c->reasm_segments = 8192;
+	c->reasm_on_cap = SL_CONF_CAP_INSPECT;
+}
+
+int
+sl_conf_load(struct sl_conf *c, const char *path, char *const *sets, unsigned n_sets, char *err,
+	     size_t errlen)
+{
+	config_t cfg;
+	config_setting_t *root, *g;
+	uint32_t workers = 1;
+	char on_cap[16] = "inspect";
+	int rc = -EINVAL;
+
+	set_defaults(c);
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	config_init(&cfg);
+	if (!config_read_file(&cfg, path)) {
+		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO) {
+			snprintf(err, errlen, "%s: cannot read configuration file", path);
+			rc = -ENOENT;
+		} else {
+			snprintf(err, errlen, "%s:%d: %s", config_error_file(&cfg) ?: path,
+				 config_error_line(&cfg), config_error_text(&cfg));
+		}
+		goto out;
+	}
+	for (unsigned i = 0; i < n_sets; i++)
+		if (apply_set(&cfg, sets[i], err, errlen))
+			goto out;
+
+	root = config_root_setting(&cfg);
+	for (int i = 0; i < config_setting_length(root); i++) {
+		const char *name = config_setting_name(config_setting_get_elem(root, (unsigned)i));
+		int ok = 0;
+
+		for (const char *const *k = known_top; *k; k++)
+			ok |= !strcmp(*k, name);
+		if (!ok) {
+			fail(err, errlen, config_setting_get_elem(root, (unsigned)i),
+			     "unknown setting '%s'", name);
+			goto out;
+		}
+	}
+	if (get_u32(root, "workers", 1, 64, &workers, err, errlen) ||
+	    get_u32(root, "mbufs", 1023, 1 << 24, &c->mbufs, err, errlen))
+		goto out;
+	c->workers = workers;
+	g = config_lookup(&cfg, "events");
+	if (get_str(g, "path", c->events_path, sizeof(c->events_path), err, errlen) ||
+	    get_u32(g, "ring_size", 64, 1 << 20, &c->event_ring_size, err, errlen) ||
+	    get_str(g, "key_file", c->key_path, sizeof(c->key_path), err, errlen))
+		goto out;
+	g = config_lookup(&cfg, "flow");
+	if (get_u32(g, "capacity", 16, 1 << 26, &c->flow_capacity, err, errlen) ||
+	    get_u32(g, "tcp_idle_timeout", 1, 86400, &c->tcp_idle_timeout_s, err, errlen) ||
+	    get_u32(g, "udp_idle_timeout", 1, 86400, &c->udp_idle_timeout_s, err, errlen))
+		goto out;
+	g = config_lookup(&cfg, "reassembly");
+	if (get_u64(g, "max_bytes_per_flow", 0, 1ull << 32, &c->reasm_bytes_per_flow, err,
+		    errlen) ||
+	    get_u64(g, "max_bytes_per_worker", 0, 1ull << 40, &c->reasm_bytes_per_worker, err,
+		    errlen) ||
+	    get_u32(g, "segments", 16, 1 << 24, &c->reasm_segments, err, errlen) ||
+	    get_str(g, "on_cap", on_cap, sizeof(on_cap), err, errlen))
+		goto out;
+	if (!strcmp(on_cap, "inspect"))
+		c->reasm_on_cap = SL_CONF_CAP_INSPECT;
+	else if (!strcmp(on_cap, "bypass"))
+		c->reasm_on_cap = SL_CONF_CAP_BYPASS;
+	else {
+		fail(err, errlen, config_setting_get_member(g, "on_cap"),
+		     "reassembly.on_cap '%s' is not inspect or bypass", on_cap);
+		goto out;
+	}
+	g = config_lookup(&cfg, "inspection");
+	if (get_u64(g, "depth", 0, UINT64_MAX >> 1, &c->inspect_depth, err, errlen))
+		goto out;
+	if (load_ports(c, &cfg, err, errlen))
+		goto out;
+	if (load_sensors(c, &cfg, err, errlen)) {
+		sl_conf_free(c);
+		goto out;
+	}
+	rc = 0;
+out:
+	config_destroy(&cfg);
+	return rc;
+}
+
+void
+sl_conf_free(struct sl_conf *c)
+{
+	for (unsigned i = 0; i < c->n_sensors; i++) {
+		for (unsigned j = 0; j < c->sensors[i].n_patterns; j++)
+			free((void *)c->sensors[i].patterns[j]);
+		c->sensors[i].n_patterns = 0;
+	}
+	c->n_sensors = 0;
+}

@@ -1,1 +1,352 @@
-/* stub */
+/* sl_event: event records -> ring -> writer thread -> EVE JSON lines (see sl_event.h).
+ *
+ * The ring holds records by value (rte_ring "elem" API), so a worker's push is one copy into
+ * preallocated memory with no pointer to manage. The writer thread is the only consumer; it
+ * flushes the file whenever the ring runs dry, so a reader tailing the file sees an event within
+ * a millisecond or so of its push. JSON is built with jansson, off the data path. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <rte_errno.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "sl_event.h"
+
+struct sl_event_out {
+	struct rte_ring *ring;
+	FILE *fp;
+	int own_fp;
+	pthread_t thread;
+	int started;
+	atomic_int stop;
+	atomic_uint_fast64_t written;
+};
+
+static const char *const action_names[] = {
+#define SL_X(e, s) s,
+	SL_EVENT_ACTIONS(SL_X)
+#undef SL_X
+};
+
+const char *
+sl_event_action_name(enum sl_event_action a)
+{
+	return (unsigned)a < SL_EVENT_ACTION_COUNT ? action_names[a] : "unknown";
+}
+
+static void
+fmt_ip(const struct sl_flow_key *k, int side, char *out, size_t len)
+{
+	inet_ntop(k->ipver == 6 ? AF_INET6 : AF_INET, k->addr[side], out, (socklen_t)len);
+}
+
+void
+sl_event_community_id(const struct sl_flow_key *k, char *out, size_t outlen)
+{
+	/* seed(2) src dst proto pad sport dport, with the lower endpoint first: the canonical key
+	 * already orders its sides exactly as Community ID does (address, then port). */
+	uint8_t buf[2 + 32 + 2 + 4], dig[SHA_DIGEST_LENGTH];
+	unsigned alen = k->ipver == 6 ? 16 : 4, n = 0;
+	unsigned char b64[64];
+
+	buf[n++] = 0;
+	buf[n++] = 0;
+	memcpy(buf + n, k->addr[0], alen);
+	n += alen;
+	memcpy(buf + n, k->addr[1], alen);
+	n += alen;
+	buf[n++] = k->proto;
+	buf[n++] = 0;
+	buf[n++] = (uint8_t)(k->port[0] >> 8);
+	buf[n++] = (uint8_t)k->port[0];
+	buf[n++] = (uint8_t)(k->port[1] >> 8);
+	buf[n++] = (uint8_t)k->port[1];
+	SHA1(buf, n, dig);
+	EVP_EncodeBlock(b64, dig, SHA_DIGEST_LENGTH);
+	snprintf(out, outlen, "1:%s", (const char *)b64);
+}
+
+static void
+fmt_time(uint64_t ns, char *out, size_t len)
+{
+	time_t s = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+	char base[32];
+
+	gmtime_r(&s, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, len, "%s.%06llu+0000", base, (unsigned long long)(ns % 1000000000ull) / 1000);
+}
+
+static const char *
+proto_name(uint8_t p)
+{
+	return p == 6 ? "TCP" : p == 17 ? "UDP" : "IP";
+}
+
+int
+sl_event_format(const struct sl_event *ev, char *buf, size_t len)
+{
+	const struct sl_flow_key *k = &ev->key;
+	int src = ev->src_side, dst = !ev->src_side;
+	char ts[48], sip[48], dip[48], cid[48];
+	json_t *o, *alert, *dlp;
+	size_t n;
+
+	fmt_time(ev->ts_ns, ts, sizeof(ts));
+	fmt_ip(k, src, sip, sizeof(sip));
+	fmt_ip(k, dst, dip, sizeof(dip));
+	sl_event_community_id(k, cid, sizeof(cid));
+
+	o = json_object();
+	json_object_set_new(o, "timestamp", json_string(ts));
+	json_object_set_new(o, "flow_id", json_integer((json_int_t)(ev->flow_id & INT64_MAX)));
+	json_object_set_new(o, "community_id", json_string(cid));
+	json_object_set_new(o, "event_type", json_string(ev->kind == SL_EVENT_FLOW ? "flow"
+									       : "alert"));
+	json_object_set_new(o, "src_ip", json_string(sip));
+	json_object_set_new(o, "src_port", json_integer(k->port[src]));
+	json_object_set_new(o, "dest_ip", json_string(dip));
+	json_object_set_new(o, "dest_port", json_integer(k->port[dst]));
+	json_object_set_new(o, "proto", json_string(proto_name(k->proto)));
+	json_object_set_new(o, "app_proto",
+			    json_string(ev->app == SL_EVENT_APP_HTTP ? "http" : "failed"));
+	json_object_set_new(o, "direction", json_string(ev->src_side == ev->client_side
+								? "to_server"
+								: "to_client"));
+	if (k->vlan[0]) {
+		json_t *v = json_array();
+		json_array_append_new(v, json_integer(k->vlan[0]));
+		if (k->vlan[1])
+			json_array_append_new(v, json_integer(k->vlan[1]));
+		json_object_set_new(o, "vlan", v);
+	}
+	if (ev->kind == SL_EVENT_ALERT) {
+		alert = json_object();
+		json_object_set_new(alert, "action",
+				    json_string(ev->action == SL_EVENT_ACTION_BLOCKED ? "blocked"
+										      : "allowed"));
+		json_object_set_new(alert, "gid", json_integer(1));
+		json_object_set_new(alert, "signature_id", json_integer(ev->signature_id));
+		json_object_set_new(alert, "rev", json_integer(1));
+		char sig[96];
+		snprintf(sig, sizeof(sig), "SLUICE DLP %s detected", ev->sensor);
+		json_object_set_new(alert, "signature", json_string(sig));
+		json_object_set_new(alert, "category", json_string(ev->category));
+		json_object_set_new(alert, "severity", json_integer(ev->severity));
+		json_object_set_new(o, "alert", alert);
+	} else {
+		int c = ev->client_side;
+		json_t *f = json_object();
+		char start[48];
+
+		fmt_time(ev->first_ns, start, sizeof(start));
+		json_object_set_new(f, "pkts_toserver", json_integer((json_int_t)ev->pkts[c]));
+		json_object_set_new(f, "pkts_toclient", json_integer((json_int_t)ev->pkts[!c]));
+		json_object_set_new(f, "bytes_toserver", json_integer((json_int_t)ev->bytes[c]));
+		json_object_set_new(f, "bytes_toclient", json_integer((json_int_t)ev->bytes[!c]));
+		json_object_set_new(f, "start", json_string(start));
+		json_object_set_new(f, "end", json_string(ts));
+		json_object_set_new(f, "reason", json_string(ev->end_reason));
+		json_object_set_new(f, "alerted", json_true());
+		json_object_set_new(o, "flow", f);
+	}
+	if (ev->has_http) {
+		const struct sl_event_http *h = &ev->http;
+		json_t *ho = json_object();
+
+		if (h->hostname[0])
+			json_object_set_new(ho, "hostname", json_string(h->hostname));
+		if (h->url[0])
+			json_object_set_new(ho, "url", json_string(h->url));
+		if (h->method[0])
+			json_object_set_new(ho, "http_method", json_string(h->method));
+		if (h->status)
+			json_object_set_new(ho, "status", json_integer(h->status));
+		if (h->content_type[0])
+			json_object_set_new(ho, "http_content_type",
+					    json_string(h->content_type));
+		json_object_set_new(ho, "length", json_integer((json_int_t)h->length));
+		json_object_set_new(o, "http", ho);
+	}
+	dlp = json_object();
+	json_object_set_new(dlp, "sensor", json_string(ev->sensor));
+	json_object_set_new(dlp, "context", json_string(ev->context));
+	json_object_set_new(dlp, "action", json_string(sl_event_action_name(ev->action)));
+	json_object_set_new(dlp, "evidence", json_string(ev->evidence));
+	if (ev->value_hash[0])
+		json_object_set_new(dlp, "value_hash", json_string(ev->value_hash));
+	json_object_set_new(dlp, "offset", json_integer((json_int_t)ev->offset));
+	json_object_set_new(dlp, "count", json_integer(ev->count));
+	json_object_set_new(dlp, "distinct", json_integer(ev->distinct));
+	if (ev->incomplete)
+		json_object_set_new(dlp, "incomplete", json_true());
+	json_object_set_new(o, "dlp", dlp);
+
+	n = json_dumpb(o, buf, len > 0 ? len - 1 : 0, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (n == 0 || n + 1 >= len)
+		return -ENOSPC;
+	buf[n++] = '\n';
+	return (int)n;
+}
+
+struct sl_event_out *
+sl_event_out_create(const char *path, unsigned ring_size, char *err, size_t errlen)
+{
+	struct sl_event_out *o = calloc(1, sizeof(*o));
+	static atomic_int seq;
+	char name[32];
+
+	if (o == NULL) {
+		snprintf(err, errlen, "events: out of memory");
+		return NULL;
+	}
+	if (!strcmp(path, "-")) {
+		o->fp = stdout;
+	} else {
+		o->fp = fopen(path, "a");
+		o->own_fp = 1;
+	}
+	if (o->fp == NULL) {
+		snprintf(err, errlen, "events: cannot open '%s': %s", path, strerror(errno));
+		goto fail_open;
+	}
+	snprintf(name, sizeof(name), "sl_events_%d", atomic_fetch_add(&seq, 1));
+	o->ring = rte_ring_create_elem(name, sizeof(struct sl_event), rte_align32pow2(ring_size),
+				       SOCKET_ID_ANY, RING_F_SC_DEQ);
+	if (o->ring == NULL) {
+		snprintf(err, errlen, "events: cannot create a ring of %u records: %s", ring_size,
+			 rte_strerror(rte_errno));
+		goto fail_ring;
+	}
+	return o;
+
+fail_ring:
+	if (o->own_fp)
+		fclose(o->fp);
+fail_open:
+	free(o);
+	return NULL;
+}
+
+int
+sl_event_push(struct sl_event_out *o, const struct sl_event *ev)
+{
+	return rte_ring_enqueue_elem(o->ring, (void *)(uintptr_t)ev, sizeof(*ev)) == 0 ? 0
+										    : -ENOBUFS;
+}
+
+/* Writes what the ring holds now; returns how many records. */
+static unsigned
+drain(struct sl_event_out *o)
+{
+	static __thread struct sl_event batch[32];
+	static __thread char line[8192];
+	unsigned n = rte_ring_dequeue_burst_elem(o->ring, batch, sizeof(batch[0]), 32, NULL);
+
+	for (unsigned i = 0; i < n; i++) {
+		int len = sl_event_format(&batch[i], line, sizeof(line));
+
+		if (len > 0 && fwrite(line, 1, (size_t)len, o->fp) == (size_t)len)
+			atomic_fetch_add(&o->written, 1);
+	}
+	return n;
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct sl_event_out *o = arg;
+	const struct timespec nap = {0, 1000000};
+
+	while (!atomic_load(&o->stop)) {
+		if (drain(o) == 0) {
+			fflush(o->fp);
+			nanosleep(&nap, NULL);
+		}
+	}
+	while (drain(o) > 0)
+		;
+	fflush(o->fp);
+	return NULL;
+}
+
+int
+sl_event_out_start(struct sl_event_out *o)
+{
+	int rc = pthread_create(&o->thread, NULL, writer_main, o);
+
+	if (rc)
+		return -rc;
+	pthread_setname_np(o->thread, "sl-events");
+	o->started = 1;
+	return 0;
+}
+
+void
+sl_event_out_free(struct sl_event_out *o)
+{
+	if (o == NULL)
+		return;
+	if (o->started) {
+		atomic_store(&o->stop, 1);
+		pthread_join(o->thread, NULL);
+	} else {
+		while (drain(o) > 0)
+			;
+	}
+	fflush(o->fp);
+	if (o->own_fp)
+		fclose(o->fp);
+	rte_ring_free(o->ring);
+	free(o);
+}
+
+uint64_t
+sl_event_written(const struct sl_event_out *o)
+{
+	return atomic_load(&o->written);
+}
+
+/* HMAC-SHA256 with the stack-only SHA256_* interface: the EVP API allocates a context per call,
+ * and this runs on a worker (once per alert). Deprecated in OpenSSL 3 but stable. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+void
+sl_event_value_hash(const uint8_t key[SL_EVENT_KEY_LEN], const uint8_t *value, size_t len,
+		    char *out, size_t outlen)
+{
+	uint8_t pad[64], inner[SHA256_DIGEST_LENGTH], mac[SHA256_DIGEST_LENGTH];
+	SHA256_CTX c;
+	size_t i, o = 0;
+
+	for (i = 0; i < 64; i++)
+		pad[i] = (uint8_t)((i < SL_EVENT_KEY_LEN ? key[i] : 0) ^ 0x36);
+	SHA256_Init(&c);
+	SHA256_Update(&c, pad, 64);
+	SHA256_Update(&c, value, len);
+	SHA256_Final(inner, &c);
+	for (i = 0; i < 64; i++)
+		pad[i] = (uint8_t)((i < SL_EVENT_KEY_LEN ? key[i] : 0) ^ 0x5c);
+	SHA256_Init(&c);
+	SHA256_Update(&c, pad, 64);
+	SHA256_Update(&c, inner, sizeof(inner));
+	SHA256_Final(mac, &c);
+	for (i = 0; i < 8 && o + 2 < outlen; i++, o += 2)
+		snprintf(out + o, outlen - o, "%02x", mac[i]);
+	if (outlen)
+		out[o < outlen ? o : outlen - 1] = '\0';
+}
+#pragma GCC diagnostic pop

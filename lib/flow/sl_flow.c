@@ -1,1 +1,237 @@
-/* stub */
+/* sl_flow: per-worker flow table (see sl_flow.h for the contract).
+ *
+ * Layout: one rte_hash maps a canonical key to a position in [0, capacity); the same position
+ * indexes `entries`, a flat array of fixed-stride slots (struct sl_flow, then the caller's area).
+ * The hash is created with the extendable bucket table so every one of `capacity` keys fits.
+ * Active entries form a doubly linked LRU list through lru_prev/lru_next (position + 1, 0 = none):
+ * head = least recently active, tail = most recently active. Touching a flow moves it to the
+ * tail, so expiry and eviction only ever look at the head. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_common.h>
+#include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
+#include <rte_malloc.h>
+
+#include "sl_flow.h"
+
+struct sl_flow_table {
+	struct rte_hash *hash;
+	uint8_t *entries;
+	size_t stride;
+	uint32_t capacity;
+	uint32_t lru_head, lru_tail; /* position + 1; 0 = empty */
+	uint64_t next_id;
+	struct sl_flow_params p;
+	struct sl_flow_stats st;
+};
+
+static const char *const end_names[] = {
+#define SL_X(e, s) s,
+	SL_FLOW_END_REASONS(SL_X)
+#undef SL_X
+};
+
+const char *
+sl_flow_end_name(enum sl_flow_end_reason r)
+{
+	return (unsigned)r < SL_FLOW_END_COUNT ? end_names[r] : "unknown";
+}
+
+static inline struct sl_flow *
+entry_at(const struct sl_flow_table *t, uint32_t pos)
+{
+	return (struct sl_flow *)(t->entries + (size_t)pos * t->stride);
+}
+
+static inline uint32_t
+pos_of(const struct sl_flow_table *t, const struct sl_flow *f)
+{
+	return (uint32_t)(((const uint8_t *)f - t->entries) / t->stride);
+}
+
+static void
+lru_unlink(struct sl_flow_table *t, struct sl_flow *f)
+{
+	if (f->lru_prev)
+		entry_at(t, f->lru_prev - 1)->lru_next = f->lru_next;
+	else
+		t->lru_head = f->lru_next;
+	if (f->lru_next)
+		entry_at(t, f->lru_next - 1)->lru_prev = f->lru_prev;
+	else
+		t->lru_tail = f->lru_prev;
+	f->lru_prev = f->lru_next = 0;
+}
+
+static void
+lru_append(struct sl_flow_table *t, struct sl_flow *f)
+{
+	uint32_t me = pos_of(t, f) + 1;
+
+	f->lru_prev = t->lru_tail;
+	f->lru_next = 0;
+	if (t->lru_tail)
+		entry_at(t, t->lru_tail - 1)->lru_next = me;
+	else
+		t->lru_head = me;
+	t->lru_tail = me;
+}
+
+struct sl_flow_table *
+sl_flow_table_create(const struct sl_flow_params *p, char *err, size_t errlen)
+{
+	struct sl_flow_table *t;
+	size_t head = RTE_ALIGN_CEIL(sizeof(struct sl_flow), 64);
+
+	if (p->capacity < 2 || p->on_end == NULL) {
+		snprintf(err, errlen, "flow table '%s': capacity must be >= 2 and on_end set",
+			 p->name);
+		return NULL;
+	}
+	t = rte_zmalloc_socket("sl_flow_table", sizeof(*t), RTE_CACHE_LINE_SIZE, p->socket_id);
+	if (t == NULL)
+		goto fail_nomem;
+	t->p = *p;
+	t->capacity = p->capacity;
+	t->stride = head + RTE_ALIGN_CEIL(p->user_size, 64);
+	t->next_id = 1;
+	t->entries = rte_zmalloc_socket("sl_flow_entries", t->stride * p->capacity,
+					RTE_CACHE_LINE_SIZE, p->socket_id);
+	if (t->entries == NULL)
+		goto fail_entries;
+
+	struct rte_hash_parameters hp = {
+		.name = p->name,
+		.entries = p->capacity,
+		.key_len = sizeof(struct sl_flow_key),
+		.hash_func = rte_hash_crc,
+		.socket_id = p->socket_id,
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
+	};
+	t->hash = rte_hash_create(&hp);
+	if (t->hash == NULL) {
+		snprintf(err, errlen, "flow table '%s': rte_hash_create failed: %s", p->name,
+			 rte_strerror(rte_errno));
+		goto fail_hash;
+	}
+	return t;
+
+fail_hash:
+	rte_free(t->entries);
+	rte_free(t);
+	return NULL;
+fail_entries:
+	rte_free(t);
+fail_nomem:
+	snprintf(err, errlen, "flow table '%s': cannot allocate %u flows", p->name, p->capacity);
+	return NULL;
+}
+
+void
+sl_flow_end(struct sl_flow_table *t, struct sl_flow *f, enum sl_flow_end_reason why)
+{
+	t->p.on_end(t->p.ctx, f, why);
+	switch (why) {
+	case SL_FLOW_END_CLOSED:
+		t->st.ended_closed++;
+		break;
+	case SL_FLOW_END_TIMEOUT:
+		t->st.ended_timeout++;
+		break;
+	case SL_FLOW_END_EVICTED:
+		t->st.evicted++;
+		break;
+	default:
+		break;
+	}
+	lru_unlink(t, f);
+	rte_hash_del_key(t->hash, &f->key);
+	f->in_use = 0;
+	t->st.active--;
+}
+
+void
+sl_flow_table_free(struct sl_flow_table *t)
+{
+	if (t == NULL)
+		return;
+	while (t->lru_head)
+		sl_flow_end(t, entry_at(t, t->lru_head - 1), SL_FLOW_END_SHUTDOWN);
+	rte_hash_free(t->hash);
+	rte_free(t->entries);
+	rte_free(t);
+}
+
+struct sl_flow *
+sl_flow_lookup(struct sl_flow_table *t, const struct sl_flow_key *key, uint32_t hash,
+	       uint64_t now_ns, int create, int *created)
+{
+	int32_t pos = rte_hash_lookup_with_hash(t->hash, key, hash);
+	struct sl_flow *f;
+
+	*created = 0;
+	if (likely(pos >= 0)) {
+		f = entry_at(t, (uint32_t)pos);
+		f->last_ns = now_ns;
+		if (t->lru_tail != (uint32_t)pos + 1) {
+			lru_unlink(t, f);
+			lru_append(t, f);
+		}
+		return f;
+	}
+	if (!create)
+		return NULL;
+	/* Full: the least recently active flow makes room. */
+	if (t->st.active >= t->capacity && t->lru_head)
+		sl_flow_end(t, entry_at(t, t->lru_head - 1), SL_FLOW_END_EVICTED);
+	pos = rte_hash_add_key_with_hash(t->hash, key, hash);
+	if (unlikely(pos < 0)) {
+		t->st.create_failed++;
+		return NULL;
+	}
+	f = entry_at(t, (uint32_t)pos);
+	memset(f, 0, t->stride);
+	f->key = *key;
+	f->id = ((uint64_t)t->p.worker_id << 48) | t->next_id++;
+	f->first_ns = f->last_ns = now_ns;
+	f->in_use = 1;
+	lru_append(t, f);
+	t->st.active++;
+	t->st.created++;
+	*created = 1;
+	return f;
+}
+
+unsigned
+sl_flow_expire(struct sl_flow_table *t, uint64_t now_ns, unsigned budget)
+{
+	unsigned n = 0;
+
+	while (n < budget && t->lru_head) {
+		struct sl_flow *f = entry_at(t, t->lru_head - 1);
+
+		if (now_ns - f->last_ns < t->p.idle_timeout_ns || now_ns < f->last_ns)
+			break;
+		sl_flow_end(t, f, SL_FLOW_END_TIMEOUT);
+		n++;
+	}
+	return n;
+}
+
+void
+sl_flow_foreach(struct sl_flow_table *t, void (*fn)(void *ctx, struct sl_flow *f), void *ctx)
+{
+	for (uint32_t p = t->lru_head; p; p = entry_at(t, p - 1)->lru_next)
+		fn(ctx, entry_at(t, p - 1));
+}
+
+void
+sl_flow_stats_get(const struct sl_flow_table *t, struct sl_flow_stats *out)
+{
+	*out = t->st;
+}

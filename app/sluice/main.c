@@ -1,0 +1,308 @@
+/* sluice: the appliance daemon. Parses the command line, loads the configuration, compiles the
+ * sensors, then hands over to sl_run. Kept thin: every mechanism lives in a library. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <pcap/pcap.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+
+#include "sl_conf.h"
+#include "sl_event.h"
+#include "sl_run.h"
+#include "sl_scan.h"
+
+#ifndef SL_SOURCE_DIR
+#define SL_SOURCE_DIR "."
+#endif
+
+#define MAX_SETS 64
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+		"usage: sluice [EAL options --] [options]\n"
+		"\n"
+		"  -c, --config FILE    configuration (default config/sluice.conf)\n"
+		"      --set PATH=VALUE override one setting, e.g. --set flow.capacity=100000\n"
+		"      --pcap FILE      inspect a capture file, report, exit\n"
+		"      --events FILE    write events there ('-' = stdout; default from config)\n"
+		"  -w, --workers N      worker lcores (same as --set workers=N)\n"
+		"  -q, --quiet          no progress, no summary\n"
+		"  -V, --version        print the version\n"
+		"  -h, --help           this text\n"
+		"\n"
+		"Without EAL options sluice needs no hugepages and no PCI device:\n"
+		"  --no-huge --no-pci --no-shconf and one lcore per worker plus the main one.\n");
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	sl_run_stop();
+}
+
+/* Builds the default EAL arguments: no hugepages, no PCI, private runtime, lcores 0..workers
+ * spread over the available CPUs. */
+static int
+default_eal_args(char *argv0, unsigned workers, char **out, char *buf, size_t buflen)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int n = 0;
+	size_t off = 0;
+	char *lc = buf;
+
+	if (ncpu < 1)
+		ncpu = 1;
+	off += (size_t)snprintf(buf, buflen, "--lcores=");
+	for (unsigned i = 0; i <= workers; i++)
+		off += (size_t)snprintf(buf + off, buflen - off, "%s%u@%ld", i ? "," : "", i,
+					(long)i % ncpu);
+	off++;
+	char *prefix = buf + off;
+	snprintf(prefix, buflen - off, "--file-prefix=sluice-%d", (int)getpid());
+	out[n++] = argv0;
+	out[n++] = "--no-huge";
+	out[n++] = "-m";
+	out[n++] = "1024";
+	out[n++] = "--no-pci";
+	out[n++] = "--no-shconf";
+	out[n++] = "--log-level=warning";
+	out[n++] = lc;
+	out[n++] = prefix;
+	return n;
+}
+
+/* Loads the evidence-hash key, creating it (mode 0600) on first use. */
+static int
+load_key(const char *path, uint8_t key[SL_EVENT_KEY_LEN], char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY);
+	char dir[SL_CONF_PATH_LEN];
+
+	if (fd >= 0) {
+		ssize_t n = read(fd, key, SL_EVENT_KEY_LEN);
+		close(fd);
+		if (n == SL_EVENT_KEY_LEN)
+			return 0;
+		snprintf(err, errlen, "key file '%s' is shorter than %d bytes", path,
+			 SL_EVENT_KEY_LEN);
+		return -EINVAL;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	mkdir(dirname(dir), 0700);
+	if (getrandom(key, SL_EVENT_KEY_LEN, 0) != SL_EVENT_KEY_LEN) {
+		snprintf(err, errlen, "cannot generate a key: %s", strerror(errno));
+		return -EIO;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	if (fd < 0 || write(fd, key, SL_EVENT_KEY_LEN) != SL_EVENT_KEY_LEN) {
+		snprintf(err, errlen, "cannot create key file '%s': %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -EIO;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Counts the frames of a capture, which also proves it is a readable pcap file. */
+static int
+count_pcap(const char *path, uint64_t *n, char *err, size_t errlen)
+{
+	char perr[PCAP_ERRBUF_SIZE];
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	pcap_t *p = pcap_open_offline(path, perr);
+	int rc;
+
+	if (p == NULL) {
+		snprintf(err, errlen, "cannot read capture '%s': %s", path, perr);
+		return -EINVAL;
+	}
+	*n = 0;
+	while ((rc = pcap_next_ex(p, &h, &d)) == 1)
+		(*n)++;
+	if (rc == PCAP_ERROR)
+		fprintf(stderr, "sluice: warning: '%s' is truncated after %" PRIu64 " frames\n",
+			path, *n);
+	pcap_close(p);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 's'},
+		{"pcap", required_argument, NULL, 'p'},   {"events", required_argument, NULL, 'e'},
+		{"workers", required_argument, NULL, 'w'}, {"quiet", no_argument, NULL, 'q'},
+		{"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	char *sets[MAX_SETS], workers_set[32], events_set[SL_CONF_PATH_LEN + 16];
+	char *eal_argv[16], eal_buf[1024], err[512], cfg_path[SL_CONF_PATH_LEN];
+	const char *config = NULL, *pcap = NULL, *events_path = NULL;
+	unsigned n_sets = 0;
+	int quiet = 0, opt, eal_argc, app_argc = argc, rc, split = 0;
+	char **app_argv = argv;
+	static struct sl_conf conf;
+	struct sl_scan_db *db;
+	struct sl_event_out *ev;
+	struct sl_run_summary sum;
+	struct sl_run_opts ro = {0};
+	uint8_t key[SL_EVENT_KEY_LEN];
+
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--")) {
+			split = i;
+			break;
+		}
+	if (split) {
+		app_argc = argc - split;
+		app_argv = argv + split;
+	} else {
+		app_argv = argv;
+	}
+	optind = 1;
+	while ((opt = getopt_long(app_argc, app_argv, "c:w:qVh", lopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config = optarg;
+			break;
+		case 's':
+			if (n_sets == MAX_SETS - 2) {
+				fprintf(stderr, "sluice: too many --set options\n");
+				return 2;
+			}
+			sets[n_sets++] = optarg;
+			break;
+		case 'p':
+			pcap = optarg;
+			break;
+		case 'e':
+			events_path = optarg;
+			break;
+		case 'w':
+			snprintf(workers_set, sizeof(workers_set), "workers=%s", optarg);
+			sets[n_sets++] = workers_set;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'V':
+			printf("sluice %s\n", SL_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < app_argc) {
+		fprintf(stderr, "sluice: unexpected argument '%s'\n", app_argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (events_path) {
+		snprintf(events_set, sizeof(events_set), "events.path=%s", events_path);
+		sets[n_sets++] = events_set;
+	}
+	if (config == NULL) {
+		config = "config/sluice.conf";
+		if (access(config, R_OK) != 0) {
+			snprintf(cfg_path, sizeof(cfg_path), "%s/config/sluice.conf",
+				 SL_SOURCE_DIR);
+			config = cfg_path;
+		}
+	}
+	rc = sl_conf_load(&conf, config, sets, n_sets, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "sluice: %s\n", err);
+		return 1;
+	}
+	if (pcap) {
+		rc = count_pcap(pcap, &ro.pcap_packets, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "sluice: %s\n", err);
+			return 1;
+		}
+		/* The capture replaces the configured ports. */
+		memset(conf.ports, 0, sizeof(conf.ports));
+		snprintf(conf.ports[0].name, sizeof(conf.ports[0].name), "pcap0");
+		snprintf(conf.ports[0].dev, sizeof(conf.ports[0].dev),
+			 "net_pcap_sl0,rx_pcap=%s", pcap);
+		conf.ports[0].role = SL_PORT_MIRROR;
+		conf.n_ports = 1;
+		ro.pcap_path = pcap;
+		ro.progress = !quiet && isatty(STDERR_FILENO);
+	}
+	db = sl_scan_db_build(conf.sensors, conf.n_sensors, err, sizeof(err));
+	if (db == NULL) {
+		fprintf(stderr, "sluice: %s: %s\n", conf.path, err);
+		return 1;
+	}
+	if (load_key(conf.key_path, key, err, sizeof(err))) {
+		fprintf(stderr, "sluice: %s\n", err);
+		return 1;
+	}
+	ro.hash_key = key;
+
+	if (split) {
+		argv[split] = argv[0];
+		eal_argc = split;
+		rc = rte_eal_init(eal_argc, argv);
+	} else {
+		eal_argc = default_eal_args(argv[0], conf.workers, eal_argv, eal_buf,
+					    sizeof(eal_buf));
+		rc = rte_eal_init(eal_argc, eal_argv);
+	}
+	if (rc < 0) {
+		fprintf(stderr, "sluice: EAL initialisation failed: %s\n", strerror(rte_errno));
+		return 1;
+	}
+	ev = sl_event_out_create(conf.events_path, conf.event_ring_size, err, sizeof(err));
+	if (ev == NULL || sl_event_out_start(ev)) {
+		fprintf(stderr, "sluice: %s\n", err);
+		return 1;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+
+	rc = sl_run(&conf, db, ev, &ro, &sum, err, sizeof(err));
+	sl_event_out_free(ev);
+	if (rc) {
+		fprintf(stderr, "sluice: %s\n", err);
+	} else if (!quiet) {
+		FILE *out = strcmp(conf.events_path, "-") ? stdout : stderr;
+		double s = sum.seconds > 0 ? sum.seconds : 1e-9;
+
+		fprintf(out,
+			"sluice: %" PRIu64 " packets, %" PRIu64 " bytes, %" PRIu64 " flows, %" PRIu64
+			" events (%" PRIu64 " lost), %" PRIu64 " undecodable packets\n"
+			"sluice: %.3f s, %.3f Gbit/s, %.3f Mpps; events in %s\n",
+			sum.pkts, sum.bytes, sum.flows, sum.events, sum.events_lost,
+			sum.pkt_errors, s, (double)sum.bytes * 8 / s / 1e9,
+			(double)sum.pkts / s / 1e6, conf.events_path);
+	}
+	sl_scan_db_free(db);
+	sl_conf_free(&conf);
+	rte_eal_cleanup();
+	return rc ? 1 : 0;
+}

@@ -1,0 +1,348 @@
+/* sl_run: ports, rings and lcore loops (see sl_run.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_bus_vdev.h>
+#include <rte_cycles.h>
+#include <rte_dev.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "sl_run.h"
+#include "sl_worker.h"
+
+#define BURST      32
+#define RING_SIZE  4096
+#define MAX_WORKER 64
+
+const uint8_t sl_rss_sym_key[40] = {
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+};
+
+static volatile sig_atomic_t stop_requested;
+static atomic_int input_done;
+
+void
+sl_run_stop(void)
+{
+	stop_requested = 1;
+}
+
+struct port {
+	uint16_t id;
+	uint16_t nb_rxq;
+	int rss; /* workers poll their own queue */
+	const struct sl_conf_port *conf;
+};
+
+struct worker_ctx {
+	unsigned idx;
+	struct sl_worker *w;
+	struct rte_ring *ring; /* from the distributor; NULL when polling RSS queues only */
+	struct port *ports;
+	unsigned n_ports;
+	int rc;
+};
+
+static uint64_t base_ns, base_tsc, tsc_hz;
+
+static inline uint64_t
+now_ns(void)
+{
+	return base_ns + (uint64_t)((double)(rte_rdtsc() - base_tsc) * 1e9 / (double)tsc_hz);
+}
+
+static int
+port_setup(struct port *p, const struct sl_conf_port *pc, unsigned workers, struct rte_mempool *mp,
+	   char *err, size_t errlen)
+{
+	char devname[RTE_DEV_NAME_MAX_LEN];
+	struct rte_eth_dev_info info;
+	struct rte_eth_conf ec;
+	const char *comma = strchr(pc->dev, ',');
+	size_t nlen = comma ? (size_t)(comma - pc->dev) : strlen(pc->dev);
+	int rc;
+
+	snprintf(devname, sizeof(devname), "%.*s", (int)nlen, pc->dev);
+	if (rte_eth_dev_get_port_by_name(devname, &p->id) != 0) {
+		rc = rte_dev_probe(pc->dev);
+		if (rc < 0 || rte_eth_dev_get_port_by_name(devname, &p->id) != 0) {
+			snprintf(err, errlen, "port '%s': cannot open device '%s': %s", pc->name,
+				 pc->dev, strerror(-rc));
+			return -ENODEV;
+		}
+	}
+	p->conf = pc;
+	rc = rte_eth_dev_info_get(p->id, &info);
+	if (rc)
+		goto fail;
+	memset(&ec, 0, sizeof(ec));
+	p->nb_rxq = 1;
+	p->rss = 0;
+	if (workers > 1 && info.max_rx_queues >= workers &&
+	    (info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP))) {
+		p->nb_rxq = (uint16_t)workers;
+		p->rss = 1;
+		ec.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		ec.rx_adv_conf.rss_conf.rss_key = (uint8_t *)(uintptr_t)sl_rss_sym_key;
+		ec.rx_adv_conf.rss_conf.rss_key_len = sizeof(sl_rss_sym_key);
+		ec.rx_adv_conf.rss_conf.rss_hf =
+			info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP);
+	}
+	rc = rte_eth_dev_configure(p->id, p->nb_rxq, 1, &ec);
+	if (rc)
+		goto fail;
+	for (uint16_t q = 0; q < p->nb_rxq; q++) {
+		rc = rte_eth_rx_queue_setup(p->id, q, 1024, rte_eth_dev_socket_id(p->id), NULL, mp);
+		if (rc)
+			goto fail;
+	}
+	rc = rte_eth_tx_queue_setup(p->id, 0, 1024, rte_eth_dev_socket_id(p->id), NULL);
+	if (rc)
+		goto fail;
+	rc = rte_eth_dev_start(p->id);
+	if (rc)
+		goto fail;
+	rte_eth_promiscuous_enable(p->id);
+	return 0;
+fail:
+	snprintf(err, errlen, "port '%s' (%s): setup failed: %s", pc->name, pc->dev,
+		 strerror(rc < 0 ? -rc : rc));
+	return rc < 0 ? rc : -rc;
+}
+
+static int
+worker_main(void *arg)
+{
+	struct worker_ctx *c = arg;
+	struct rte_mbuf *pkts[BURST];
+	uint8_t verdict[BURST];
+	uint64_t next_tick = 0, tick_tsc = tsc_hz / 1000;
+
+	for (;;) {
+		unsigned n = 0;
+
+		if (c->ring)
+			n = rte_ring_dequeue_burst(c->ring, (void **)pkts, BURST, NULL);
+		for (unsigned p = 0; p < c->n_ports && n == 0; p++)
+			if (c->ports[p].rss)
+				n = rte_eth_rx_burst(c->ports[p].id, (uint16_t)c->idx, pkts, BURST);
+		if (n) {
+			sl_worker_process(c->w, pkts, (uint16_t)n, verdict, now_ns());
+			rte_pktmbuf_free_bulk(pkts, n);
+		} else if (atomic_load(&input_done) || stop_requested) {
+			if (c->ring == NULL || rte_ring_empty(c->ring))
+				break;
+		}
+		if (rte_rdtsc() >= next_tick) {
+			sl_worker_tick(c->w, now_ns());
+			next_tick = rte_rdtsc() + tick_tsc;
+		}
+	}
+	sl_worker_tick(c->w, now_ns());
+	sl_worker_drain(c->w);
+	return 0;
+}
+
+static void
+print_progress(uint64_t done, uint64_t total, double secs)
+{
+	fprintf(stderr, "\rsluice: %5.1f%%  %" PRIu64 "/%" PRIu64 " packets  %.1f s",
+		total ? 100.0 * (double)done / (double)total : 0.0, done, total, secs);
+}
+
+int
+sl_run(const struct sl_conf *conf, const struct sl_scan_db *db, struct sl_event_out *events,
+       const struct sl_run_opts *opts, struct sl_run_summary *sum, char *err, size_t errlen)
+{
+	unsigned nw = conf->workers, n_ports = conf->n_ports, lcore, i;
+	struct worker_ctx wc[MAX_WORKER];
+	struct port ports[SL_CONF_MAX_PORTS];
+	struct rte_mempool *mp;
+	struct timespec ts;
+	uint64_t rx = 0, t0, last_progress = 0;
+	int rc = 0, any_single = 0;
+	unsigned n_set_up = 0;
+
+	memset(wc, 0, sizeof(wc));
+	memset(sum, 0, sizeof(*sum));
+	if (nw > MAX_WORKER || rte_lcore_count() < nw + 1) {
+		snprintf(err, errlen,
+			 "%u workers need %u lcores (main + workers) but EAL has %u; pass more "
+			 "with -l/--lcores or lower 'workers'",
+			 nw, nw + 1, rte_lcore_count());
+		return -EINVAL;
+	}
+	if (n_ports == 0) {
+		snprintf(err, errlen, "no ports: give --pcap FILE or configure 'ports'");
+		return -EINVAL;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	base_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	base_tsc = rte_rdtsc();
+	tsc_hz = rte_get_tsc_hz();
+
+	mp = rte_pktmbuf_pool_create("sl_mbufs", conf->mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+				     (int)rte_socket_id());
+	if (mp == NULL) {
+		snprintf(err, errlen, "cannot create a pool of %u packet buffers", conf->mbufs);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n_ports; i++) {
+		rc = port_setup(&ports[i], &conf->ports[i], nw, mp, err, errlen);
+		if (rc)
+			goto out_ports;
+		n_set_up++;
+		any_single |= !ports[i].rss;
+	}
+
+	i = 0;
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		char name[32];
+		struct sl_worker_params wp = {
+			.id = (uint16_t)i,
+			.socket_id = (int)rte_lcore_to_socket_id(lcore),
+			.conf = conf,
+			.db = db,
+			.events = events,
+			.hash_key = opts->hash_key,
+		};
+
+		if (i == nw)
+			break;
+		wc[i].idx = i;
+		wc[i].ports = ports;
+		wc[i].n_ports = n_ports;
+		wc[i].w = sl_worker_create(&wp, err, errlen);
+		if (wc[i].w == NULL) {
+			rc = -ENOMEM;
+			goto out_workers;
+		}
+		if (any_single) {
+			snprintf(name, sizeof(name), "sl_w%u", i);
+			wc[i].ring = rte_ring_create(name, RING_SIZE, wp.socket_id,
+						     RING_F_SP_ENQ | RING_F_SC_DEQ);
+			if (wc[i].ring == NULL) {
+				snprintf(err, errlen, "cannot create worker ring %u", i);
+				rc = -ENOMEM;
+				goto out_workers;
+			}
+		}
+		i++;
+	}
+
+	atomic_store(&input_done, 0);
+	t0 = rte_rdtsc();
+	i = 0;
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		if (i == nw)
+			break;
+		rte_eal_remote_launch(worker_main, &wc[i++], lcore);
+	}
+
+	/* Main lcore: receive from single-queue ports and distribute by flow. */
+	while (!stop_requested) {
+		struct rte_mbuf *pkts[BURST], *per[MAX_WORKER][BURST];
+		unsigned cnt[MAX_WORKER];
+		uint16_t n = 0;
+
+		for (unsigned p = 0; p < n_ports; p++) {
+			if (ports[p].rss)
+				continue;
+			n = rte_eth_rx_burst(ports[p].id, 0, pkts, BURST);
+			if (n == 0)
+				continue;
+			rx += n;
+			memset(cnt, 0, sizeof(unsigned) * nw);
+			for (uint16_t k = 0; k < n; k++) {
+				unsigned wi = 0;
+
+				if (nw > 1) {
+					struct sl_pkt_info pi;
+					if (sl_pkt_parse(rte_pktmbuf_mtod(pkts[k], uint8_t *),
+							 rte_pktmbuf_data_len(pkts[k]),
+							 &pi) == SL_PKT_OK)
+						wi = sl_pkt_key_hash(&pi.key) % nw;
+				}
+				per[wi][cnt[wi]++] = pkts[k];
+			}
+			for (unsigned w = 0; w < nw; w++) {
+				unsigned done = 0;
+
+				/* A capture file can wait for the workers: nothing is lost by
+				 * reading it more slowly. Live ports must never wait. */
+				while (done < cnt[w]) {
+					done += rte_ring_enqueue_burst(wc[w].ring,
+								       (void **)per[w] + done,
+								       cnt[w] - done, NULL);
+					if (!opts->pcap_path || stop_requested)
+						break;
+				}
+				if (done < cnt[w])
+					rte_pktmbuf_free_bulk(per[w] + done, cnt[w] - done);
+			}
+		}
+		if (opts->pcap_path) {
+			uint64_t t = rte_rdtsc();
+			if (opts->progress && t - last_progress > tsc_hz / 4) {
+				print_progress(rx, opts->pcap_packets,
+					       (double)(t - t0) / (double)tsc_hz);
+				last_progress = t;
+			}
+			if (rx >= opts->pcap_packets)
+				break;
+			/* A file that yields nothing for a second is finished (or was cut short). */
+			if (n == 0) {
+				static uint64_t idle_since;
+				if (idle_since == 0)
+					idle_since = t;
+				else if (t - idle_since > tsc_hz)
+					break;
+			}
+		}
+	}
+	atomic_store(&input_done, 1);
+	rte_eal_mp_wait_lcore();
+	sum->seconds = (double)(rte_rdtsc() - t0) / (double)tsc_hz;
+	if (opts->progress) {
+		print_progress(rx, opts->pcap_packets, sum->seconds);
+		fputc('\n', stderr);
+	}
+	for (i = 0; i < nw; i++) {
+		struct sl_worker_stats ws;
+		struct sl_flow_stats fs;
+
+		sl_worker_stats_get(wc[i].w, &ws, &fs, NULL, NULL);
+		sum->pkts += ws.pkts;
+		sum->bytes += ws.bytes;
+		sum->flows += fs.created;
+		sum->events += ws.events;
+		sum->events_lost += ws.events_lost;
+		for (unsigned e = 0; e < SL_PKT_ERR_COUNT; e++)
+			sum->pkt_errors += ws.pkt_errors[e];
+	}
+	rc = 0;
+out_workers:
+	for (i = 0; i < nw; i++) {
+		sl_worker_free(wc[i].w);
+		rte_ring_free(wc[i].ring);
+	}
+out_ports:
+	for (unsigned p = 0; p < n_set_up; p++) {
+		rte_eth_dev_stop(ports[p].id);
+		rte_eth_dev_close(ports[p].id);
+	}
+	rte_mempool_free(mp);
+	return rc;
+}

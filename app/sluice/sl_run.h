@@ -1,0 +1,40 @@
+/* sl_run: the running appliance: ports, lcores and the loops that move packets.
+ *
+ * The main lcore receives from single-queue ports and hands each frame to the worker that owns
+ * its flow (symmetric hash of the canonical 5-tuple, carried in mbuf hash.rss), through one ring
+ * per worker. Ports with enough queues and RSS are instead polled by the workers directly, with a
+ * symmetric Toeplitz key so both directions of a flow hash alike. */
+#ifndef SL_RUN_H
+#define SL_RUN_H
+
+#include <stdint.h>
+
+#include "sl_conf.h"
+#include "sl_event.h"
+#include "sl_scan.h"
+
+struct sl_run_opts {
+	const char *pcap_path;       /* capture-file mode: read it once, drain, stop */
+	uint64_t pcap_packets;       /* frames in the file (for progress and end detection) */
+	int progress;                /* print progress to stderr */
+	const uint8_t *hash_key;     /* SL_EVENT_KEY_LEN bytes */
+};
+
+struct sl_run_summary {
+	uint64_t pkts, bytes, flows, events, events_lost;
+	double seconds;
+	uint64_t pkt_errors;
+};
+
+/* Sets up ports and workers from conf, runs until the capture ends or SIGINT/SIGTERM, drains
+ * every flow, and fills *sum. Returns 0, or a negative errno with a message in err. */
+int sl_run(const struct sl_conf *conf, const struct sl_scan_db *db, struct sl_event_out *events,
+	   const struct sl_run_opts *opts, struct sl_run_summary *sum, char *err, size_t errlen);
+
+/* Asks a running sl_run to stop (signal-safe). */
+void sl_run_stop(void);
+
+/* Symmetric RSS key (0x6d5a repeated): Toeplitz hashes of (a,b) and (b,a) are equal. */
+extern const uint8_t sl_rss_sym_key[40];
+
+#endif /* SL_RUN_H */

@@ -1,0 +1,448 @@
+/* sl_worker: the per-lcore pipeline (see sl_worker.h).
+ *
+ * Per-flow state lives in the flow table's user area: reassembly and scan stream state for each
+ * key side, and a small table of sensor hits. A hit (sensor, side) raises one alert the first
+ * time the sensor's threshold is met in that direction; later matches only raise its count,
+ * reported once in a flow-end update, so a dump of ten thousand records is one alert, not ten
+ * thousand. The raw matched value is seen only inside on_match, where it is masked and hashed. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+
+#include "sl_worker.h"
+
+#define SL_MAX_HITS      8  /* distinct (sensor, side) hits tracked per flow */
+#define SL_MAX_DISTINCT  16 /* value fingerprints kept per hit for distinct counts */
+#define SL_EXPIRE_BUDGET 64 /* flows expired per tick, to bound the pause */
+
+struct flow_hit {
+	uint8_t used;
+	uint8_t side;
+	uint8_t sensor;
+	uint8_t alerted;
+	uint8_t context;
+	uint8_t n_fp;
+	uint32_t count;
+	uint32_t alerted_count;
+	uint32_t distinct;
+	uint64_t offset;
+	uint32_t fp[SL_MAX_DISTINCT];
+};
+
+struct flow_side {
+	struct sl_tcp_dir tcp;
+	struct sl_scan_stream scan;
+	uint64_t delivered; /* bytes handed to inspection, gaps included */
+	uint64_t base;      /* `delivered` when the current scan stream opened */
+	uint8_t fin;
+	uint8_t http; /* the side's first bytes looked like HTTP */
+	uint8_t sniffed;
+};
+
+struct flow_state {
+	struct flow_side side[2];
+	struct flow_hit hits[SL_MAX_HITS];
+	uint8_t closing;
+};
+
+struct sl_worker {
+	uint16_t id;
+	const struct sl_conf *conf;
+	const struct sl_scan_db *db;
+	struct sl_event_out *events;
+	struct sl_flow_table *flows;
+	struct sl_tcp_pool *tcp;
+	struct sl_scan_worker *scan;
+	uint64_t tcp_timeout_ns, udp_timeout_ns;
+	uint8_t hash_key[SL_EVENT_KEY_LEN];
+	struct sl_worker_stats st;
+	/* set for the duration of one packet's inspection, read by the callbacks */
+	struct sl_flow *cur_flow;
+	struct flow_state *cur_state;
+	uint8_t cur_side;
+	uint64_t now_ns;
+} __rte_cache_aligned;
+
+static void
+mbuf_hold(void *ref)
+{
+	rte_mbuf_refcnt_update(ref, 1);
+}
+
+static void
+mbuf_release(void *ref)
+{
+	rte_pktmbuf_free(ref);
+}
+
+/* FNV-1a over the alphanumerics of a value: "1 85 05..." and "18505..." are the same value. */
+static uint32_t
+fingerprint(const uint8_t *v, uint32_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (uint32_t i = 0; i < len; i++)
+		if ((v[i] >= '0' && v[i] <= '9') || ((v[i] | 0x20) >= 'a' && (v[i] | 0x20) <= 'z'))
+			h = (h ^ (uint8_t)(v[i] | ((v[i] >= 'A') ? 0x20 : 0))) * 16777619u;
+	return h;
+}
+
+static void
+emit(struct sl_worker *w, struct sl_event *ev)
+{
+	if (w->events == NULL || sl_event_push(w->events, ev) == 0)
+		w->st.events++;
+	else
+		w->st.events_lost++;
+}
+
+static void
+event_init(struct sl_worker *w, const struct sl_flow *f, const struct flow_state *fs,
+	   const struct flow_hit *h, struct sl_event *ev)
+{
+	const struct sl_sensor_def *d = sl_scan_db_sensor(w->db, h->sensor);
+
+	memset(ev, 0, sizeof(*ev));
+	ev->ts_ns = w->now_ns;
+	ev->flow_id = f->id;
+	ev->key = f->key;
+	ev->src_side = h->side;
+	ev->client_side = f->client;
+	ev->app = fs->side[f->client].http || fs->side[!f->client].http ? SL_EVENT_APP_HTTP
+									 : SL_EVENT_APP_RAW;
+	ev->severity = d->severity;
+	ev->signature_id = d->signature_id;
+	ev->count = h->count;
+	ev->distinct = h->distinct;
+	ev->offset = h->offset;
+	ev->action = SL_EVENT_ACTION_ALLOWED;
+	snprintf(ev->sensor, sizeof(ev->sensor), "%s", d->name);
+	snprintf(ev->category, sizeof(ev->category), "%s", d->category);
+	snprintf(ev->context, sizeof(ev->context), "%s", sl_scan_context_name(h->context));
+}
+
+/* A confirmed match on the current flow and side. */
+static void
+on_match(void *ctx, const struct sl_scan_match *m)
+{
+	struct sl_worker *w = ctx;
+	struct flow_state *fs = w->cur_state;
+	struct flow_side *sd = &fs->side[w->cur_side];
+	const struct sl_sensor_def *d = sl_scan_db_sensor(w->db, m->sensor);
+	struct flow_hit *h = NULL;
+	uint32_t fp = fingerprint(m->value, m->value_len);
+	int seen = 0;
+
+	for (unsigned i = 0; i < SL_MAX_HITS && h == NULL; i++) {
+		struct flow_hit *c = &fs->hits[i];
+
+		if (!c->used) {
+			h = c;
+			h->used = 1;
+			h->side = w->cur_side;
+			h->sensor = (uint8_t)m->sensor;
+			h->context = (uint8_t)m->context;
+			h->offset = sd->base + m->offset;
+		} else if (c->side == w->cur_side && c->sensor == m->sensor) {
+			h = c;
+		}
+	}
+	if (h == NULL) {
+		w->st.hits_overflow++;
+		return;
+	}
+	h->count++;
+	for (unsigned i = 0; i < h->n_fp; i++)
+		seen |= h->fp[i] == fp;
+	if (!seen) {
+		h->distinct++;
+		if (h->n_fp < SL_MAX_DISTINCT)
+			h->fp[h->n_fp++] = fp;
+	}
+	if (h->alerted || h->distinct < d->min_count)
+		return;
+
+	struct sl_event ev;
+	event_init(w, w->cur_flow, fs, h, &ev);
+	ev.offset = sd->base + m->offset;
+	ev.context[0] = '\0';
+	snprintf(ev.context, sizeof(ev.context), "%s", sl_scan_context_name(m->context));
+	sl_scan_mask(w->db, m->sensor, m->value, m->value_len, ev.evidence, sizeof(ev.evidence));
+	sl_event_value_hash(w->hash_key, m->value, m->value_len, ev.value_hash,
+			    sizeof(ev.value_hash));
+	h->alerted = 1;
+	h->alerted_count = h->count;
+	h->context = (uint8_t)m->context;
+	emit(w, &ev);
+}
+
+/* HTTP is recognised by its first line (method or status line); everything else is raw. */
+static int
+looks_like_http(const uint8_t *d, uint32_t len)
+{
+	uint32_t i = 0;
+
+	if (len >= 7 && !memcmp(d, "HTTP/1.", 7))
+		return 1;
+	while (i < len && i < 16 && d[i] >= 'A' && d[i] <= 'Z')
+		i++;
+	return i > 0 && i < len && d[i] == ' ';
+}
+
+/* In-order bytes of the current side, from reassembly. NULL data is a hole. */
+static void
+on_bytes(void *ctx, const uint8_t *data, uint32_t len)
+{
+	struct sl_worker *w = ctx;
+	struct flow_side *sd = &w->cur_state->side[w->cur_side];
+	uint64_t depth = w->conf->inspect_depth;
+
+	if (data == NULL) {
+		/* A value cannot span a hole: end the stream; the next bytes open a new one. */
+		sl_scan_stream_close(w->db, w->scan, &sd->scan, on_match, w);
+		sd->delivered += len;
+		return;
+	}
+	if (!sd->sniffed) {
+		sd->sniffed = 1;
+		sd->http = (uint8_t)looks_like_http(data, len);
+	}
+	if (depth && sd->delivered + len > depth) {
+		if (sd->delivered >= depth) {
+			sd->delivered += len;
+			return;
+		}
+		w->st.depth_reached++;
+		len = (uint32_t)(depth - sd->delivered);
+	}
+	if (sd->scan.hs == NULL && !sd->scan.failed) {
+		sd->base = sd->delivered;
+		sl_scan_stream_open(w->db, w->scan, &sd->scan, SL_SCAN_CTX_RAW);
+	}
+	sd->delivered += len;
+	sl_scan_stream_feed(w->db, w->scan, &sd->scan, data, len, on_match, w);
+}
+
+static void
+set_current(struct sl_worker *w, struct sl_flow *f, uint8_t side)
+{
+	w->cur_flow = f;
+	w->cur_state = sl_flow_user(f);
+	w->cur_side = side;
+}
+
+/* Flow table callback: the flow is leaving; report everything it still holds. */
+static void
+on_flow_end(void *ctx, struct sl_flow *f, enum sl_flow_end_reason why)
+{
+	struct sl_worker *w = ctx;
+	struct flow_state *fs = sl_flow_user(f);
+
+	for (uint8_t s = 0; s < 2; s++) {
+		set_current(w, f, s);
+		sl_tcp_flush(w->tcp, &fs->side[s].tcp, on_bytes, w);
+		sl_scan_stream_close(w->db, w->scan, &fs->side[s].scan, on_match, w);
+	}
+	for (unsigned i = 0; i < SL_MAX_HITS; i++) {
+		struct flow_hit *h = &fs->hits[i];
+		struct sl_event ev;
+
+		if (!h->used || !h->alerted || h->count == h->alerted_count)
+			continue;
+		event_init(w, f, fs, h, &ev);
+		ev.kind = SL_EVENT_FLOW;
+		memcpy(ev.pkts, f->pkts, sizeof(ev.pkts));
+		memcpy(ev.bytes, f->bytes, sizeof(ev.bytes));
+		ev.first_ns = f->first_ns;
+		snprintf(ev.end_reason, sizeof(ev.end_reason), "%s", sl_flow_end_name(why));
+		snprintf(ev.evidence, sizeof(ev.evidence), "%s", "");
+		emit(w, &ev);
+	}
+	w->cur_flow = NULL;
+	w->cur_state = NULL;
+}
+
+struct sl_worker *
+sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen)
+{
+	const struct sl_conf *c = p->conf;
+	struct sl_worker *w;
+	char name[32];
+
+	w = rte_zmalloc_socket("sl_worker", sizeof(*w), RTE_CACHE_LINE_SIZE, p->socket_id);
+	if (w == NULL) {
+		snprintf(err, errlen, "worker %u: out of memory", p->id);
+		return NULL;
+	}
+	w->id = p->id;
+	w->conf = c;
+	w->db = p->db;
+	w->events = p->events;
+	w->tcp_timeout_ns = (uint64_t)c->tcp_idle_timeout_s * 1000000000ull;
+	w->udp_timeout_ns = (uint64_t)c->udp_idle_timeout_s * 1000000000ull;
+	if (p->hash_key)
+		memcpy(w->hash_key, p->hash_key, sizeof(w->hash_key));
+
+	snprintf(name, sizeof(name), "sl_flows_%u_%p", p->id, (void *)w);
+	struct sl_flow_params fp = {
+		.name = name,
+		.capacity = c->flow_capacity,
+		.user_size = sizeof(struct flow_state),
+		.idle_timeout_ns = w->tcp_timeout_ns,
+		.worker_id = p->id,
+		.socket_id = p->socket_id,
+		.on_end = on_flow_end,
+		.ctx = w,
+	};
+	w->flows = sl_flow_table_create(&fp, err, errlen);
+	if (w->flows == NULL)
+		goto fail_flows;
+
+	struct sl_tcp_pool_params tp = {
+		.max_segments = c->reasm_segments,
+		.cap_per_dir = c->reasm_bytes_per_flow,
+		.cap_per_worker = c->reasm_bytes_per_worker,
+		.cap_policy = c->reasm_on_cap == SL_CONF_CAP_BYPASS ? SL_TCP_CAP_BYPASS
+								    : SL_TCP_CAP_INSPECT,
+		.ops = {.hold = mbuf_hold, .release = mbuf_release},
+	};
+	w->tcp = sl_tcp_pool_create(&tp);
+	if (w->tcp == NULL) {
+		snprintf(err, errlen, "worker %u: cannot create the reassembly pool", p->id);
+		goto fail_tcp;
+	}
+	/* Two streams per flow, plus headroom for HTTP units opened while the flow streams are. */
+	w->scan = sl_scan_worker_create(p->db, c->flow_capacity * 2 + 64, err, errlen);
+	if (w->scan == NULL)
+		goto fail_scan;
+	return w;
+
+fail_scan:
+	sl_tcp_pool_free(w->tcp);
+fail_tcp:
+	sl_flow_table_free(w->flows);
+fail_flows:
+	rte_free(w);
+	return NULL;
+}
+
+void
+sl_worker_drain(struct sl_worker *w)
+{
+	struct sl_flow_table *t = w->flows;
+
+	/* expire everything: a timeout of "now + forever" ends all flows in LRU order */
+	while (sl_flow_expire(t, UINT64_MAX, UINT32_MAX) > 0)
+		;
+}
+
+void
+sl_worker_free(struct sl_worker *w)
+{
+	if (w == NULL)
+		return;
+	sl_flow_table_free(w->flows); /* ends flows through on_flow_end first */
+	sl_scan_worker_free(w->scan);
+	sl_tcp_pool_free(w->tcp);
+	rte_free(w);
+}
+
+static inline void
+inspect_tcp(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *pi)
+{
+	uint8_t create = pi->payload_len > 0 || (pi->tcp_flags & SL_PKT_TCP_SYN);
+	uint32_t hash = sl_pkt_key_hash(&pi->key);
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct sl_flow *f;
+	struct flow_state *fs;
+	struct flow_side *sd;
+	int created;
+
+	f = sl_flow_lookup(w->flows, &pi->key, hash, w->now_ns, create, &created);
+	if (f == NULL) {
+		w->st.no_flow++;
+		return;
+	}
+	fs = sl_flow_user(f);
+	if (created) {
+		/* The opener is the SYN sender; a flow picked up mid-stream starts with whoever
+		 * spoke first, corrected by a SYN-ACK if one shows up. */
+		f->client = pi->dir;
+		if ((pi->tcp_flags & (SL_PKT_TCP_SYN | SL_PKT_TCP_ACK)) ==
+		    (SL_PKT_TCP_SYN | SL_PKT_TCP_ACK))
+			f->client = !pi->dir;
+	}
+	f->pkts[pi->dir]++;
+	f->bytes[pi->dir] += rte_pktmbuf_pkt_len(m);
+	sd = &fs->side[pi->dir];
+	set_current(w, f, pi->dir);
+	if (pi->payload_len || (pi->tcp_flags & (SL_PKT_TCP_SYN | SL_PKT_TCP_FIN)))
+		sl_tcp_segment(w->tcp, &sd->tcp, pi->seq, pi->tcp_flags, frame + pi->payload_off,
+			       pi->payload_len, m, on_bytes, w);
+	if (pi->tcp_flags & SL_PKT_TCP_FIN)
+		sd->fin = 1;
+	if ((pi->tcp_flags & SL_PKT_TCP_RST) || (fs->side[0].fin && fs->side[1].fin))
+		sl_flow_end(w->flows, f, SL_FLOW_END_CLOSED);
+	w->cur_flow = NULL;
+}
+
+void
+sl_worker_process(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint8_t *verdict,
+		  uint64_t now_ns)
+{
+	struct sl_pkt_info pi;
+
+	w->now_ns = now_ns;
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		enum sl_pkt_error e;
+
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		verdict[i] = SL_VERDICT_FORWARD;
+		w->st.pkts++;
+		w->st.bytes += rte_pktmbuf_pkt_len(m);
+		if (unlikely(m->nb_segs > 1)) {
+			w->st.multiseg++;
+			continue;
+		}
+		e = sl_pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
+				 &pi);
+		if (unlikely(e != SL_PKT_OK)) {
+			w->st.pkt_errors[e]++;
+			continue;
+		}
+		w->st.payload_bytes += pi.payload_len;
+		if (pi.key.proto == 6) {
+			w->st.tcp_pkts++;
+			inspect_tcp(w, m, &pi);
+		} else {
+			w->st.udp_pkts++;
+		}
+	}
+}
+
+void
+sl_worker_tick(struct sl_worker *w, uint64_t now_ns)
+{
+	w->now_ns = now_ns;
+	sl_flow_expire(w->flows, now_ns, SL_EXPIRE_BUDGET);
+}
+
+void
+sl_worker_stats_get(const struct sl_worker *w, struct sl_worker_stats *ws,
+		    struct sl_flow_stats *fs, struct sl_tcp_stats *ts, struct sl_scan_stats *ss)
+{
+	if (ws)
+		*ws = w->st;
+	if (fs)
+		sl_flow_stats_get(w->flows, fs);
+	if (ts)
+		sl_tcp_stats_get(w->tcp, ts);
+	if (ss)
+		sl_scan_stats_get(w->scan, ss);
+}

@@ -1,0 +1,82 @@
+/* sl_worker: one worker lcore's inspection pipeline, the only place where stages are chained.
+ *
+ *   parse (sl_pkt) -> flow lookup (sl_flow) -> TCP reassembly (sl_tcp) -> scan (sl_scan)
+ *   -> events (sl_event)
+ *
+ * A worker owns everything it touches on the data path (flow table, segment pool, Hyperscan
+ * scratch and stream pool, counters): no locks, no allocation, no syscalls after creation.
+ * sl_worker_process takes a burst of frames and writes one verdict per frame; what happens to the
+ * frames afterwards (free, transmit) is the caller's business, so the same code serves the
+ * daemon's lcores, the capture-file mode and the in-memory benchmark. */
+#ifndef SL_WORKER_H
+#define SL_WORKER_H
+
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_mbuf.h>
+
+#include "sl_conf.h"
+#include "sl_event.h"
+#include "sl_flow.h"
+#include "sl_pkt.h"
+#include "sl_scan.h"
+#include "sl_tcp.h"
+
+enum sl_verdict {
+	SL_VERDICT_FORWARD = 0,
+	SL_VERDICT_DROP,
+};
+
+/* Worker counters not owned by a stage library: X(field, "json_name") */
+#define SL_WORKER_COUNTERS(X)                                                                      \
+	X(pkts, "packets")                                                                         \
+	X(bytes, "bytes")                                                                          \
+	X(tcp_pkts, "tcp_packets")                                                                 \
+	X(udp_pkts, "udp_packets")                                                                 \
+	X(payload_bytes, "payload_bytes")                                                          \
+	X(multiseg, "multiseg_uninspected")                                                        \
+	X(no_flow, "packets_without_flow")                                                         \
+	X(depth_reached, "inspect_depth_reached")                                                  \
+	X(hits_overflow, "hit_slots_exhausted")                                                    \
+	X(events, "events")                                                                        \
+	X(events_lost, "events_lost")
+
+struct sl_worker_stats {
+#define SL_X(f, s) uint64_t f;
+	SL_WORKER_COUNTERS(SL_X)
+#undef SL_X
+	uint64_t pkt_errors[SL_PKT_ERR_COUNT];
+};
+
+struct sl_worker;
+
+struct sl_worker_params {
+	uint16_t id;
+	int socket_id;
+	const struct sl_conf *conf;
+	const struct sl_scan_db *db;
+	struct sl_event_out *events; /* NULL: events are counted, not written */
+	const uint8_t *hash_key;      /* SL_EVENT_KEY_LEN bytes for value hashes; NULL = zeros */
+};
+
+struct sl_worker *sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen);
+
+/* Ends every flow (flushing reassembly and streams, so late matches are reported) and frees. */
+void sl_worker_free(struct sl_worker *w);
+
+/* Inspects n frames; verdict[i] says whether frame i may be forwarded. now_ns is wall clock. */
+void sl_worker_process(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n,
+		       uint8_t *verdict, uint64_t now_ns);
+
+/* Housekeeping between bursts: expires idle flows (bounded work). */
+void sl_worker_tick(struct sl_worker *w, uint64_t now_ns);
+
+/* Ends every flow now (end of a capture file, shutdown). */
+void sl_worker_drain(struct sl_worker *w);
+
+/* Snapshot of the counters (single writer: read from another thread, values may lag). */
+void sl_worker_stats_get(const struct sl_worker *w, struct sl_worker_stats *ws,
+			 struct sl_flow_stats *fs, struct sl_tcp_stats *ts, struct sl_scan_stats *ss);
+
+#endif /* SL_WORKER_H */

@@ -1,0 +1,67 @@
+/* sl_conf: the configuration of one sluice process, read from a libconfig file.
+ *
+ * sl_conf_load reads the file, applies `--set path=value` overrides on top of it (a path names any
+ * setting, e.g. "flow.capacity" or "sensors.[0].severity"; a missing scalar is created), checks
+ * every value and fills a plain struct that the rest of the program reads. Errors name the file
+ * and line (or the override) and what is wrong. Nothing here runs on the data path. */
+#ifndef SL_CONF_H
+#define SL_CONF_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sl_scan.h"
+
+#define SL_CONF_MAX_PORTS 8
+#define SL_CONF_PATH_LEN  512
+
+enum sl_conf_port_role {
+	SL_PORT_MIRROR = 0, /* receive only: TAP/SPAN copy, never transmits */
+	SL_PORT_INLINE,     /* bump in the wire with its peer port */
+};
+
+struct sl_conf_port {
+	char name[32];
+	char dev[SL_CONF_PATH_LEN]; /* DPDK device: PCI address or vdev string (net_pcap0,...) */
+	enum sl_conf_port_role role;
+	char peer[32]; /* inline: name of the port frames leave through */
+};
+
+struct sl_conf {
+	char path[SL_CONF_PATH_LEN];
+	unsigned workers;
+	/* events */
+	char events_path[SL_CONF_PATH_LEN];
+	uint32_t event_ring_size;
+	char key_path[SL_CONF_PATH_LEN]; /* key of value hashes, created 0600 if missing */
+	/* packet buffers */
+	uint32_t mbufs;
+	/* flows */
+	uint32_t flow_capacity;
+	uint32_t tcp_idle_timeout_s;
+	uint32_t udp_idle_timeout_s;
+	/* reassembly */
+	uint64_t reasm_bytes_per_flow;
+	uint64_t reasm_bytes_per_worker;
+	uint32_t reasm_segments;
+	enum sl_tcp_cap_choice { SL_CONF_CAP_INSPECT = 0, SL_CONF_CAP_BYPASS } reasm_on_cap;
+	/* inspection */
+	uint64_t inspect_depth; /* bytes per flow direction; 0 = unlimited */
+	/* ports */
+	struct sl_conf_port ports[SL_CONF_MAX_PORTS];
+	unsigned n_ports;
+	/* sensors: patterns point into strings owned by this struct */
+	struct sl_sensor_def sensors[SL_SCAN_MAX_SENSORS];
+	unsigned n_sensors;
+};
+
+/* Loads `path` and applies n_sets "path=value" overrides. Returns 0, or -EINVAL/-ENOENT with a
+ * message "FILE:LINE: what is wrong" in err. On failure *c holds nothing to free. */
+int sl_conf_load(struct sl_conf *c, const char *path, char *const *sets, unsigned n_sets,
+		 char *err, size_t errlen);
+
+/* Frees the strings a loaded configuration owns. */
+void sl_conf_free(struct sl_conf *c);
+
+#endif /* SL_CONF_H */

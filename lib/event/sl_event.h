@@ -1,0 +1,110 @@
+/* sl_event: security events, from fixed-size records on a worker to EVE JSON lines in a file.
+ *
+ * Workers fill a struct sl_event (no pointers, no raw matched value: evidence is already masked)
+ * and push it to a multi-producer ring; the push never blocks and never allocates: when the ring
+ * is full the record is refused and the caller counts it as lost. One writer thread, never a
+ * worker, pops records, renders them as Suricata EVE JSON lines with one extra top-level object,
+ * `dlp`, and writes them to the events file. */
+#ifndef SL_EVENT_H
+#define SL_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sl_pkt.h"
+
+enum sl_event_kind {
+	SL_EVENT_ALERT = 0, /* first confirmed match of a sensor in a flow direction */
+	SL_EVENT_FLOW,      /* flow end: final counts of a sensor that matched more than once */
+};
+
+#define SL_EVENT_ACTIONS(X)                                                                        \
+	X(ALLOWED, "allowed")                                                                      \
+	X(WOULD_BLOCK, "would_block")                                                              \
+	X(BLOCKED, "blocked")
+
+enum sl_event_action {
+#define SL_X(e, s) SL_EVENT_ACTION_##e,
+	SL_EVENT_ACTIONS(SL_X)
+#undef SL_X
+	SL_EVENT_ACTION_COUNT
+};
+
+enum sl_event_app {
+	SL_EVENT_APP_RAW = 0, /* not HTTP: scanned as a raw stream ("failed" in EVE terms) */
+	SL_EVENT_APP_HTTP,
+};
+
+struct sl_event_http {
+	char hostname[96];
+	char url[256]; /* any matched value already masked */
+	char method[16];
+	char content_type[96];
+	uint16_t status; /* 0 = none */
+	uint64_t length;
+};
+
+struct sl_event {
+	uint64_t ts_ns; /* wall clock, ns since the epoch */
+	uint64_t flow_id;
+	struct sl_flow_key key;
+	uint8_t src_side;    /* key side that sent the matched bytes */
+	uint8_t client_side; /* key side that opened the flow */
+	uint8_t kind;        /* enum sl_event_kind */
+	uint8_t action;      /* enum sl_event_action */
+	uint8_t app;         /* enum sl_event_app */
+	uint8_t severity;
+	uint8_t has_http;
+	uint8_t incomplete; /* content was not fully inspected (caps hit) */
+	uint32_t signature_id;
+	uint32_t count;      /* matches of this sensor in this flow direction so far */
+	uint32_t distinct;   /* distinct values among them */
+	uint64_t offset;     /* stream offset of the first matched value */
+	char sensor[32];
+	char category[64];
+	char context[8];
+	char evidence[48];   /* masked */
+	char value_hash[20]; /* keyed hash of the value, hex, for correlation */
+	uint64_t pkts[2], bytes[2]; /* per key side, for SL_EVENT_FLOW */
+	uint64_t first_ns;
+	char end_reason[12];
+	struct sl_event_http http;
+};
+
+const char *sl_event_action_name(enum sl_event_action a);
+
+/* Renders one record as a JSON line (with '\n') into buf. Returns its length, or -ENOSPC. */
+int sl_event_format(const struct sl_event *ev, char *buf, size_t len);
+
+#define SL_EVENT_KEY_LEN 32
+
+/* Keyed hash (HMAC-SHA256, first 64 bits, hex) of a matched value, so the same value can be
+ * correlated across events without being revealed. Allocation-free: callable on a worker. */
+void sl_event_value_hash(const uint8_t key[SL_EVENT_KEY_LEN], const uint8_t *value, size_t len,
+			 char *out, size_t outlen);
+
+/* Community ID v1 (seed 0) of the flow, "1:<base64>" into out (at least 32 bytes). */
+void sl_event_community_id(const struct sl_flow_key *key, char *out, size_t outlen);
+
+struct sl_event_out;
+
+/* Opens the events file (append; "-" = stdout) and the ring of ring_size records. Returns NULL
+ * with a message in err on failure. Needs the EAL (rte_ring). */
+struct sl_event_out *sl_event_out_create(const char *path, unsigned ring_size, char *err,
+					 size_t errlen);
+
+/* Starts the writer thread. Returns 0 or a negative errno. */
+int sl_event_out_start(struct sl_event_out *o);
+
+/* Pushes one record; never blocks. Returns 0, or -ENOBUFS when the ring is full (the caller
+ * counts the event as lost). Safe from several workers at once. */
+int sl_event_push(struct sl_event_out *o, const struct sl_event *ev);
+
+/* Writes everything still queued, stops the writer thread, closes the file, frees o. */
+void sl_event_out_free(struct sl_event_out *o);
+
+/* Lines written so far. */
+uint64_t sl_event_written(const struct sl_event_out *o);
+
+#endif /* SL_EVENT_H */
