@@ -29,7 +29,8 @@
 	X(worker_cap_hit, "tcp_worker_cap_hit")                                                    \
 	X(pool_exhausted, "tcp_seg_pool_exhausted")                                                \
 	X(bypassed, "tcp_bypassed")                                                                \
-	X(after_fin, "tcp_data_after_fin")
+	X(after_fin, "tcp_data_after_fin")                                                         \
+	X(out_of_window, "tcp_out_of_window")
 
 struct sl_tcp_stats {
 #define SL_X(f, s) uint64_t f;

@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""End-to-end tests of `sluice --pcap`: generated captures in, EVE events out (issue 2)."""
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sltest import (WORK, check_expected, check_no_leak, check_schema, gen, run_tests,  # noqa
+                    sluice, SLUICE)
+
+
+def scenario(name, *args, **kw):
+    pcap, expected = gen(name, *args)
+    run = sluice(pcap=pcap)
+    check_expected(run, expected, **kw)
+    return run, expected
+
+
+def test_one_segment():
+    run, expected = scenario("one_segment")
+    assert len(expected) >= 1
+    assert re.search(r"\d+ packets, \d+ bytes, \d+ flows, \d+ events", run.out), run.out
+
+
+def test_split_across_two_segments():
+    scenario("split2")
+
+
+def test_one_byte_per_segment():
+    scenario("byte_per_segment")
+
+
+def test_reversed_segment_order():
+    scenario("reversed")
+
+
+def test_duplicated_segments():
+    scenario("duplicated")
+
+
+def test_midstream_pickup():
+    scenario("midstream")
+
+
+def test_value_5mb_into_flow():
+    scenario("deep")
+
+
+def test_vlan():
+    run, _ = scenario("vlan")
+    assert all(a.get("vlan") == [100] for a in run.alerts)
+
+
+def test_qinq():
+    run, _ = scenario("qinq")
+    assert all(a.get("vlan") == [200, 300] for a in run.alerts)
+
+
+def test_ipv6():
+    run, _ = scenario("ipv6")
+    assert all(":" in a["src_ip"] for a in run.alerts)
+
+
+def test_http_on_non_standard_port():
+    scenario("http_port")
+
+
+def test_raw_tcp_c2_channel():
+    run, expected = scenario("c2_raw")
+    assert {e["sensor"] for e in expected} >= {"fr_ssn"}
+    assert all(a["app_proto"] == "failed" for a in run.alerts)
+
+
+def test_response_direction():
+    run, _ = scenario("response")
+    assert all(a["direction"] == "to_client" for a in run.alerts)
+
+
+def test_negatives_raise_nothing():
+    run, expected = scenario("negatives")
+    assert expected == [] and run.alerts == [], run.alerts
+
+
+def test_depth_setting_limits_inspection():
+    pcap, expected = gen("deep")
+    run = sluice("--set", "inspection.depth=1048576", pcap=pcap)
+    assert run.rc == 0 and run.alerts == [], run.alerts
+
+
+def test_mixed_flows_two_workers_same_result():
+    """Both directions of every flow reach the same worker: with two workers the flow count
+    and the events are exactly those of one worker."""
+    pcap, expected = gen("mixed", "--flows", "300", "--size", "20")
+    one = sluice(pcap=pcap)
+    two = sluice("--workers", "2", pcap=pcap)
+    check_expected(one, expected, context=False)
+    check_expected(two, expected, context=False)
+    flows = [int(re.search(r"(\d+) flows", r.out).group(1)) for r in (one, two)]
+    assert flows[0] == flows[1], f"flow counts differ: 1 worker {flows[0]}, 2 workers {flows[1]}"
+
+
+def test_bad_config_is_refused():
+    bad = os.path.join(WORK, "bad.conf")
+    open(bad, "w").write("flow = { capacity = ; };\n")
+    p = subprocess.run([SLUICE, "-c", bad, "--pcap", "/dev/null"], capture_output=True, text=True)
+    assert p.returncode != 0 and f"{bad}:1:" in p.stderr, p.stderr
+
+
+def test_bad_regex_is_refused_with_sensor_name():
+    bad = os.path.join(WORK, "badre.conf")
+    open(bad, "w").write('sensors = ( { name = "broken_one"; patterns = ["(ab"]; } );\n')
+    pcap, _ = gen("one_segment")
+    p = subprocess.run([SLUICE, "-c", bad, "--pcap", pcap], capture_output=True, text=True)
+    assert p.returncode != 0 and "broken_one" in p.stderr, p.stderr
+
+
+def test_unreadable_capture_is_refused():
+    for path in ("/nonexistent.pcap", os.path.join(WORK, "garbage.pcap")):
+        if "garbage" in path:
+            open(path, "wb").write(b"this is not a capture file at all" * 10)
+        p = subprocess.run([SLUICE, "--pcap", path], capture_output=True, text=True)
+        assert p.returncode != 0 and "cannot read capture" in p.stderr, p.stderr
+
+
+def test_unknown_option_is_refused():
+    p = subprocess.run([SLUICE, "--frobnicate"], capture_output=True, text=True)
+    assert p.returncode == 2 and "usage" in p.stderr
+
+
+if __name__ == "__main__":
+    run_tests(globals())

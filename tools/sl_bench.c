@@ -1,0 +1,301 @@
+/* sl_bench: throughput of the real worker pipeline on one core, against Hyperscan alone.
+ *
+ * Loads a capture into mbufs in memory (no I/O while timing), then measures on this lcore:
+ *   1. scan limit: Hyperscan alone, streaming mode, same sensors, fed the same TCP payload
+ *      segments in the same order, one stream per flow direction (no parsing, no flow table);
+ *   2. pipeline: sl_worker_process on bursts of 32, exactly as a worker lcore runs it,
+ *      including flow creation, reassembly, validation and event records (ring, not written);
+ * and prints both rates and their ratio. Each measurement repeats whole passes over the
+ * capture for at least --seconds; the best pass is kept (these machines are noisy).
+ *
+ * usage: sl_bench [-c CONFIG] [--seconds S] [--label NAME] [--no-hs] FILE.pcap */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hs/hs.h>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_hash_crc.h>
+#include <rte_mbuf.h>
+
+#include "sl_conf.h"
+#include "sl_pkt.h"
+#include "sl_scan.h"
+#include "sl_worker.h"
+
+struct capture {
+	struct rte_mbuf **m;
+	uint32_t n;
+	uint64_t wire_bytes;
+	uint64_t payload_bytes;
+};
+
+static int
+load_capture(const char *path, struct rte_mempool *mp, struct capture *c)
+{
+	char perr[PCAP_ERRBUF_SIZE];
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	pcap_t *p = pcap_open_offline(path, perr);
+	uint32_t cap = 1024;
+
+	if (p == NULL) {
+		fprintf(stderr, "sl_bench: %s\n", perr);
+		return -1;
+	}
+	c->m = malloc(sizeof(*c->m) * cap);
+	while (pcap_next_ex(p, &h, &d) == 1) {
+		struct rte_mbuf *m;
+
+		if (h->caplen > RTE_MBUF_DEFAULT_DATAROOM)
+			continue;
+		if (c->n == cap)
+			c->m = realloc(c->m, sizeof(*c->m) * (cap *= 2));
+		m = rte_pktmbuf_alloc(mp);
+		if (m == NULL) {
+			fprintf(stderr, "sl_bench: capture larger than the mbuf pool\n");
+			return -1;
+		}
+		memcpy(rte_pktmbuf_append(m, (uint16_t)h->caplen), d, h->caplen);
+		c->m[c->n++] = m;
+		c->wire_bytes += h->caplen;
+	}
+	pcap_close(p);
+	return 0;
+}
+
+/* --- Hyperscan alone --- */
+
+struct hs_flow {
+	struct sl_flow_key key;
+	uint8_t dir;
+	hs_stream_t *s;
+};
+
+static int
+hs_nop(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void *ctx)
+{
+	(void)id, (void)from, (void)to, (void)flags;
+	(*(uint64_t *)ctx)++;
+	return 0;
+}
+
+struct hs_plan {
+	hs_database_t *db;
+	hs_scratch_t *scratch;
+	/* one entry per payload-carrying TCP packet: which stream, which bytes */
+	uint32_t *stream_of;
+	const uint8_t **data;
+	uint32_t *len;
+	uint32_t n, n_streams;
+	hs_stream_t **streams;
+};
+
+static int
+hs_plan_build(const struct sl_conf *conf, const struct capture *c, struct hs_plan *pl)
+{
+	const char *exprs[SL_SCAN_MAX_SENSORS * SL_SCAN_MAX_PATTERNS];
+	unsigned ids[SL_SCAN_MAX_SENSORS * SL_SCAN_MAX_PATTERNS];
+	unsigned flags[SL_SCAN_MAX_SENSORS * SL_SCAN_MAX_PATTERNS];
+	unsigned n = 0;
+	hs_compile_error_t *ce;
+	uint32_t tsize = 1u << 20;
+	struct hs_flow *tab = calloc(tsize, sizeof(*tab));
+
+	for (unsigned i = 0; i < conf->n_sensors; i++)
+		for (unsigned j = 0; j < conf->sensors[i].n_patterns; j++) {
+			exprs[n] = conf->sensors[i].patterns[j];
+			ids[n] = i;
+			flags[n++] = conf->sensors[i].caseless ? HS_FLAG_CASELESS : 0;
+		}
+	if (hs_compile_multi(exprs, flags, ids, n, HS_MODE_STREAM, NULL, &pl->db, &ce) !=
+	    HS_SUCCESS) {
+		fprintf(stderr, "sl_bench: %s\n", ce->message);
+		return -1;
+	}
+	hs_alloc_scratch(pl->db, &pl->scratch);
+	pl->stream_of = malloc(sizeof(uint32_t) * c->n);
+	pl->data = malloc(sizeof(void *) * c->n);
+	pl->len = malloc(sizeof(uint32_t) * c->n);
+	for (uint32_t i = 0; i < c->n; i++) {
+		struct sl_pkt_info pi;
+		const uint8_t *f = rte_pktmbuf_mtod(c->m[i], const uint8_t *);
+
+		if (sl_pkt_parse(f, rte_pktmbuf_data_len(c->m[i]), &pi) != SL_PKT_OK ||
+		    pi.key.proto != 6 || pi.payload_len == 0)
+			continue;
+		uint32_t h = (rte_hash_crc(&pi.key, sizeof(pi.key), pi.dir) & (tsize - 1));
+		while (tab[h].s != NULL &&
+		       (memcmp(&tab[h].key, &pi.key, sizeof(pi.key)) || tab[h].dir != pi.dir))
+			h = (h + 1) & (tsize - 1);
+		if (tab[h].s == NULL) {
+			tab[h].key = pi.key;
+			tab[h].dir = pi.dir;
+			tab[h].s = (hs_stream_t *)(uintptr_t)(++pl->n_streams);
+		}
+		pl->stream_of[pl->n] = (uint32_t)(uintptr_t)tab[h].s - 1;
+		pl->data[pl->n] = f + pi.payload_off;
+		pl->len[pl->n++] = pi.payload_len;
+	}
+	pl->streams = calloc(pl->n_streams, sizeof(hs_stream_t *));
+	free(tab);
+	return 0;
+}
+
+static void
+hs_pass(struct hs_plan *pl, uint64_t *matches)
+{
+	for (uint32_t i = 0; i < pl->n_streams; i++)
+		hs_open_stream(pl->db, 0, &pl->streams[i]);
+	for (uint32_t i = 0; i < pl->n; i++)
+		hs_scan_stream(pl->streams[pl->stream_of[i]], (const char *)pl->data[i], pl->len[i],
+			       0, pl->scratch, hs_nop, matches);
+	for (uint32_t i = 0; i < pl->n_streams; i++)
+		hs_close_stream(pl->streams[i], pl->scratch, hs_nop, matches);
+}
+
+/* --- the pipeline --- */
+
+static void
+pipeline_pass(struct sl_worker *w, const struct capture *c, uint64_t now)
+{
+	uint8_t verdict[32];
+
+	for (uint32_t i = 0; i < c->n; i += 32) {
+		uint16_t n = (uint16_t)RTE_MIN(32u, c->n - i);
+		sl_worker_process(w, c->m + i, n, verdict, now);
+	}
+	sl_worker_drain(w);
+}
+
+/* Runs pass() repeatedly for at least `seconds`, returns the best pass in seconds. */
+#define TIMED(best, seconds, body)                                                                 \
+	do {                                                                                       \
+		uint64_t _hz = rte_get_tsc_hz(), _end = rte_rdtsc() + (uint64_t)(seconds * _hz);   \
+		best = 1e30;                                                                       \
+		do {                                                                               \
+			uint64_t _t0 = rte_rdtsc();                                                \
+			body;                                                                      \
+			double _s = (double)(rte_rdtsc() - _t0) / (double)_hz;                     \
+			if (_s < best)                                                             \
+				best = _s;                                                         \
+		} while (rte_rdtsc() < _end);                                                      \
+	} while (0)
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lopts[] = {{"seconds", required_argument, NULL, 's'},
+					      {"label", required_argument, NULL, 'l'},
+					      {"no-hs", no_argument, NULL, 'n'},
+					      {NULL, 0, NULL, 0}};
+	char *eal[] = {argv[0], "--no-huge", "-m", "6144", "--no-pci", "--no-shconf",
+		       "--log-level=notice", "-l", "0", "--no-telemetry"};
+	const char *config = SL_SOURCE_DIR "/config/sluice.conf", *label = "capture";
+	double seconds = 2, t_hs = 0, t_pipe;
+	int opt, no_hs = 0;
+	static struct sl_conf conf;
+	struct capture cap = {0};
+	char err[512];
+
+	while ((opt = getopt_long(argc, argv, "c:", lopts, NULL)) != -1) {
+		if (opt == 'c')
+			config = optarg;
+		else if (opt == 's')
+			seconds = atof(optarg);
+		else if (opt == 'l')
+			label = optarg;
+		else if (opt == 'n')
+			no_hs = 1;
+		else
+			return 2;
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "usage: sl_bench [-c CONFIG] [--seconds S] [--label L] [--no-hs] "
+				"FILE.pcap\n");
+		return 2;
+	}
+	if (rte_eal_init(RTE_DIM(eal), eal) < 0) {
+		fprintf(stderr, "sl_bench: EAL initialisation failed\n");
+		return 1;
+	}
+	if (sl_conf_load(&conf, config, NULL, 0, err, sizeof(err))) {
+		fprintf(stderr, "sl_bench: %s\n", err);
+		return 1;
+	}
+	uint32_t frames = 0;
+	{
+		char perr[PCAP_ERRBUF_SIZE];
+		struct pcap_pkthdr *h;
+		const u_char *d;
+		pcap_t *p = pcap_open_offline(argv[optind], perr);
+
+		if (p == NULL) {
+			fprintf(stderr, "sl_bench: %s\n", perr);
+			return 1;
+		}
+		while (pcap_next_ex(p, &h, &d) == 1)
+			frames++;
+		pcap_close(p);
+	}
+	struct rte_mempool *mp = rte_pktmbuf_pool_create("bench", frames + 1024, 0, 0,
+							 RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+	if (mp == NULL) {
+		fprintf(stderr, "sl_bench: cannot allocate the packet pool\n");
+		return 1;
+	}
+	if (load_capture(argv[optind], mp, &cap))
+		return 1;
+	struct sl_scan_db *db = sl_scan_db_build(conf.sensors, conf.n_sensors, err, sizeof(err));
+	if (db == NULL) {
+		fprintf(stderr, "sl_bench: %s\n", err);
+		return 1;
+	}
+	struct sl_worker_params wp = {.id = 0, .socket_id = 0, .conf = &conf, .db = db};
+	struct sl_worker *w = sl_worker_create(&wp, err, sizeof(err));
+	if (w == NULL) {
+		fprintf(stderr, "sl_bench: %s\n", err);
+		return 1;
+	}
+	for (uint32_t i = 0; i < cap.n; i++) {
+		struct sl_pkt_info pi;
+		if (sl_pkt_parse(rte_pktmbuf_mtod(cap.m[i], uint8_t *),
+				 rte_pktmbuf_data_len(cap.m[i]), &pi) == SL_PKT_OK &&
+		    pi.key.proto == 6)
+			cap.payload_bytes += pi.payload_len;
+	}
+
+	uint64_t matches = 0;
+	struct hs_plan pl = {0};
+	no_hs |= cap.payload_bytes == 0; /* nothing to scan: no scan limit to compare with */
+	if (!no_hs) {
+		if (hs_plan_build(&conf, &cap, &pl))
+			return 1;
+		TIMED(t_hs, seconds, hs_pass(&pl, &matches));
+	}
+	TIMED(t_pipe, seconds, pipeline_pass(w, &cap, 1));
+
+	struct sl_worker_stats ws;
+	sl_worker_stats_get(w, &ws, NULL, NULL, NULL);
+	double gbps = (double)cap.wire_bytes * 8 / t_pipe / 1e9;
+	double mpps = (double)cap.n / t_pipe / 1e6;
+	printf("%s: %" PRIu32 " packets, %.1f MB on the wire, %.1f MB TCP payload\n", label,
+	       cap.n, (double)cap.wire_bytes / 1e6, (double)cap.payload_bytes / 1e6);
+	printf("%s: pipeline      %7.3f Gbit/s wire  %7.3f Gbit/s payload  %7.3f Mpps\n", label,
+	       gbps, (double)cap.payload_bytes * 8 / t_pipe / 1e9, mpps);
+	if (!no_hs) {
+		printf("%s: hyperscan     %7.3f Gbit/s payload (scan limit, streaming, same "
+		       "sensors)\n",
+		       label, (double)cap.payload_bytes * 8 / t_hs / 1e9);
+		printf("%s: ratio pipeline/scan-limit = %.2f\n", label, t_hs / t_pipe);
+	}
+	sl_worker_free(w);
+	sl_scan_db_free(db);
+	sl_conf_free(&conf);
+	return 0;
+}
