@@ -25,6 +25,7 @@
 
 #include "sl_conf.h"
 #include "sl_pkt.h"
+#include "sl_ruleset.h"
 #include "sl_scan.h"
 #include "sl_worker.h"
 
@@ -251,12 +252,12 @@ main(int argc, char **argv)
 	}
 	if (load_capture(argv[optind], mp, &cap))
 		return 1;
-	struct sl_scan_db *db = sl_scan_db_build(conf.sensors, conf.n_sensors, err, sizeof(err));
-	if (db == NULL) {
+	struct sl_ruleset *rs = sl_ruleset_build(&conf, 1, err, sizeof(err));
+	if (rs == NULL) {
 		fprintf(stderr, "sl_bench: %s\n", err);
 		return 1;
 	}
-	struct sl_worker_params wp = {.id = 0, .socket_id = 0, .conf = &conf, .db = db};
+	struct sl_worker_params wp = {.id = 0, .socket_id = 0, .conf = &conf, .rs = rs};
 	struct sl_worker *w = sl_worker_create(&wp, err, sizeof(err));
 	if (w == NULL) {
 		fprintf(stderr, "sl_bench: %s\n", err);
@@ -295,7 +296,7 @@ main(int argc, char **argv)
 		printf("%s: ratio pipeline/scan-limit = %.2f\n", label, t_hs / t_pipe);
 	}
 	sl_worker_free(w);
-	sl_scan_db_free(db);
+	sl_ruleset_free(rs);
 	sl_conf_free(&conf);
 	return 0;
 }

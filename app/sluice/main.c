@@ -22,7 +22,7 @@
 #include "sl_conf.h"
 #include "sl_event.h"
 #include "sl_run.h"
-#include "sl_scan.h"
+#include "sl_ruleset.h"
 
 #ifndef SL_SOURCE_DIR
 #define SL_SOURCE_DIR "."
@@ -161,7 +161,7 @@ main(int argc, char **argv)
 	int quiet = 0, opt, eal_argc, app_argc = argc, rc, split = 0;
 	char **app_argv = argv;
 	static struct sl_conf conf;
-	struct sl_scan_db *db;
+	struct sl_ruleset *rs;
 	struct sl_event_out *ev;
 	struct sl_run_summary sum;
 	struct sl_run_opts ro = {0};
@@ -253,8 +253,8 @@ main(int argc, char **argv)
 		ro.pcap_path = pcap;
 		ro.progress = !quiet && isatty(STDERR_FILENO);
 	}
-	db = sl_scan_db_build(conf.sensors, conf.n_sensors, err, sizeof(err));
-	if (db == NULL) {
+	rs = sl_ruleset_build(&conf, 1, err, sizeof(err));
+	if (rs == NULL) {
 		fprintf(stderr, "sluice: %s: %s\n", conf.path, err);
 		return 1;
 	}
@@ -285,7 +285,7 @@ main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
-	rc = sl_run(&conf, db, ev, &ro, &sum, err, sizeof(err));
+	rc = sl_run(&conf, rs, ev, &ro, &sum, err, sizeof(err));
 	sl_event_out_free(ev);
 	if (rc) {
 		fprintf(stderr, "sluice: %s\n", err);
@@ -301,7 +301,7 @@ main(int argc, char **argv)
 			sum.pkt_errors, s, (double)sum.bytes * 8 / s / 1e9,
 			(double)sum.pkts / s / 1e6, conf.events_path);
 	}
-	sl_scan_db_free(db);
+	sl_ruleset_free(rs);
 	sl_conf_free(&conf);
 	rte_eal_cleanup();
 	return rc ? 1 : 0;

@@ -163,7 +163,7 @@ print_progress(uint64_t done, uint64_t total, double secs)
 }
 
 int
-sl_run(const struct sl_conf *conf, const struct sl_scan_db *db, struct sl_event_out *events,
+sl_run(const struct sl_conf *conf, const struct sl_ruleset *rs, struct sl_event_out *events,
        const struct sl_run_opts *opts, struct sl_run_summary *sum, char *err, size_t errlen)
 {
 	unsigned nw = conf->workers, n_ports = conf->n_ports, lcore, i;
@@ -214,7 +214,7 @@ sl_run(const struct sl_conf *conf, const struct sl_scan_db *db, struct sl_event_
 			.id = (uint16_t)i,
 			.socket_id = (int)rte_lcore_to_socket_id(lcore),
 			.conf = conf,
-			.db = db,
+			.rs = rs,
 			.events = events,
 			.hash_key = opts->hash_key,
 		};

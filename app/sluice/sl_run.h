@@ -11,7 +11,7 @@
 
 #include "sl_conf.h"
 #include "sl_event.h"
-#include "sl_scan.h"
+#include "sl_ruleset.h"
 
 struct sl_run_opts {
 	const char *pcap_path;       /* capture-file mode: read it once, drain, stop */
@@ -28,7 +28,7 @@ struct sl_run_summary {
 
 /* Sets up ports and workers from conf, runs until the capture ends or SIGINT/SIGTERM, drains
  * every flow, and fills *sum. Returns 0, or a negative errno with a message in err. */
-int sl_run(const struct sl_conf *conf, const struct sl_scan_db *db, struct sl_event_out *events,
+int sl_run(const struct sl_conf *conf, const struct sl_ruleset *rs, struct sl_event_out *events,
 	   const struct sl_run_opts *opts, struct sl_run_summary *sum, char *err, size_t errlen);
 
 /* Asks a running sl_run to stop (signal-safe). */

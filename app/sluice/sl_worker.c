@@ -9,15 +9,18 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <rte_ip.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
+#include <rte_tcp.h>
 
 #include "sl_worker.h"
 
 #define SL_MAX_HITS      8  /* distinct (sensor, side) hits tracked per flow */
 #define SL_MAX_DISTINCT  16 /* value fingerprints kept per hit for distinct counts */
 #define SL_EXPIRE_BUDGET 64 /* flows expired per tick, to bound the pause */
+#define SL_MAX_INJECT    64 /* resets made per burst (2 per blocked flow) */
 
 struct flow_hit {
 	uint8_t used;
@@ -46,14 +49,24 @@ struct flow_side {
 struct flow_state {
 	struct flow_side side[2];
 	struct flow_hit hits[SL_MAX_HITS];
-	uint8_t closing;
+	uint8_t blocked;      /* deny enforced: every later packet is dropped */
+	uint8_t block_sensor; /* the sensor that blocked it */
+	uint8_t block_side;
+	uint32_t dropped;     /* packets dropped since */
 };
 
 struct sl_worker {
 	uint16_t id;
 	const struct sl_conf *conf;
-	const struct sl_scan_db *db;
+	const struct sl_ruleset *rs;
+	const struct sl_scan_db *db; /* rs->db */
 	struct sl_event_out *events;
+	struct rte_mempool *tx_pool;
+	const uint8_t *port_inline;
+	const uint16_t *port_peer;
+	struct rte_mbuf *inject[SL_MAX_INJECT];
+	uint16_t inject_port[SL_MAX_INJECT];
+	uint16_t n_inject;
 	struct sl_flow_table *flows;
 	struct sl_tcp_pool *tcp;
 	struct sl_scan_worker *scan;
@@ -64,6 +77,8 @@ struct sl_worker {
 	struct sl_flow *cur_flow;
 	struct flow_state *cur_state;
 	uint8_t cur_side;
+	uint8_t cur_can_block; /* the current packet came from an inline port */
+	uint8_t cur_block;     /* the current packet completed a match that blocks its flow */
 	uint64_t now_ns;
 } __rte_cache_aligned;
 
@@ -167,8 +182,25 @@ on_match(void *ctx, const struct sl_scan_match *m)
 		return;
 
 	struct sl_event ev;
+	struct sl_policy_verdict v = sl_policy_decide(&w->rs->policy, &w->cur_flow->key,
+						      w->cur_side, m->sensor);
 	event_init(w, w->cur_flow, fs, h, &ev);
 	ev.offset = sd->base + m->offset;
+	if (v.action == SL_POLICY_DENY) {
+		/* Mirror ports cannot drop: the event says what would have been blocked. */
+		if (v.enforce && w->cur_can_block) {
+			ev.action = SL_EVENT_ACTION_BLOCKED;
+			w->cur_block = 1;
+			if (!fs->blocked) {
+				fs->blocked = 1;
+				fs->block_sensor = (uint8_t)m->sensor;
+				fs->block_side = w->cur_side;
+				w->st.blocked_flows++;
+			}
+		} else {
+			ev.action = SL_EVENT_ACTION_WOULD_BLOCK;
+		}
+	}
 	ev.context[0] = '\0';
 	snprintf(ev.context, sizeof(ev.context), "%s", sl_scan_context_name(m->context));
 	sl_scan_mask(w->db, m->sensor, m->value, m->value_len, ev.evidence, sizeof(ev.evidence));
@@ -251,7 +283,9 @@ on_flow_end(void *ctx, struct sl_flow *f, enum sl_flow_end_reason why)
 		struct flow_hit *h = &fs->hits[i];
 		struct sl_event ev;
 
-		if (!h->used || !h->alerted || h->count == h->alerted_count)
+		if (!h->used || !h->alerted ||
+		    (h->count == h->alerted_count &&
+		     !(fs->blocked && fs->block_sensor == h->sensor && fs->block_side == h->side)))
 			continue;
 		event_init(w, f, fs, h, &ev);
 		ev.kind = SL_EVENT_FLOW;
@@ -260,6 +294,10 @@ on_flow_end(void *ctx, struct sl_flow *f, enum sl_flow_end_reason why)
 		ev.first_ns = f->first_ns;
 		snprintf(ev.end_reason, sizeof(ev.end_reason), "%s", sl_flow_end_name(why));
 		snprintf(ev.evidence, sizeof(ev.evidence), "%s", "");
+		if (fs->blocked && fs->block_sensor == h->sensor && fs->block_side == h->side) {
+			ev.action = SL_EVENT_ACTION_BLOCKED;
+			ev.dropped = fs->dropped;
+		}
 		emit(w, &ev);
 	}
 	w->cur_flow = NULL;
@@ -280,8 +318,12 @@ sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen)
 	}
 	w->id = p->id;
 	w->conf = c;
-	w->db = p->db;
+	w->rs = p->rs;
+	w->db = p->rs->db;
 	w->events = p->events;
+	w->tx_pool = p->tx_pool;
+	w->port_inline = p->port_inline;
+	w->port_peer = p->port_peer;
 	w->tcp_timeout_ns = (uint64_t)c->tcp_idle_timeout_s * 1000000000ull;
 	w->udp_timeout_ns = (uint64_t)c->udp_idle_timeout_s * 1000000000ull;
 	if (p->hash_key)
@@ -316,7 +358,7 @@ sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen)
 		goto fail_tcp;
 	}
 	/* Two streams per flow, plus headroom for HTTP units opened while the flow streams are. */
-	w->scan = sl_scan_worker_create(p->db, c->flow_capacity * 2 + 64, err, errlen);
+	w->scan = sl_scan_worker_create(w->db, c->flow_capacity * 2 + 64, err, errlen);
 	if (w->scan == NULL)
 		goto fail_scan;
 	return w;
@@ -351,10 +393,110 @@ sl_worker_free(struct sl_worker *w)
 	rte_free(w);
 }
 
-static inline void
+/* Writes a TCP reset for the flow of `m` into a new frame: toward the receiver of m (same L2
+ * and L3 endpoints as m) when `back` is 0, toward its sender (swapped) when 1. The sequence
+ * numbers are the ones each end expects next, so the reset is accepted at once (RFC 5961). */
+static struct rte_mbuf *
+make_rst(struct sl_worker *w, const struct rte_mbuf *m, const struct sl_pkt_info *pi, int back)
+{
+	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint16_t l3 = pi->l3_off, iplen = pi->key.ipver == 4 ? 20 : 40;
+	struct rte_mbuf *r = rte_pktmbuf_alloc(w->tx_pool);
+	struct rte_tcp_hdr *tcp;
+	uint8_t *o;
+
+	if (r == NULL)
+		return NULL;
+	o = (uint8_t *)rte_pktmbuf_append(r, (uint16_t)(l3 + iplen + 20));
+	if (o == NULL) {
+		rte_pktmbuf_free(r);
+		return NULL;
+	}
+	memcpy(o, f, l3);
+	if (back) { /* swap MACs */
+		memcpy(o, f + 6, 6);
+		memcpy(o + 6, f, 6);
+	}
+	if (pi->key.ipver == 4) {
+		const struct rte_ipv4_hdr *in = (const void *)(f + l3);
+		struct rte_ipv4_hdr *ip = (void *)(o + l3);
+
+		memset(ip, 0, 20);
+		ip->version_ihl = 0x45;
+		ip->total_length = rte_cpu_to_be_16(40);
+		ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+		ip->time_to_live = 64;
+		ip->next_proto_id = 6;
+		ip->src_addr = back ? in->dst_addr : in->src_addr;
+		ip->dst_addr = back ? in->src_addr : in->dst_addr;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+	} else {
+		const struct rte_ipv6_hdr *in = (const void *)(f + l3);
+		struct rte_ipv6_hdr *ip = (void *)(o + l3);
+
+		memset(ip, 0, 40);
+		ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
+		ip->payload_len = rte_cpu_to_be_16(20);
+		ip->proto = 6;
+		ip->hop_limits = 64;
+		memcpy(ip->src_addr, back ? in->dst_addr : in->src_addr, 16);
+		memcpy(ip->dst_addr, back ? in->src_addr : in->dst_addr, 16);
+	}
+	tcp = (struct rte_tcp_hdr *)(o + l3 + iplen);
+	memset(tcp, 0, 20);
+	const struct rte_tcp_hdr *itcp = (const void *)(f + pi->l4_off);
+	tcp->src_port = back ? itcp->dst_port : itcp->src_port;
+	tcp->dst_port = back ? itcp->src_port : itcp->dst_port;
+	tcp->sent_seq = rte_cpu_to_be_32(back ? pi->ack : pi->seq);
+	tcp->recv_ack = rte_cpu_to_be_32(back ? pi->seq + pi->payload_len : pi->ack);
+	tcp->data_off = 5 << 4;
+	tcp->tcp_flags = RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG;
+	if (pi->key.ipver == 4)
+		tcp->cksum = rte_ipv4_udptcp_cksum((const void *)(o + l3), tcp);
+	else
+		tcp->cksum = rte_ipv6_udptcp_cksum((const void *)(o + l3), tcp);
+	return r;
+}
+
+/* Resets both ends of the flow of m: the receiver through the peer port, the sender back through
+ * the port m came from. */
+static void
+reset_both_ends(struct sl_worker *w, const struct rte_mbuf *m, const struct sl_pkt_info *pi)
+{
+	for (int back = 0; back < 2; back++) {
+		struct rte_mbuf *r;
+
+		if (w->tx_pool == NULL || w->n_inject == SL_MAX_INJECT)
+			return;
+		r = make_rst(w, m, pi, back);
+		if (r == NULL) {
+			w->st.rst_alloc_failed++;
+			continue;
+		}
+		w->inject[w->n_inject] = r;
+		w->inject_port[w->n_inject++] = back ? m->port : w->port_peer[m->port];
+		w->st.rst_sent++;
+	}
+}
+
+/* What an inline port does with a packet sluice could not inspect (policy.fail). */
+static inline uint8_t
+uninspected(struct sl_worker *w, const struct rte_mbuf *m)
+{
+	w->st.uninspected++;
+	if (w->conf->fail_inline == SL_POLICY_FAIL_CLOSED && w->port_inline &&
+	    w->port_inline[m->port]) {
+		w->st.drop_fail_closed++;
+		return SL_VERDICT_DROP;
+	}
+	return SL_VERDICT_FORWARD;
+}
+
+static inline uint8_t
 inspect_tcp(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *pi)
 {
-	uint8_t create = pi->payload_len > 0 || (pi->tcp_flags & SL_PKT_TCP_SYN);
+	uint8_t syn = pi->tcp_flags & SL_PKT_TCP_SYN;
+	uint8_t create = pi->payload_len > 0 || syn;
 	uint32_t hash = sl_pkt_key_hash(&pi->key);
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
 	struct sl_flow *f;
@@ -365,9 +507,22 @@ inspect_tcp(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *p
 	f = sl_flow_lookup(w->flows, &pi->key, hash, w->now_ns, create, &created);
 	if (f == NULL) {
 		w->st.no_flow++;
-		return;
+		return create ? uninspected(w, m) : SL_VERDICT_FORWARD;
 	}
 	fs = sl_flow_user(f);
+	if (unlikely(fs->blocked)) {
+		/* A new connection reusing the tuple of a blocked one starts afresh. */
+		if (!(syn && !(pi->tcp_flags & SL_PKT_TCP_ACK))) {
+			fs->dropped++;
+			w->st.drop_blocked++;
+			return SL_VERDICT_DROP;
+		}
+		sl_flow_end(w->flows, f, SL_FLOW_END_CLOSED);
+		f = sl_flow_lookup(w->flows, &pi->key, hash, w->now_ns, 1, &created);
+		if (f == NULL)
+			return uninspected(w, m);
+		fs = sl_flow_user(f);
+	}
 	if (created) {
 		/* The opener is the SYN sender; a flow picked up mid-stream starts with whoever
 		 * spoke first, corrected by a SYN-ACK if one shows up. */
@@ -380,14 +535,26 @@ inspect_tcp(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *p
 	f->bytes[pi->dir] += rte_pktmbuf_pkt_len(m);
 	sd = &fs->side[pi->dir];
 	set_current(w, f, pi->dir);
+	w->cur_can_block = w->port_inline && w->port_inline[m->port];
+	w->cur_block = 0;
 	if (pi->payload_len || (pi->tcp_flags & (SL_PKT_TCP_SYN | SL_PKT_TCP_FIN)))
 		sl_tcp_segment(w->tcp, &sd->tcp, pi->seq, pi->tcp_flags, frame + pi->payload_off,
 			       pi->payload_len, m, on_bytes, w);
+	w->cur_flow = NULL;
+	if (unlikely(w->cur_block)) {
+		/* Nothing more of this flow is inspected or forwarded, both ways. */
+		sl_tcp_release(w->tcp, &fs->side[0].tcp);
+		sl_tcp_release(w->tcp, &fs->side[1].tcp);
+		reset_both_ends(w, m, pi);
+		fs->dropped++;
+		w->st.drop_blocked++;
+		return SL_VERDICT_DROP;
+	}
 	if (pi->tcp_flags & SL_PKT_TCP_FIN)
 		sd->fin = 1;
 	if ((pi->tcp_flags & SL_PKT_TCP_RST) || (fs->side[0].fin && fs->side[1].fin))
 		sl_flow_end(w->flows, f, SL_FLOW_END_CLOSED);
-	w->cur_flow = NULL;
+	return SL_VERDICT_FORWARD;
 }
 
 void
@@ -408,6 +575,7 @@ sl_worker_process(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint8
 		w->st.bytes += rte_pktmbuf_pkt_len(m);
 		if (unlikely(m->nb_segs > 1)) {
 			w->st.multiseg++;
+			verdict[i] = uninspected(w, m);
 			continue;
 		}
 		e = sl_pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
@@ -419,11 +587,25 @@ sl_worker_process(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint8
 		w->st.payload_bytes += pi.payload_len;
 		if (pi.key.proto == 6) {
 			w->st.tcp_pkts++;
-			inspect_tcp(w, m, &pi);
+			verdict[i] = inspect_tcp(w, m, &pi);
 		} else {
 			w->st.udp_pkts++;
 		}
 	}
+}
+
+uint16_t
+sl_worker_injected(struct sl_worker *w, struct rte_mbuf ***pkts, const uint16_t **ports)
+{
+	*pkts = w->inject;
+	*ports = w->inject_port;
+	return w->n_inject;
+}
+
+void
+sl_worker_inject_reset(struct sl_worker *w)
+{
+	w->n_inject = 0;
 }
 
 void

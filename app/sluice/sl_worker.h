@@ -20,6 +20,7 @@
 #include "sl_event.h"
 #include "sl_flow.h"
 #include "sl_pkt.h"
+#include "sl_ruleset.h"
 #include "sl_scan.h"
 #include "sl_tcp.h"
 
@@ -40,7 +41,13 @@ enum sl_verdict {
 	X(depth_reached, "inspect_depth_reached")                                                  \
 	X(hits_overflow, "hit_slots_exhausted")                                                    \
 	X(events, "events")                                                                        \
-	X(events_lost, "events_lost")
+	X(events_lost, "events_lost")                                                              \
+	X(blocked_flows, "blocked_flows")                                                          \
+	X(drop_blocked, "dropped_blocked_flow")                                                    \
+	X(drop_fail_closed, "dropped_fail_closed")                                                 \
+	X(uninspected, "uninspected_packets")                                                      \
+	X(rst_sent, "rst_sent")                                                                    \
+	X(rst_alloc_failed, "rst_alloc_failed")
 
 struct sl_worker_stats {
 #define SL_X(f, s) uint64_t f;
@@ -55,8 +62,11 @@ struct sl_worker_params {
 	uint16_t id;
 	int socket_id;
 	const struct sl_conf *conf;
-	const struct sl_scan_db *db;
+	const struct sl_ruleset *rs;
 	struct sl_event_out *events; /* NULL: events are counted, not written */
+	struct rte_mempool *tx_pool;  /* buffers for TCP resets; NULL: never reset */
+	const uint8_t *port_inline;   /* [port id] 1 when frames from it are forwarded (can block) */
+	const uint16_t *port_peer;    /* [port id] where frames from an inline port leave */
 	const uint8_t *hash_key;      /* SL_EVENT_KEY_LEN bytes for value hashes; NULL = zeros */
 };
 
@@ -68,6 +78,11 @@ void sl_worker_free(struct sl_worker *w);
 /* Inspects n frames; verdict[i] says whether frame i may be forwarded. now_ns is wall clock. */
 void sl_worker_process(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n,
 		       uint8_t *verdict, uint64_t now_ns);
+
+/* Frames the worker made during the last sl_worker_process (TCP resets), each with the port it
+ * must leave through. The caller transmits or frees them, then calls sl_worker_inject_reset. */
+uint16_t sl_worker_injected(struct sl_worker *w, struct rte_mbuf ***pkts, const uint16_t **ports);
+void sl_worker_inject_reset(struct sl_worker *w);
 
 /* Housekeeping between bursts: expires idle flows (bounded work). */
 void sl_worker_tick(struct sl_worker *w, uint64_t now_ns);

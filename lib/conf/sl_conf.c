@@ -15,7 +15,7 @@
 #include "sl_conf.h"
 
 static const char *const known_top[] = {"workers", "events", "mbufs", "flow", "reassembly",
-					"inspection", "ports", "sensors", NULL};
+					"inspection", "ports", "sensors", "policy", NULL};
 
 static int
 fail(char *err, size_t errlen, const config_setting_t *s, const char *fmt, ...)
@@ -309,6 +309,155 @@ load_sensors(struct sl_conf *c, config_t *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* Reads a string array setting into fixed slots; returns the count or -EINVAL. */
+static int
+get_str_array(config_setting_t *a, const char *what, char (*out)[32], unsigned max, char *err,
+	      size_t errlen)
+{
+	int n = a ? config_setting_length(a) : 0;
+
+	if (a && !config_setting_is_array(a))
+		return fail(err, errlen, a, "'%s' must be an array of strings", what);
+	if (n > (int)max)
+		return fail(err, errlen, a, "'%s': at most %u entries", what, max);
+	for (int i = 0; i < n; i++) {
+		const char *v = config_setting_get_string_elem(a, i);
+
+		if (v == NULL || strlen(v) >= 32)
+			return fail(err, errlen, a, "'%s' entry %d must be a string shorter than 32",
+				    what, i);
+		strcpy(out[i], v);
+	}
+	return n;
+}
+
+static int
+load_group(struct sl_policy_group *g, config_setting_t *gs, char *err, size_t errlen)
+{
+	config_setting_t *nets = config_setting_get_member(gs, "cidrs");
+	config_setting_t *vl = config_setting_get_member(gs, "vlans");
+	config_setting_t *po = config_setting_get_member(gs, "ports");
+	char mode[16] = "inherit";
+	int m;
+
+	if (get_str(gs, "name", g->name, sizeof(g->name), err, errlen) ||
+	    get_str(gs, "mode", mode, sizeof(mode), err, errlen))
+		return -EINVAL;
+	if (!g->name[0] || !strcmp(g->name, "any"))
+		return fail(err, errlen, gs, "a group needs a name other than 'any'");
+	m = sl_policy_parse_mode(mode, 1);
+	if (m < 0)
+		return fail(err, errlen, gs, "group '%s': mode '%s' is not monitor, protect or "
+			    "inherit", g->name, mode);
+	g->mode = (enum sl_policy_mode)m;
+	if (nets == NULL || !config_setting_is_array(nets) || config_setting_length(nets) == 0 ||
+	    config_setting_length(nets) > SL_POLICY_MAX_NETS)
+		return fail(err, errlen, gs, "group '%s': 'cidrs' must be an array of 1 to %d "
+			    "networks", g->name, SL_POLICY_MAX_NETS);
+	for (int i = 0; i < config_setting_length(nets); i++) {
+		const char *t = config_setting_get_string_elem(nets, i);
+
+		if (t == NULL || sl_policy_parse_net(t, &g->nets[g->n_nets]))
+			return fail(err, errlen, nets, "group '%s': '%s' is not a network "
+				    "(198.18.0.0/15, 2001:db8::/32)", g->name, t ? t : "?");
+		g->n_nets++;
+	}
+	for (int k = 0; k < 2; k++) {
+		config_setting_t *a = k ? po : vl;
+		uint16_t *dst = k ? g->ports : g->vlans;
+		unsigned *n = k ? &g->n_ports : &g->n_vlans;
+
+		if (a == NULL)
+			continue;
+		if (!config_setting_is_array(a) || config_setting_length(a) > SL_POLICY_MAX_LIST)
+			return fail(err, errlen, a, "group '%s': '%s' must be an array of at most %d "
+				    "integers", g->name, k ? "ports" : "vlans", SL_POLICY_MAX_LIST);
+		for (int i = 0; i < config_setting_length(a); i++) {
+			int v = config_setting_get_int_elem(a, i);
+			if (v <= 0 || v > (k ? 65535 : 4095))
+				return fail(err, errlen, a, "group '%s': %d is not a valid %s",
+					    g->name, v, k ? "port" : "VLAN ID");
+			dst[(*n)++] = (uint16_t)v;
+		}
+	}
+	return 0;
+}
+
+static int
+load_policy(struct sl_conf *c, config_t *cfg, char *err, size_t errlen)
+{
+	config_setting_t *p = config_lookup(cfg, "policy");
+	config_setting_t *groups = p ? config_setting_get_member(p, "groups") : NULL;
+	config_setting_t *rules = p ? config_setting_get_member(p, "rules") : NULL;
+	char mode[16] = "monitor", fl[16] = "open";
+	int m;
+
+	if (get_str(p, "mode", mode, sizeof(mode), err, errlen) ||
+	    get_str(p, "fail", fl, sizeof(fl), err, errlen))
+		return -EINVAL;
+	m = sl_policy_parse_mode(mode, 0);
+	if (m < 0)
+		return fail(err, errlen, p, "policy.mode '%s' is not monitor or protect", mode);
+	c->policy.mode = (enum sl_policy_mode)m;
+	if (!strcmp(fl, "open"))
+		c->fail_inline = SL_POLICY_FAIL_OPEN;
+	else if (!strcmp(fl, "closed"))
+		c->fail_inline = SL_POLICY_FAIL_CLOSED;
+	else
+		return fail(err, errlen, p, "policy.fail '%s' is not open or closed", fl);
+	c->policy.fail = c->fail_inline;
+	if (groups && (!config_setting_is_list(groups) ||
+		       config_setting_length(groups) > SL_POLICY_MAX_GROUPS))
+		return fail(err, errlen, groups, "policy.groups must be a list of at most %d groups",
+			    SL_POLICY_MAX_GROUPS);
+	for (int i = 0; groups && i < config_setting_length(groups); i++) {
+		struct sl_policy_group *g = &c->policy.groups[i];
+
+		if (load_group(g, config_setting_get_elem(groups, (unsigned)i), err, errlen))
+			return -EINVAL;
+		if (sl_policy_group_find(&c->policy, g->name) >= 0)
+			return fail(err, errlen, config_setting_get_elem(groups, (unsigned)i),
+				    "group '%s' defined twice", g->name);
+		c->policy.n_groups++;
+	}
+	if (rules && (!config_setting_is_list(rules) ||
+		      config_setting_length(rules) > SL_POLICY_MAX_RULES))
+		return fail(err, errlen, rules, "policy.rules must be a list of at most %d rules",
+			    SL_POLICY_MAX_RULES);
+	for (int i = 0; rules && i < config_setting_length(rules); i++) {
+		config_setting_t *rs = config_setting_get_elem(rules, (unsigned)i);
+		struct sl_conf_rule *r = &c->rules[i];
+		char action[16] = "alert";
+		int n;
+
+		strcpy(r->from, "any");
+		strcpy(r->to, "any");
+		if (get_str(rs, "from", r->from, sizeof(r->from), err, errlen) ||
+		    get_str(rs, "to", r->to, sizeof(r->to), err, errlen) ||
+		    get_str(rs, "action", action, sizeof(action), err, errlen))
+			return -EINVAL;
+		for (int k = 0; k < 2; k++) {
+			const char *gname = k ? r->to : r->from;
+			if (strcmp(gname, "any") && sl_policy_group_find(&c->policy, gname) < 0)
+				return fail(err, errlen, rs, "rule %d: no group '%s'", i, gname);
+		}
+		if (!strcmp(action, "alert"))
+			r->action = SL_POLICY_ALERT;
+		else if (!strcmp(action, "deny"))
+			r->action = SL_POLICY_DENY;
+		else
+			return fail(err, errlen, rs, "rule %d: action '%s' is not alert or deny", i,
+				    action);
+		n = get_str_array(config_setting_get_member(rs, "sensors"), "sensors", r->sensors,
+				  SL_SCAN_MAX_SENSORS, err, errlen);
+		if (n < 0)
+			return -EINVAL;
+		r->n_sensors = (unsigned)n;
+		c->n_rules++;
+	}
+	return 0;
+}
+
 static void
 set_defaults(struct sl_conf *c)
 {
@@ -325,6 +474,7 @@ set_defaults(struct sl_conf *c)
 	c->reasm_bytes_per_worker = 64 << 20;
 	c->reasm_segments = 8192;
 	c->reasm_on_cap = SL_CONF_CAP_INSPECT;
+	c->policy.mode = SL_POLICY_MODE_MONITOR;
 }
 
 int
@@ -401,12 +551,25 @@ sl_conf_load(struct sl_conf *c, const char *path, char *const *sets, unsigned n_
 	g = config_lookup(&cfg, "inspection");
 	if (get_u64(g, "depth", 0, UINT64_MAX >> 1, &c->inspect_depth, err, errlen))
 		goto out;
-	if (load_ports(c, &cfg, err, errlen))
+	if (load_ports(c, &cfg, err, errlen) || load_policy(c, &cfg, err, errlen))
 		goto out;
 	if (load_sensors(c, &cfg, err, errlen)) {
 		sl_conf_free(c);
 		goto out;
 	}
+	for (unsigned i = 0; i < c->n_rules; i++)
+		for (unsigned j = 0; j < c->rules[i].n_sensors; j++) {
+			int found = 0;
+			for (unsigned k = 0; k < c->n_sensors; k++)
+				found |= !strcmp(c->sensors[k].name, c->rules[i].sensors[j]);
+			if (!found) {
+				fail(err, errlen, config_lookup(&cfg, "policy.rules"),
+				     "rule %u names sensor '%s', which is not defined", i,
+				     c->rules[i].sensors[j]);
+				sl_conf_free(c);
+				goto out;
+			}
+		}
 	rc = 0;
 out:
 	config_destroy(&cfg);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sl_policy.h"
 #include "sl_scan.h"
 
 #define SL_CONF_MAX_PORTS 8
@@ -51,6 +52,17 @@ struct sl_conf {
 	/* ports */
 	struct sl_conf_port ports[SL_CONF_MAX_PORTS];
 	unsigned n_ports;
+	/* policy: groups are parsed here; rules name groups and sensors, resolved when a ruleset
+	 * is built against a compiled sensor database */
+	struct sl_policy policy;
+	struct sl_conf_rule {
+		char from[32], to[32]; /* group names or "any" */
+		char sensors[SL_SCAN_MAX_SENSORS][SL_SCAN_NAME_LEN]; /* none = every sensor */
+		unsigned n_sensors;
+		enum sl_policy_action action;
+	} rules[SL_POLICY_MAX_RULES];
+	unsigned n_rules;
+	enum sl_policy_fail fail_inline; /* what inline ports do with what cannot be inspected */
 	/* sensors: patterns point into strings owned by this struct */
 	struct sl_sensor_def sensors[SL_SCAN_MAX_SENSORS];
 	unsigned n_sensors;

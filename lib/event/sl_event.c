@@ -190,6 +190,8 @@ sl_event_format(const struct sl_event *ev, char *buf, size_t len)
 	json_object_set_new(dlp, "offset", json_integer((json_int_t)ev->offset));
 	json_object_set_new(dlp, "count", json_integer(ev->count));
 	json_object_set_new(dlp, "distinct", json_integer(ev->distinct));
+	if (ev->action == SL_EVENT_ACTION_BLOCKED && ev->kind == SL_EVENT_FLOW)
+		json_object_set_new(dlp, "dropped_packets", json_integer(ev->dropped));
 	if (ev->incomplete)
 		json_object_set_new(dlp, "incomplete", json_true());
 	json_object_set_new(o, "dlp", dlp);

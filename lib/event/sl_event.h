@@ -67,6 +67,7 @@ struct sl_event {
 	char evidence[48];   /* masked */
 	char value_hash[20]; /* keyed hash of the value, hex, for correlation */
 	uint64_t pkts[2], bytes[2]; /* per key side, for SL_EVENT_FLOW */
+	uint32_t dropped;           /* packets dropped after the flow was blocked */
 	uint64_t first_ns;
 	char end_reason[12];
 	struct sl_event_http http;

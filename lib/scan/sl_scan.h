@@ -89,6 +89,7 @@ void sl_scan_worker_free(struct sl_scan_worker *w);
 	X(validator_rejects, "validator_rejects")                                                  \
 	X(streams_opened, "streams_opened")                                                        \
 	X(stream_alloc_failed, "stream_alloc_failed")                                              \
+	X(stream_pool_fallback, "stream_pool_fallback")                                            \
 	X(scan_errors, "scan_errors")
 
 struct sl_scan_stats {
@@ -121,8 +122,10 @@ struct sl_scan_stream {
 	uint8_t tail[SL_SCAN_WINDOW + 16];
 };
 
-/* Opens a stream for `context`. Returns 0, or -ENOMEM when the stream pool is exhausted (the
- * stream is then marked failed and counted). */
+/* Opens a stream for `context`. Stream state comes from the worker's pool; when the pool is
+ * exhausted it falls back to malloc (counted in stream_pool_fallback). Returns 0; -ENOMEM when
+ * even malloc fails (the stream is then marked failed and counted in stream_alloc_failed);
+ * -EBUSY if s is not closed; -EINVAL if w was not created for db. */
 int sl_scan_stream_open(const struct sl_scan_db *db, struct sl_scan_worker *w,
 			struct sl_scan_stream *s, enum sl_scan_context context);
 
@@ -140,6 +143,11 @@ void sl_scan_stream_close(const struct sl_scan_db *db, struct sl_scan_worker *w,
  * bytes): digits and letters become '*' except what the sensor's mask kind lets through. */
 void sl_scan_mask(const struct sl_scan_db *db, unsigned sensor, const uint8_t *value,
 		  uint32_t len, char *out, size_t outlen);
+
+/* Returns the i-th recommended regex for `validator` ("nir", "luhn", "ssn", "iban"), or
+ * NULL past the last one or for an unknown name. They are written to end where the value ends,
+ * as the validators expect. */
+const char *sl_scan_default_pattern(const char *validator, unsigned i);
 
 /* Block-mode scan of a whole buffer (benchmarks, tests): same reporting as a stream. */
 int sl_scan_block(const struct sl_scan_db *db, struct sl_scan_worker *w,

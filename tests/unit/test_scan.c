@@ -1,2 +1,906 @@
+/* Unit tests for lib/scan: database build errors, the validators, streaming (values split over
+ * feeds, end-of-stream matches), context filtering, masking and the stream-state pool.
+ *
+ * Test values are generated here (NIR keys, Luhn digits, IBAN check digits) or are published test
+ * card numbers; none belongs to a person. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
 #include <CUnit/Basic.h>
-int main(void) { return 0; }
+
+#include "sl_scan.h"
+#include "sl_validate.h"
+
+/* ---- Value generators ---- */
+
+/* Writes a NIR (15 characters + NUL) from its first 13 characters, computing the key with 2A as
+ * 19 and 2B as 18. */
+static void
+nir_make(char out[16], const char *first13)
+{
+	char digits[14];
+	unsigned long long n;
+
+	memcpy(digits, first13, 13);
+	digits[13] = '\0';
+	if (digits[6] == 'A') {
+		digits[5] = '1';
+		digits[6] = '9';
+	} else if (digits[6] == 'B') {
+		digits[5] = '1';
+		digits[6] = '8';
+	}
+	n = strtoull(digits, NULL, 10);
+	snprintf(out, 16, "%.13s%02llu", first13, 97 - n % 97);
+}
+
+/* Writes a NIR grouped as "S YY MM DD CCC OOO KK" with separator sep. */
+static void
+nir_group(char out[22], const char *nir, char sep)
+{
+	snprintf(out, 22, "%.1s%c%.2s%c%.2s%c%.2s%c%.3s%c%.3s%c%.2s", nir, sep, nir + 1, sep,
+		 nir + 3, sep, nir + 5, sep, nir + 7, sep, nir + 10, sep, nir + 13);
+}
+
+/* Appends the Luhn check digit to the digits in prefix. */
+static void
+luhn_make(char *out, size_t outlen, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	unsigned sum = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned d = prefix[n - 1 - i] - '0';
+
+		if (!(i & 1)) {
+			d *= 2;
+			if (d > 9)
+				d -= 9;
+		}
+		sum += d;
+	}
+	snprintf(out, outlen, "%s%u", prefix, (10 - sum % 10) % 10);
+}
+
+/* Writes an IBAN for country cc and bban, computing the check digits. */
+static void
+iban_make(char *out, size_t outlen, const char *cc, const char *bban)
+{
+	char buf[64];
+	unsigned r = 0;
+
+	snprintf(buf, sizeof(buf), "%s%s00", bban, cc);
+	for (const char *p = buf; *p; p++) {
+		if (*p >= '0' && *p <= '9')
+			r = (r * 10 + (*p - '0')) % 97;
+		else
+			r = (r * 100 + (*p - 'A' + 10)) % 97;
+	}
+	snprintf(out, outlen, "%s%02u%s", cc, 98 - r, bban);
+}
+
+/* Groups a contiguous IBAN by four with single spaces. */
+static void
+iban_group(char *out, size_t outlen, const char *iban)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; iban[i] && o + 2 < outlen; i++) {
+		if (i && i % 4 == 0)
+			out[o++] = ' ';
+		out[o++] = iban[i];
+	}
+	out[o] = '\0';
+}
+
+/* ---- Validator checks ---- */
+
+/* Runs fn on text (the window is all of it); expect NULL means "rejected". */
+static void
+vcheck(sl_validate_fn fn, const char *text, const char *expect, int line)
+{
+	size_t start = 99, len = 99;
+	int ok = fn((const uint8_t *)text, strlen(text), &start, &len);
+
+	if (!expect) {
+		if (ok)
+			fprintf(stderr, "\nline %d: '%s' accepted\n", line, text);
+		CU_ASSERT_EQUAL(ok, 0);
+		return;
+	}
+	if (!ok || len != strlen(expect) || memcmp(text + start, expect, len))
+		fprintf(stderr, "\nline %d: '%s' -> ok %d '%.*s', want '%s'\n", line, text, ok,
+			ok ? (int)len : 0, ok ? text + start : "", expect);
+	CU_ASSERT_EQUAL(ok, 1);
+	CU_ASSERT_EQUAL(len, strlen(expect));
+	CU_ASSERT(ok && memcmp(text + start, expect, len) == 0);
+}
+
+#define ACCEPT(fn, text, value) vcheck(fn, text, value, __LINE__)
+#define REJECT(fn, text)	vcheck(fn, text, NULL, __LINE__)
+
+static void
+test_nir(void)
+{
+	char nir[16], g[22], buf[64], bad[16];
+	const char *bases[] = {"1850578006084", "2991275123456", "1850520123456", "1854275123456",
+			       "2857599123456", "185052A123456", "285052B654321"};
+
+	for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+		nir_make(nir, bases[i]);
+		ACCEPT(sl_validate_nir, nir, nir);
+		snprintf(buf, sizeof(buf), "NIR: %s", nir);
+		ACCEPT(sl_validate_nir, buf, nir);
+		for (const char *sep = " .-"; *sep; sep++) {
+			nir_group(g, nir, *sep);
+			snprintf(buf, sizeof(buf), "numero %s", g);
+			ACCEPT(sl_validate_nir, buf, g);
+		}
+		snprintf(buf, sizeof(buf), "(%.13s %s", nir, nir + 13);
+		snprintf(g, sizeof(g), "%.13s %s", nir, nir + 13);
+		ACCEPT(sl_validate_nir, buf, g);
+	}
+
+	nir_make(nir, "1850578006084");
+	/* Wrong key. */
+	memcpy(bad, nir, 16);
+	bad[14] = bad[14] == '9' ? '0' : bad[14] + 1;
+	REJECT(sl_validate_nir, bad);
+	/* Slices of longer tokens. */
+	snprintf(buf, sizeof(buf), "9%s", nir);
+	REJECT(sl_validate_nir, buf);
+	snprintf(buf, sizeof(buf), "x%s", nir);
+	REJECT(sl_validate_nir, buf);
+	/* Mixed separators. */
+	REJECT(sl_validate_nir, "1 85 05.78 006 084 36");
+	/* Sex 3, month 13, 00 and 45: keys computed, structure wrong. */
+	nir_make(bad, "3850578006084");
+	REJECT(sl_validate_nir, bad);
+	nir_make(bad, "1851378006084");
+	REJECT(sl_validate_nir, bad);
+	nir_make(bad, "1850078006084");
+	REJECT(sl_validate_nir, bad);
+	nir_make(bad, "1854578006084");
+	REJECT(sl_validate_nir, bad);
+	/* Corsica: 2A keyed as if it were 20 is wrong; 3A does not exist. */
+	{
+		char d20[16];
+
+		nir_make(d20, "1850520006084");
+		memcpy(bad, d20, 16);
+		bad[6] = 'A';
+		REJECT(sl_validate_nir, bad);
+		nir_make(bad, "185053A006084");
+		bad[5] = '3';
+		REJECT(sl_validate_nir, bad);
+	}
+	REJECT(sl_validate_nir, "18505780060843");
+	REJECT(sl_validate_nir, "");
+}
+
+static void
+test_luhn(void)
+{
+	const char *valid[] = {"4111111111111111", "5555555555554444", "378282246310005",
+			       "371449635398431",  "6011111111111117", "6011000990139424",
+			       "30569309025904",   "3530111333300000", "2223003122003222",
+			       "4222222222222",	   "5105105105105100"};
+	char card[32], buf[80];
+
+	for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
+		ACCEPT(sl_validate_luhn, valid[i], valid[i]);
+		snprintf(buf, sizeof(buf), "card: %s", valid[i]);
+		ACCEPT(sl_validate_luhn, buf, valid[i]);
+	}
+	/* 19-digit Visa, UnionPay, Discover 65 and 644, 2-series Mastercard bounds. */
+	luhn_make(card, sizeof(card), "411111111111111111");
+	ACCEPT(sl_validate_luhn, card, card);
+	luhn_make(card, sizeof(card), "620000000000000");
+	ACCEPT(sl_validate_luhn, card, card);
+	luhn_make(card, sizeof(card), "650000000000000000");
+	ACCEPT(sl_validate_luhn, card, card);
+	luhn_make(card, sizeof(card), "644000000000000");
+	ACCEPT(sl_validate_luhn, card, card);
+	luhn_make(card, sizeof(card), "272099999999999");
+	ACCEPT(sl_validate_luhn, card, card);
+	luhn_make(card, sizeof(card), "272100000000000");
+	REJECT(sl_validate_luhn, card); /* past 2720 */
+	luhn_make(card, sizeof(card), "222000000000000");
+	REJECT(sl_validate_luhn, card); /* before 2221 */
+
+	/* Grouped. */
+	ACCEPT(sl_validate_luhn, "pay 4111 1111 1111 1111", "4111 1111 1111 1111");
+	ACCEPT(sl_validate_luhn, "4111-1111-1111-1111", "4111-1111-1111-1111");
+	ACCEPT(sl_validate_luhn, "amex 3782 822463 10005", "3782 822463 10005");
+	ACCEPT(sl_validate_luhn, "ref 12 4111 1111 1111 1111", "4111 1111 1111 1111");
+	REJECT(sl_validate_luhn, "4111 1111-1111 1111");
+
+	/* Luhn failure, wrong issuer, wrong length for the issuer. */
+	REJECT(sl_validate_luhn, "4111111111111112");
+	REJECT(sl_validate_luhn, "5555555555554445");
+	luhn_make(card, sizeof(card), "100000000000000");
+	REJECT(sl_validate_luhn, card);
+	luhn_make(card, sizeof(card), "370000000000000"); /* Amex with 16 digits */
+	REJECT(sl_validate_luhn, card);
+	luhn_make(card, sizeof(card), "41111111111111"); /* Visa with 15 digits */
+	REJECT(sl_validate_luhn, card);
+
+	/* Inside longer runs of digits. */
+	REJECT(sl_validate_luhn, "94111111111111111");
+	REJECT(sl_validate_luhn, "12345678904111111111111111");
+	REJECT(sl_validate_luhn, "411111111111");
+}
+
+static void
+test_ssn(void)
+{
+	ACCEPT(sl_validate_ssn, "123-45-6788", "123-45-6788");
+	ACCEPT(sl_validate_ssn, "ssn: 536 22 8411", "536 22 8411");
+	ACCEPT(sl_validate_ssn, "536228411", "536228411");
+	ACCEPT(sl_validate_ssn, "(899-99-9998", "899-99-9998");
+	REJECT(sl_validate_ssn, "000-12-3456");
+	REJECT(sl_validate_ssn, "666-12-3456");
+	REJECT(sl_validate_ssn, "900-12-3456");
+	REJECT(sl_validate_ssn, "987-65-4321");
+	REJECT(sl_validate_ssn, "123-00-4567");
+	REJECT(sl_validate_ssn, "123-45-0000");
+	REJECT(sl_validate_ssn, "078-05-1120");
+	REJECT(sl_validate_ssn, "219-09-9999");
+	REJECT(sl_validate_ssn, "123-45-6789");
+	REJECT(sl_validate_ssn, "123-45 6788");
+	REJECT(sl_validate_ssn, "1-123-45-6788");
+	REJECT(sl_validate_ssn, "A123-45-6788");
+	REJECT(sl_validate_ssn, "1536228411");
+	REJECT(sl_validate_ssn, "12-45-6788");
+}
+
+static void
+test_iban(void)
+{
+	static const struct {
+		const char *cc, *bban;
+	} cases[] = {
+	    {"FR", "30006000011234567890189"},
+	    {"DE", "370400440532013000"},
+	    {"GB", "WEST12345698765432"},
+	    {"ES", "21000418450200051332"},
+	    {"NL", "ABNA0417164300"},
+	    {"BE", "539007547034"},
+	    {"NO", "86011117947"},
+	    {"MC", "11222000010123456789030"},
+	};
+	char iban[40], g[48], buf[80];
+
+	/* The generator agrees with the examples ISO 13616 users know. */
+	iban_make(iban, sizeof(iban), "DE", "370400440532013000");
+	CU_ASSERT_STRING_EQUAL(iban, "DE89370400440532013000");
+	iban_make(iban, sizeof(iban), "GB", "WEST12345698765432");
+	CU_ASSERT_STRING_EQUAL(iban, "GB82WEST12345698765432");
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		iban_make(iban, sizeof(iban), cases[i].cc, cases[i].bban);
+		CU_ASSERT_EQUAL(strlen(iban), sl_validate_iban_length(cases[i].cc));
+		ACCEPT(sl_validate_iban, iban, iban);
+		snprintf(buf, sizeof(buf), "IBAN: %s", iban);
+		ACCEPT(sl_validate_iban, buf, iban);
+		iban_group(g, sizeof(g), iban);
+		snprintf(buf, sizeof(buf), "IBAN %s", g);
+		ACCEPT(sl_validate_iban, buf, g);
+		/* A grouped IBAN after another group of four. */
+		snprintf(buf, sizeof(buf), "REF1 %s", g);
+		ACCEPT(sl_validate_iban, buf, g);
+		/* Bad check digits. */
+		iban[3] = iban[3] == '9' ? '0' : iban[3] + 1;
+		REJECT(sl_validate_iban, iban);
+	}
+	/* Right checksum, wrong length for the country. */
+	iban_make(iban, sizeof(iban), "FR", "3000600001123456789018");
+	REJECT(sl_validate_iban, iban);
+	iban_make(iban, sizeof(iban), "ZZ", "30006000011234567890189");
+	REJECT(sl_validate_iban, iban);
+	REJECT(sl_validate_iban, "gb82WEST12345698765432");
+	REJECT(sl_validate_iban, "GB82West12345698765432");
+	REJECT(sl_validate_iban, "XGB82WEST12345698765432");
+	REJECT(sl_validate_iban, "GB82 WEST 1234 5698 7654 32 ");
+	REJECT(sl_validate_iban, "GB82  WEST 1234 5698 7654 32");
+}
+
+/* ---- Database build ---- */
+
+static void
+def_init(struct sl_sensor_def *d, const char *name, const char *validator, const char *p0)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	snprintf(d->validator, sizeof(d->validator), "%s", validator);
+	snprintf(d->category, sizeof(d->category), "pii");
+	d->patterns[0] = p0;
+	d->n_patterns = p0 ? 1 : 0;
+	d->severity = 1;
+	d->min_count = 1;
+}
+
+static void
+test_build_errors(void)
+{
+	struct sl_sensor_def d[2];
+	struct sl_scan_db *db;
+	char err[256];
+
+	def_init(&d[0], "ok", "", "abc");
+	def_init(&d[1], "broken", "none", "def");
+	d[1].patterns[1] = "ab(c";
+	d[1].n_patterns = 2;
+	err[0] = '\0';
+	CU_ASSERT_PTR_NULL(sl_scan_db_build(d, 2, err, sizeof(err)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "sensor 'broken' pattern 2:"));
+
+	def_init(&d[1], "v", "crc32", "def");
+	CU_ASSERT_PTR_NULL(sl_scan_db_build(d, 2, err, sizeof(err)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown validator 'crc32'"));
+
+	def_init(&d[1], "ok", "", "def");
+	CU_ASSERT_PTR_NULL(sl_scan_db_build(d, 2, err, sizeof(err)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "duplicate"));
+
+	def_init(&d[1], "", "", "def");
+	CU_ASSERT_PTR_NULL(sl_scan_db_build(d, 2, err, sizeof(err)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "name"));
+
+	def_init(&d[1], "nopat", "", NULL);
+	CU_ASSERT_PTR_NULL(sl_scan_db_build(d, 2, err, sizeof(err)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "sensor 'nopat': 0 patterns"));
+
+	def_init(&d[1], "many", "", "x");
+	d[1].n_patterns = SL_SCAN_MAX_PATTERNS + 1;
+	CU_ASSERT_PTR_NULL(sl_scan_db_build(d, 2, err, sizeof(err)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "sensor 'many'"));
+
+	def_init(&d[1], "ctx", "", "x");
+	d[1].contexts = 1u << SL_SCAN_CTX_COUNT;
+	CU_ASSERT_PTR_NULL(sl_scan_db_build(d, 2, err, sizeof(err)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "sensor 'ctx'"));
+
+	CU_ASSERT_PTR_NULL(sl_scan_db_build(d, 0, err, sizeof(err)));
+	CU_ASSERT_PTR_NULL(sl_scan_db_build(d, SL_SCAN_MAX_SENSORS + 1, err, sizeof(err)));
+
+	/* A pattern with a validator that needs no SOM may be anything Hyperscan streams. */
+	def_init(&d[1], "card", "luhn", "\\b\\d{13,19}\\b");
+	db = sl_scan_db_build(d, 2, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL(db);
+	CU_ASSERT_EQUAL(sl_scan_db_sensor_count(db), 2);
+	CU_ASSERT_STRING_EQUAL(sl_scan_db_sensor(db, 1)->name, "card");
+	CU_ASSERT_PTR_NULL(sl_scan_db_sensor(db, 2));
+	sl_scan_db_free(db);
+}
+
+static void
+test_default_patterns(void)
+{
+	const char *names[] = {"nir", "luhn", "ssn", "iban"};
+	char err[256];
+
+	for (size_t i = 0; i < 4; i++) {
+		struct sl_sensor_def d;
+		struct sl_scan_db *db;
+		unsigned k;
+
+		def_init(&d, names[i], names[i], NULL);
+		for (k = 0; sl_scan_default_pattern(names[i], k); k++)
+			d.patterns[k] = sl_scan_default_pattern(names[i], k);
+		d.n_patterns = k;
+		CU_ASSERT(k >= 1);
+		db = sl_scan_db_build(&d, 1, err, sizeof(err));
+		if (!db)
+			fprintf(stderr, "\n%s: %s\n", names[i], err);
+		CU_ASSERT_PTR_NOT_NULL(db);
+		sl_scan_db_free(db);
+	}
+	CU_ASSERT_PTR_NULL(sl_scan_default_pattern("none", 0));
+	CU_ASSERT_PTR_NULL(sl_scan_default_pattern("crc32", 0));
+	CU_ASSERT_EQUAL(sl_scan_context_parse("body"), SL_SCAN_CTX_BODY);
+	CU_ASSERT_EQUAL(sl_scan_context_parse("nope"), -1);
+	CU_ASSERT_STRING_EQUAL(sl_scan_context_name(SL_SCAN_CTX_URL), "url");
+}
+
+/* ---- Streaming ---- */
+
+enum { S_NIR, S_CARD, S_SSN, S_IBAN, S_SECRET, S_URLONLY, S_COUNT };
+
+#define MAX_SEEN 32
+
+struct seen {
+	unsigned n;
+	struct {
+		unsigned sensor;
+		enum sl_scan_context context;
+		uint64_t offset;
+		char value[SL_SCAN_WINDOW + 1];
+	} m[MAX_SEEN];
+};
+
+static void
+collect(void *ctx, const struct sl_scan_match *m)
+{
+	struct seen *s = ctx;
+
+	CU_ASSERT(m->value_len > 0 && m->value_len <= SL_SCAN_WINDOW);
+	if (s->n == MAX_SEEN)
+		return;
+	s->m[s->n].sensor = m->sensor;
+	s->m[s->n].context = m->context;
+	s->m[s->n].offset = m->offset;
+	memcpy(s->m[s->n].value, m->value, m->value_len);
+	s->m[s->n].value[m->value_len] = '\0';
+	s->n++;
+}
+
+static struct sl_scan_db *
+default_db(void)
+{
+	static const char *const validators[] = {"nir", "luhn", "ssn", "iban"};
+	static const char *const names[] = {"fr_ssn", "credit_card", "us_ssn", "iban"};
+	struct sl_sensor_def d[S_COUNT];
+	struct sl_scan_db *db;
+	char err[256];
+
+	for (unsigned i = 0; i < 4; i++) {
+		def_init(&d[i], names[i], validators[i], NULL);
+		for (unsigned k = 0; sl_scan_default_pattern(validators[i], k); k++)
+			d[i].patterns[d[i].n_patterns++] =
+			    sl_scan_default_pattern(validators[i], k);
+	}
+	def_init(&d[S_SECRET], "secret", "none", "\\bproject-[a-z]{3,8}\\b");
+	d[S_SECRET].patterns[1] = "\\bcodename:\\s*\\w{4,10}\\b";
+	d[S_SECRET].n_patterns = 2;
+	d[S_SECRET].caseless = 1;
+	def_init(&d[S_URLONLY], "url_token", "", "token=[0-9a-f]{8}");
+	d[S_URLONLY].contexts = 1u << SL_SCAN_CTX_URL;
+	db = sl_scan_db_build(d, S_COUNT, err, sizeof(err));
+	if (!db)
+		fprintf(stderr, "\n%s\n", err);
+	CU_ASSERT_FATAL(db != NULL);
+	return db;
+}
+
+/* Feeds text in pieces of `step` bytes (0: split once at `split`), closes, collects matches. */
+static void
+run_stream(const struct sl_scan_db *db, struct sl_scan_worker *w, enum sl_scan_context ctx,
+	   const char *text, size_t split, size_t step, struct seen *out)
+{
+	struct sl_scan_stream s;
+	size_t len = strlen(text);
+
+	memset(&s, 0, sizeof(s));
+	memset(out, 0, sizeof(*out));
+	CU_ASSERT_EQUAL_FATAL(sl_scan_stream_open(db, w, &s, ctx), 0);
+	if (step) {
+		for (size_t i = 0; i < len; i += step) {
+			size_t n = len - i < step ? len - i : step;
+
+			CU_ASSERT_EQUAL(sl_scan_stream_feed(db, w, &s, (const uint8_t *)text + i, n,
+							    collect, out),
+					0);
+		}
+	} else {
+		CU_ASSERT_EQUAL(
+		    sl_scan_stream_feed(db, w, &s, (const uint8_t *)text, split, collect, out), 0);
+		CU_ASSERT_EQUAL(sl_scan_stream_feed(db, w, &s, (const uint8_t *)text + split,
+						    len - split, collect, out),
+				0);
+	}
+	CU_ASSERT_EQUAL(s.offset, len);
+	sl_scan_stream_close(db, w, &s, collect, out);
+	CU_ASSERT_PTR_NULL(s.hs);
+}
+
+static int
+seen_equal(const struct seen *a, const struct seen *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (unsigned i = 0; i < a->n; i++)
+		if (a->m[i].sensor != b->m[i].sensor || a->m[i].offset != b->m[i].offset ||
+		    strcmp(a->m[i].value, b->m[i].value))
+			return 0;
+	return 1;
+}
+
+/* Returns the index of the match of sensor with value, or -1. */
+static int
+seen_find(const struct seen *s, unsigned sensor, const char *value)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		if (s->m[i].sensor == sensor && !strcmp(s->m[i].value, value))
+			return (int)i;
+	return -1;
+}
+
+static void
+test_stream_split(void)
+{
+	struct sl_scan_db *db = default_db();
+	struct sl_scan_worker *w;
+	struct seen ref, got;
+	char nir[16], g[22], text[1024], iban[40], ig[48];
+	size_t len;
+	char err[128];
+	int k;
+
+	w = sl_scan_worker_create(db, 8, err, sizeof(err));
+	CU_ASSERT_FATAL(w != NULL);
+	nir_make(nir, "2850578006084");
+	nir_group(g, nir, ' ');
+	iban_make(iban, sizeof(iban), "FR", "30006000011234567890189");
+	iban_group(ig, sizeof(ig), iban);
+	snprintf(text, sizeof(text),
+		 "POST /upload HTTP/1.1\r\n\r\nnir=%s&card=4111 1111 1111 1111&ssn=536-22-8411"
+		 "&iban=%s&note=Project-Falcon, codename:  bluebird; x=%s",
+		 g, ig, nir);
+	len = strlen(text);
+
+	run_stream(db, w, SL_SCAN_CTX_BODY, text, len, 0, &ref);
+	CU_ASSERT_EQUAL(ref.n, 7);
+	k = seen_find(&ref, S_NIR, g);
+	CU_ASSERT(k >= 0 && ref.m[k].offset == (uint64_t)(strstr(text, g) - text));
+	k = seen_find(&ref, S_NIR, nir);
+	CU_ASSERT(k >= 0 && ref.m[k].offset == len - 15); /* found at close: \b needs the end */
+	k = seen_find(&ref, S_CARD, "4111 1111 1111 1111");
+	CU_ASSERT(k >= 0 && ref.m[k].offset == (uint64_t)(strstr(text, "4111") - text));
+	CU_ASSERT(seen_find(&ref, S_SSN, "536-22-8411") >= 0);
+	k = seen_find(&ref, S_IBAN, ig);
+	CU_ASSERT(k >= 0 && ref.m[k].offset == (uint64_t)(strstr(text, ig) - text));
+	/* Regex-only sensors: start of match found again, caseless. */
+	k = seen_find(&ref, S_SECRET, "Project-Falcon");
+	CU_ASSERT(k >= 0 && ref.m[k].offset == (uint64_t)(strstr(text, "Project-") - text));
+	CU_ASSERT(seen_find(&ref, S_SECRET, "codename:  bluebird") >= 0);
+
+	for (size_t split = 0; split <= len; split++) {
+		run_stream(db, w, SL_SCAN_CTX_BODY, text, split, 0, &got);
+		if (!seen_equal(&ref, &got))
+			fprintf(stderr, "\nsplit at %zu differs\n", split);
+		CU_ASSERT(seen_equal(&ref, &got));
+	}
+	for (size_t step = 1; step <= 7; step++) {
+		run_stream(db, w, SL_SCAN_CTX_BODY, text, 0, step, &got);
+		CU_ASSERT(seen_equal(&ref, &got));
+	}
+
+	/* A value after more than a window of other bytes, fed one byte at a time. */
+	memset(text, 'z', 600);
+	text[600] = ' ';
+	snprintf(text + 601, sizeof(text) - 601, "%s.", nir);
+	run_stream(db, w, SL_SCAN_CTX_RAW, text, 0, 1, &got);
+	CU_ASSERT_EQUAL(got.n, 1);
+	CU_ASSERT_EQUAL(got.m[0].offset, 601);
+	CU_ASSERT_STRING_EQUAL(got.m[0].value, nir);
+	CU_ASSERT_EQUAL(got.m[0].context, SL_SCAN_CTX_RAW);
+
+	sl_scan_worker_free(w);
+	sl_scan_db_free(db);
+}
+
+static void
+test_no_slices(void)
+{
+	struct sl_scan_db *db = default_db();
+	struct sl_scan_worker *w = sl_scan_worker_create(db, 4, NULL, 0);
+	struct sl_sensor_def d;
+	struct sl_scan_db *loose;
+	struct sl_scan_worker *lw;
+	struct sl_scan_stats st;
+	struct seen got;
+	char nir[16], text[256], err[128];
+
+	CU_ASSERT_FATAL(w != NULL);
+	nir_make(nir, "1850578006084");
+	snprintf(text, sizeof(text),
+		 "id=12%s34 n=9%s card=12344111111111111111 c2=41111111111111110 "
+		 "ssn=1536-22-8411 ssn=536-22-84110 iban=XFR7630006000011234567890189",
+		 nir, nir);
+	run_stream(db, w, SL_SCAN_CTX_BODY, text, 0, 3, &got);
+	CU_ASSERT_EQUAL(got.n, 0);
+
+	/* A regex that lets slices through: the validator refuses them. */
+	def_init(&d, "loose_nir", "nir", "\\d{15}");
+	loose = sl_scan_db_build(&d, 1, err, sizeof(err));
+	CU_ASSERT_FATAL(loose != NULL);
+	lw = sl_scan_worker_create(loose, 4, err, sizeof(err));
+	CU_ASSERT_FATAL(lw != NULL);
+	snprintf(text, sizeof(text), "12%s34 %s", nir, nir);
+	run_stream(loose, lw, SL_SCAN_CTX_BODY, text, 0, 2, &got);
+	CU_ASSERT_EQUAL(got.n, 1);
+	CU_ASSERT_EQUAL(got.m[0].offset, 20);
+	sl_scan_stats_get(lw, &st);
+	CU_ASSERT_EQUAL(st.matches, 1);
+	CU_ASSERT(st.validator_rejects >= 5);
+	CU_ASSERT_EQUAL(st.candidates, st.matches + st.validator_rejects);
+	CU_ASSERT_EQUAL(st.sensor_hits[0], 1);
+	CU_ASSERT_EQUAL(st.sensor_rejects[0], st.validator_rejects);
+	CU_ASSERT_EQUAL(st.bytes, strlen(text));
+
+	sl_scan_worker_free(lw);
+	sl_scan_db_free(loose);
+	sl_scan_worker_free(w);
+	sl_scan_db_free(db);
+}
+
+static void
+test_context(void)
+{
+	struct sl_scan_db *db = default_db();
+	struct sl_scan_worker *w = sl_scan_worker_create(db, 4, NULL, 0);
+	struct sl_scan_stats before, after;
+	struct seen got;
+	const char *text = "GET /x?token=deadbeef HTTP/1.1";
+
+	CU_ASSERT_FATAL(w != NULL);
+	sl_scan_stats_get(w, &before);
+	run_stream(db, w, SL_SCAN_CTX_BODY, text, 0, 5, &got);
+	CU_ASSERT_EQUAL(got.n, 0);
+	sl_scan_stats_get(w, &after);
+	CU_ASSERT_EQUAL(after.candidates, before.candidates); /* skipped, not rejected */
+
+	run_stream(db, w, SL_SCAN_CTX_URL, text, 0, 5, &got);
+	CU_ASSERT_EQUAL(got.n, 1);
+	CU_ASSERT_EQUAL(got.m[0].sensor, S_URLONLY);
+	CU_ASSERT_EQUAL(got.m[0].context, SL_SCAN_CTX_URL);
+	CU_ASSERT_STRING_EQUAL(got.m[0].value, "token=deadbeef");
+	CU_ASSERT_EQUAL(got.m[0].offset, 7);
+	sl_scan_stats_get(w, &after);
+	CU_ASSERT_EQUAL(after.sensor_hits[S_URLONLY], 1);
+
+	sl_scan_worker_free(w);
+	sl_scan_db_free(db);
+}
+
+static void
+test_block_and_close(void)
+{
+	struct sl_scan_db *db = default_db();
+	struct sl_scan_worker *w = sl_scan_worker_create(db, 1, NULL, 0);
+	struct sl_scan_stream s;
+	struct seen got;
+	const char *text = "cards 5555555555554444 and 378282246310005";
+
+	CU_ASSERT_FATAL(w != NULL);
+	memset(&got, 0, sizeof(got));
+	CU_ASSERT_EQUAL(sl_scan_block(db, w, SL_SCAN_CTX_BODY, (const uint8_t *)text, strlen(text),
+				      collect, &got),
+			0);
+	CU_ASSERT_EQUAL(got.n, 2);
+	CU_ASSERT(seen_find(&got, S_CARD, "5555555555554444") >= 0);
+	CU_ASSERT(seen_find(&got, S_CARD, "378282246310005") >= 0);
+
+	/* The value at the very end is only known to end there when the stream closes. */
+	memset(&s, 0, sizeof(s));
+	memset(&got, 0, sizeof(got));
+	CU_ASSERT_EQUAL(sl_scan_stream_open(db, w, &s, SL_SCAN_CTX_BODY), 0);
+	CU_ASSERT_EQUAL(sl_scan_stream_open(db, w, &s, SL_SCAN_CTX_BODY), -EBUSY);
+	CU_ASSERT_EQUAL(
+	    sl_scan_stream_feed(db, w, &s, (const uint8_t *)text, strlen(text), collect, &got), 0);
+	CU_ASSERT_EQUAL(got.n, 1);
+	sl_scan_stream_close(db, w, &s, collect, &got);
+	CU_ASSERT_EQUAL(got.n, 2);
+	CU_ASSERT_EQUAL(got.m[1].offset, strlen(text) - 15);
+	sl_scan_stream_close(db, w, &s, collect, &got); /* closed: nothing happens */
+	CU_ASSERT_EQUAL(sl_scan_stream_feed(db, w, &s, (const uint8_t *)"x", 1, collect, &got),
+			-EINVAL);
+	sl_scan_worker_free(w);
+	sl_scan_db_free(db);
+}
+
+static void
+test_mask(void)
+{
+	struct sl_scan_db *db = default_db();
+	char out[SL_SCAN_EVIDENCE_LEN], nir[16], iban[40], g[48];
+	static const struct {
+		unsigned sensor;
+		const char *value, *masked;
+	} cases[] = {
+	    {S_CARD, "4111111111111111", "411111******1111"},
+	    {S_CARD, "4111 1111 1111 1111", "4111 11** **** 1111"},
+	    {S_CARD, "3782-822463-10005", "3782-82****-*0005"},
+	    {S_SSN, "536-22-8411", "***-**-**11"},
+	    {S_SECRET, "codename: bluebird", "********: ******rd"},
+	    {S_SECRET, "abc", "***"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		sl_scan_mask(db, cases[i].sensor, (const uint8_t *)cases[i].value,
+			     (uint32_t)strlen(cases[i].value), out, sizeof(out));
+		CU_ASSERT_STRING_EQUAL(out, cases[i].masked);
+		CU_ASSERT_PTR_NULL(strstr(out, cases[i].value));
+	}
+	nir_make(nir, "185052A006084");
+	sl_scan_mask(db, S_NIR, (const uint8_t *)nir, 15, out, sizeof(out));
+	CU_ASSERT_EQUAL(strlen(out), 15);
+	CU_ASSERT_EQUAL(strspn(out, "*"), 13);
+	CU_ASSERT_STRING_EQUAL(out + 13, nir + 13);
+	iban_make(iban, sizeof(iban), "FR", "30006000011234567890189");
+	iban_group(g, sizeof(g), iban);
+	sl_scan_mask(db, S_IBAN, (const uint8_t *)g, (uint32_t)strlen(g), out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "**** **** **** **** **** **** *89");
+	CU_ASSERT_PTR_NULL(strstr(out, iban));
+
+	/* Truncated, still terminated; bytes that are not printable ASCII are masked. */
+	sl_scan_mask(db, S_CARD, (const uint8_t *)"4111111111111111", 16, out, 8);
+	CU_ASSERT_STRING_EQUAL(out, "411111*");
+	sl_scan_mask(db, S_SECRET, (const uint8_t *)"a\n\xc3\xa9z", 5, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "*****");
+	sl_scan_mask(db, 99, (const uint8_t *)"12345678", 8, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "******78");
+	sl_scan_db_free(db);
+}
+
+static void
+test_many_streams(void)
+{
+	struct sl_scan_db *db = default_db();
+	struct sl_scan_db *other = default_db();
+	struct sl_scan_worker *w = sl_scan_worker_create(db, 4, NULL, 0);
+	struct sl_scan_worker *w0 = sl_scan_worker_create(db, 0, NULL, 0);
+	struct sl_scan_stream s[10];
+	struct sl_scan_stats st;
+	struct seen got;
+	const char *text = "x 4111111111111111 y";
+
+	CU_ASSERT_FATAL(w != NULL && w0 != NULL);
+	memset(s, 0, sizeof(s));
+	memset(&got, 0, sizeof(got));
+	for (int round = 0; round < 200; round++) {
+		for (int i = 0; i < 10; i++)
+			CU_ASSERT_EQUAL(sl_scan_stream_open(db, w, &s[i], SL_SCAN_CTX_BODY), 0);
+		for (int i = 0; i < 10; i++)
+			sl_scan_stream_feed(db, w, &s[i], (const uint8_t *)text, strlen(text),
+					    collect, &got);
+		/* Close in another order than opened: pooled and malloc'd blocks mix. */
+		for (int i = 9; i >= 0; i -= 2)
+			sl_scan_stream_close(db, w, &s[i], NULL, NULL);
+		for (int i = 0; i < 10; i += 2)
+			sl_scan_stream_close(db, w, &s[i], NULL, NULL);
+		got.n = 0;
+	}
+	sl_scan_stats_get(w, &st);
+	CU_ASSERT_EQUAL(st.streams_opened, 2000);
+	CU_ASSERT_EQUAL(st.stream_pool_fallback, 1200);
+	CU_ASSERT_EQUAL(st.matches, 2000);
+	CU_ASSERT_EQUAL(st.stream_alloc_failed, 0);
+
+	/* No pool at all: every stream falls back, and still works. */
+	CU_ASSERT_EQUAL(sl_scan_stream_open(db, w0, &s[0], SL_SCAN_CTX_BODY), 0);
+	sl_scan_stream_close(db, w0, &s[0], NULL, NULL);
+	sl_scan_stats_get(w0, &st);
+	CU_ASSERT_EQUAL(st.stream_pool_fallback, 1);
+
+	/* A worker belongs to one database. */
+	CU_ASSERT_EQUAL(sl_scan_stream_open(other, w, &s[0], SL_SCAN_CTX_BODY), -EINVAL);
+	sl_scan_worker_free(w0);
+	sl_scan_worker_free(w);
+	sl_scan_db_free(other);
+	sl_scan_db_free(db);
+}
+
+/* The database keeps its own copy of the patterns. */
+static void
+test_defs_copied(void)
+{
+	struct sl_sensor_def d;
+	struct sl_scan_db *db;
+	struct sl_scan_worker *w;
+	struct seen got;
+	char *pat = strdup("\\bsecret-\\d{3}\\b");
+	char err[128];
+
+	CU_ASSERT_FATAL(pat != NULL);
+	def_init(&d, "copied", "", pat);
+	db = sl_scan_db_build(&d, 1, err, sizeof(err));
+	CU_ASSERT_FATAL(db != NULL);
+	memset(pat, 'x', strlen(pat));
+	free(pat);
+	CU_ASSERT_STRING_EQUAL(sl_scan_db_sensor(db, 0)->patterns[0], "\\bsecret-\\d{3}\\b");
+	w = sl_scan_worker_create(db, 2, err, sizeof(err));
+	CU_ASSERT_FATAL(w != NULL);
+	run_stream(db, w, SL_SCAN_CTX_RAW, "a secret-123 b", 6, 0, &got);
+	CU_ASSERT_EQUAL(got.n, 1);
+	CU_ASSERT_STRING_EQUAL(got.m[0].value, "secret-123");
+	CU_ASSERT_EQUAL(got.m[0].offset, 2);
+	sl_scan_worker_free(w);
+	sl_scan_db_free(db);
+}
+
+/* Buffers that end right before an unmapped page: Hyperscan's AVX512VBMI code reads past the end
+ * of what it scans, so the scan library must not hand it such a buffer. Crashes without the
+ * workaround on CPUs with AVX512VBMI; passes trivially elsewhere. */
+static void
+test_page_end(void)
+{
+	struct sl_scan_db *db = default_db();
+	struct sl_scan_worker *w = sl_scan_worker_create(db, 2, NULL, 0);
+	const char *texts[] = {
+	    /* found by fuzz_scan */
+	    ("6000 0224 3456 78064;67\tIB)A56N FR356 788 3000 6000 0112 3456 783000t000  6000  "
+	     "600115 3246 780"),
+	    "x 4111 1111 1111 1111 and project-falcon codename: abcd 3000 6000 0112 3456 7",
+	    "4",
+	    "",
+	};
+	size_t page = 4096;
+	uint8_t *m =
+	    mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	CU_ASSERT_FATAL(w != NULL && m != MAP_FAILED);
+	CU_ASSERT_FATAL(mprotect(m + page, page, PROT_NONE) == 0);
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		size_t len = strlen(texts[i]);
+		uint8_t *p = m + page - len;
+		struct seen ref, got;
+
+		run_stream(db, w, SL_SCAN_CTX_BODY, texts[i], len, 0, &ref);
+		memcpy(p, texts[i], len);
+		for (size_t split = 0; split <= len; split++) {
+			struct sl_scan_stream s;
+
+			memset(&s, 0, sizeof(s));
+			memset(&got, 0, sizeof(got));
+			CU_ASSERT_EQUAL(sl_scan_stream_open(db, w, &s, SL_SCAN_CTX_BODY), 0);
+			sl_scan_stream_feed(db, w, &s, p, split, collect, &got);
+			sl_scan_stream_feed(db, w, &s, p + split, len - split, collect, &got);
+			sl_scan_stream_close(db, w, &s, collect, &got);
+			CU_ASSERT(seen_equal(&ref, &got));
+		}
+		memset(&got, 0, sizeof(got));
+		CU_ASSERT_EQUAL(sl_scan_block(db, w, SL_SCAN_CTX_BODY, p, len, collect, &got), 0);
+		CU_ASSERT(seen_equal(&ref, &got));
+	}
+	munmap(m, 2 * page);
+	sl_scan_worker_free(w);
+	sl_scan_db_free(db);
+}
+
+int
+main(void)
+{
+	static const struct {
+		const char *name;
+		CU_TestFunc fn;
+	} tests[] = {
+	    {"nir", test_nir},
+	    {"luhn", test_luhn},
+	    {"ssn", test_ssn},
+	    {"iban", test_iban},
+	    {"build_errors", test_build_errors},
+	    {"default_patterns", test_default_patterns},
+	    {"stream_split", test_stream_split},
+	    {"no_slices", test_no_slices},
+	    {"context", test_context},
+	    {"block_and_close", test_block_and_close},
+	    {"mask", test_mask},
+	    {"many_streams", test_many_streams},
+	    {"defs_copied", test_defs_copied},
+	    {"page_end", test_page_end},
+	};
+	CU_pSuite suite;
+	int failed;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	suite = CU_add_suite("scan", NULL, NULL);
+	if (!suite)
+		goto fail;
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+		if (!CU_add_test(suite, tests[i].name, tests[i].fn))
+			goto fail;
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_failures() != 0;
+	CU_cleanup_registry();
+	return failed;
+fail:
+	CU_cleanup_registry();
+	return 1;
+}
