@@ -40,6 +40,8 @@ usage(FILE *fp)
 		"      --set PATH=VALUE override one setting, e.g. --set flow.capacity=100000\n"
 		"      --pcap FILE      inspect a capture file, report, exit\n"
 		"      --events FILE    write events there ('-' = stdout; default from config)\n"
+		"      --inline A:B     bridge kernel interfaces A and B (net_af_packet), inspecting\n"
+		"      --mirror IFACE   inspect what arrives on a TAP/SPAN interface, never transmit\n"
 		"  -w, --workers N      worker lcores (same as --set workers=N)\n"
 		"  -q, --quiet          no progress, no summary\n"
 		"  -V, --version        print the version\n"
@@ -144,6 +146,44 @@ count_pcap(const char *path, uint64_t *n, char *err, size_t errlen)
 	return 0;
 }
 
+/* Replaces the configured ports with kernel interfaces: `inl` = "A:B" bridged inline, or one
+ * `mirror` interface. af_packet gets one queue pair per worker so each transmits on its own. */
+static int
+interface_ports(struct sl_conf *c, const char *inl, const char *mirror, char *err, size_t errlen)
+{
+	char a[64], b[64];
+	const char *colon = inl ? strchr(inl, ':') : NULL;
+
+	memset(c->ports, 0, sizeof(c->ports));
+	if (mirror) {
+		snprintf(c->ports[0].name, sizeof(c->ports[0].name), "%.31s", mirror);
+		snprintf(c->ports[0].dev, sizeof(c->ports[0].dev),
+			 "net_af_packet_%s,iface=%s,qpairs=1", mirror, mirror);
+		c->ports[0].role = SL_PORT_MIRROR;
+		c->n_ports = 1;
+		return 0;
+	}
+	if (colon == NULL || colon == inl || colon[1] == '\0' ||
+	    (size_t)(colon - inl) >= sizeof(a) || strlen(colon + 1) >= sizeof(b)) {
+		snprintf(err, errlen, "--inline '%s': expected IFACE_A:IFACE_B", inl);
+		return -EINVAL;
+	}
+	snprintf(a, sizeof(a), "%.*s", (int)(colon - inl), inl);
+	snprintf(b, sizeof(b), "%s", colon + 1);
+	for (int i = 0; i < 2; i++) {
+		struct sl_conf_port *p = &c->ports[i];
+		const char *me = i ? b : a, *peer = i ? a : b;
+
+		snprintf(p->name, sizeof(p->name), "%.31s", me);
+		snprintf(p->peer, sizeof(p->peer), "%.31s", peer);
+		snprintf(p->dev, sizeof(p->dev), "net_af_packet_%s,iface=%s,qpairs=%u", me, me,
+			 c->workers);
+		p->role = SL_PORT_INLINE;
+	}
+	c->n_ports = 2;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -152,11 +192,12 @@ main(int argc, char **argv)
 		{"pcap", required_argument, NULL, 'p'},   {"events", required_argument, NULL, 'e'},
 		{"workers", required_argument, NULL, 'w'}, {"quiet", no_argument, NULL, 'q'},
 		{"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+		{"inline", required_argument, NULL, 'i'}, {"mirror", required_argument, NULL, 'm'},
 		{NULL, 0, NULL, 0},
 	};
 	char *sets[MAX_SETS], workers_set[32], events_set[SL_CONF_PATH_LEN + 16];
 	char *eal_argv[16], eal_buf[1024], err[512], cfg_path[SL_CONF_PATH_LEN];
-	const char *config = NULL, *pcap = NULL, *events_path = NULL;
+	const char *config = NULL, *pcap = NULL, *events_path = NULL, *inl = NULL, *mirror = NULL;
 	unsigned n_sets = 0;
 	int quiet = 0, opt, eal_argc, app_argc = argc, rc, split = 0;
 	char **app_argv = argv;
@@ -197,6 +238,12 @@ main(int argc, char **argv)
 		case 'e':
 			events_path = optarg;
 			break;
+		case 'i':
+			inl = optarg;
+			break;
+		case 'm':
+			mirror = optarg;
+			break;
 		case 'w':
 			snprintf(workers_set, sizeof(workers_set), "workers=%s", optarg);
 			sets[n_sets++] = workers_set;
@@ -236,6 +283,17 @@ main(int argc, char **argv)
 	if (rc) {
 		fprintf(stderr, "sluice: %s\n", err);
 		return 1;
+	}
+	if (!!pcap + !!inl + !!mirror > 1) {
+		fprintf(stderr, "sluice: --pcap, --inline and --mirror exclude each other\n");
+		return 2;
+	}
+	if (inl || mirror) {
+		rc = interface_ports(&conf, inl, mirror, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "sluice: %s\n", err);
+			return 2;
+		}
 	}
 	if (pcap) {
 		rc = count_pcap(pcap, &ro.pcap_packets, err, sizeof(err));
@@ -300,6 +358,17 @@ main(int argc, char **argv)
 			sum.pkts, sum.bytes, sum.flows, sum.events, sum.events_lost,
 			sum.pkt_errors, s, (double)sum.bytes * 8 / s / 1e9,
 			(double)sum.pkts / s / 1e6, conf.events_path);
+		for (unsigned i = 0; i < sum.n_ports && !pcap; i++)
+			fprintf(out,
+				"sluice: port %s: rx %" PRIu64 " tx %" PRIu64 " missed %" PRIu64
+				" rx_errors %" PRIu64 " tx_errors %" PRIu64 "\n",
+				sum.port[i].name, sum.port[i].rx, sum.port[i].tx, sum.port[i].missed,
+				sum.port[i].rx_errors, sum.port[i].tx_errors);
+		if (inl)
+			fprintf(out,
+				"sluice: %" PRIu64 " forwarded, %" PRIu64 " dropped by policy, %" PRIu64
+				" refused by tx queues, %" PRIu64 " resets sent\n",
+				sum.forwarded, sum.dropped, sum.tx_dropped, sum.rst_sent);
 	}
 	sl_ruleset_free(rs);
 	sl_conf_free(&conf);

@@ -48,6 +48,7 @@ struct port {
 
 struct worker_ctx {
 	unsigned idx;
+	uint64_t forwarded, tx_dropped; /* frames sent to a peer port / refused by its queue */
 	struct sl_worker *w;
 	struct rte_ring *ring; /* from the distributor; NULL when polling RSS queues only */
 	struct port *ports;
@@ -56,6 +57,8 @@ struct worker_ctx {
 };
 
 static uint64_t base_ns, base_tsc, tsc_hz;
+static uint8_t port_inline[RTE_MAX_ETHPORTS];
+static uint16_t port_peer[RTE_MAX_ETHPORTS];
 
 static inline uint64_t
 now_ns(void)
@@ -100,7 +103,19 @@ port_setup(struct port *p, const struct sl_conf_port *pc, unsigned workers, stru
 		ec.rx_adv_conf.rss_conf.rss_hf =
 			info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP);
 	}
-	rc = rte_eth_dev_configure(p->id, p->nb_rxq, 1, &ec);
+	/* Inline ports transmit from every worker, each on its own queue: no locks. */
+	uint16_t nb_txq = pc->role == SL_PORT_INLINE ? (uint16_t)workers : 1;
+	if (nb_txq > info.max_tx_queues) {
+		snprintf(err, errlen,
+			 "port '%s' (%s) has %u tx queues; inline with %u workers needs %u "
+			 "(net_af_packet: add qpairs=%u)",
+			 pc->name, pc->dev, info.max_tx_queues, workers, workers, workers);
+		return -EINVAL;
+	}
+	/* Extra rx queues (af_packet qpairs) are polled by the distributor too. */
+	if (!p->rss && info.max_rx_queues > 1 && info.max_rx_queues == info.max_tx_queues)
+		p->nb_rxq = (uint16_t)(workers < info.max_rx_queues ? workers : info.max_rx_queues);
+	rc = rte_eth_dev_configure(p->id, p->nb_rxq, nb_txq, &ec);
 	if (rc)
 		goto fail;
 	for (uint16_t q = 0; q < p->nb_rxq; q++) {
@@ -108,9 +123,11 @@ port_setup(struct port *p, const struct sl_conf_port *pc, unsigned workers, stru
 		if (rc)
 			goto fail;
 	}
-	rc = rte_eth_tx_queue_setup(p->id, 0, 1024, rte_eth_dev_socket_id(p->id), NULL);
-	if (rc)
-		goto fail;
+	for (uint16_t q = 0; q < nb_txq; q++) {
+		rc = rte_eth_tx_queue_setup(p->id, q, 1024, rte_eth_dev_socket_id(p->id), NULL);
+		if (rc)
+			goto fail;
+	}
 	rc = rte_eth_dev_start(p->id);
 	if (rc)
 		goto fail;
@@ -120,6 +137,50 @@ fail:
 	snprintf(err, errlen, "port '%s' (%s): setup failed: %s", pc->name, pc->dev,
 		 strerror(rc < 0 ? -rc : rc));
 	return rc < 0 ? rc : -rc;
+}
+
+/* Sends `n` frames out of `port` on this worker's queue; frees what the queue refuses. */
+static void
+tx_port(struct worker_ctx *c, uint16_t port, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint16_t sent = n ? rte_eth_tx_burst(port, (uint16_t)c->idx, pkts, n) : 0;
+
+	c->forwarded += sent;
+	if (sent < n) {
+		c->tx_dropped += n - sent;
+		rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+	}
+}
+
+/* Verdicts applied: frames from inline ports that may pass leave through the peer port, in
+ * bursts per destination; everything else (mirror copies, drops) is freed. Then the resets the
+ * worker made. */
+static void
+forward(struct worker_ctx *c, struct rte_mbuf **pkts, const uint8_t *verdict, uint16_t n)
+{
+	struct rte_mbuf *out[BURST], **inj;
+	const uint16_t *inj_port;
+	uint16_t n_out = 0, dest = UINT16_MAX, n_inj;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+
+		if (verdict[i] != SL_VERDICT_FORWARD || !port_inline[m->port]) {
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		if (port_peer[m->port] != dest) {
+			tx_port(c, dest, out, n_out);
+			n_out = 0;
+			dest = port_peer[m->port];
+		}
+		out[n_out++] = m;
+	}
+	tx_port(c, dest, out, n_out);
+	n_inj = sl_worker_injected(c->w, &inj, &inj_port);
+	for (uint16_t i = 0; i < n_inj; i++)
+		tx_port(c, inj_port[i], &inj[i], 1);
+	sl_worker_inject_reset(c->w);
 }
 
 static int
@@ -140,7 +201,7 @@ worker_main(void *arg)
 				n = rte_eth_rx_burst(c->ports[p].id, (uint16_t)c->idx, pkts, BURST);
 		if (n) {
 			sl_worker_process(c->w, pkts, (uint16_t)n, verdict, now_ns());
-			rte_pktmbuf_free_bulk(pkts, n);
+			forward(c, pkts, verdict, (uint16_t)n);
 		} else if (atomic_load(&input_done) || stop_requested) {
 			if (c->ring == NULL || rte_ring_empty(c->ring))
 				break;
@@ -206,6 +267,16 @@ sl_run(const struct sl_conf *conf, const struct sl_ruleset *rs, struct sl_event_
 		n_set_up++;
 		any_single |= !ports[i].rss;
 	}
+	memset(port_inline, 0, sizeof(port_inline));
+	for (i = 0; i < n_ports; i++) {
+		if (conf->ports[i].role != SL_PORT_INLINE)
+			continue;
+		for (unsigned j = 0; j < n_ports; j++)
+			if (!strcmp(conf->ports[j].name, conf->ports[i].peer)) {
+				port_inline[ports[i].id] = 1;
+				port_peer[ports[i].id] = ports[j].id;
+			}
+	}
 
 	i = 0;
 	RTE_LCORE_FOREACH_WORKER(lcore) {
@@ -217,6 +288,9 @@ sl_run(const struct sl_conf *conf, const struct sl_ruleset *rs, struct sl_event_
 			.rs = rs,
 			.events = events,
 			.hash_key = opts->hash_key,
+			.tx_pool = mp,
+			.port_inline = port_inline,
+			.port_peer = port_peer,
 		};
 
 		if (i == nw)
@@ -243,6 +317,8 @@ sl_run(const struct sl_conf *conf, const struct sl_ruleset *rs, struct sl_event_
 	}
 
 	atomic_store(&input_done, 0);
+	if (!opts->pcap_path)
+		fprintf(stderr, "sluice: ready: %u ports, %u workers\n", n_ports, nw);
 	t0 = rte_rdtsc();
 	i = 0;
 	RTE_LCORE_FOREACH_WORKER(lcore) {
@@ -252,6 +328,7 @@ sl_run(const struct sl_conf *conf, const struct sl_ruleset *rs, struct sl_event_
 	}
 
 	/* Main lcore: receive from single-queue ports and distribute by flow. */
+	uint16_t q = 0; /* queues of multi-queue ports without RSS are polled in turn */
 	while (!stop_requested) {
 		struct rte_mbuf *pkts[BURST], *per[MAX_WORKER][BURST];
 		unsigned cnt[MAX_WORKER];
@@ -260,7 +337,9 @@ sl_run(const struct sl_conf *conf, const struct sl_ruleset *rs, struct sl_event_
 		for (unsigned p = 0; p < n_ports; p++) {
 			if (ports[p].rss)
 				continue;
-			n = rte_eth_rx_burst(ports[p].id, 0, pkts, BURST);
+			n = rte_eth_rx_burst(ports[p].id, q, pkts, BURST);
+			if (++q >= ports[p].nb_rxq)
+				q = 0;
 			if (n == 0)
 				continue;
 			rx += n;
@@ -329,8 +408,25 @@ sl_run(const struct sl_conf *conf, const struct sl_ruleset *rs, struct sl_event_
 		sum->flows += fs.created;
 		sum->events += ws.events;
 		sum->events_lost += ws.events_lost;
+		sum->forwarded += wc[i].forwarded;
+		sum->tx_dropped += wc[i].tx_dropped;
+		sum->dropped += ws.drop_blocked + ws.drop_fail_closed;
+		sum->rst_sent += ws.rst_sent;
 		for (unsigned e = 0; e < SL_PKT_ERR_COUNT; e++)
 			sum->pkt_errors += ws.pkt_errors[e];
+	}
+	for (unsigned p = 0; p < n_ports; p++) {
+		struct rte_eth_stats es;
+		struct sl_run_port_stats *ps = &sum->port[sum->n_ports++];
+
+		memset(&es, 0, sizeof(es));
+		rte_eth_stats_get(ports[p].id, &es);
+		snprintf(ps->name, sizeof(ps->name), "%s", conf->ports[p].name);
+		ps->rx = es.ipackets;
+		ps->tx = es.opackets;
+		ps->missed = es.imissed;
+		ps->rx_errors = es.ierrors;
+		ps->tx_errors = es.oerrors;
 	}
 	rc = 0;
 out_workers:

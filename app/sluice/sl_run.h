@@ -22,6 +22,12 @@ struct sl_run_opts {
 
 struct sl_run_summary {
 	uint64_t pkts, bytes, flows, events, events_lost;
+	uint64_t forwarded, dropped, tx_dropped, rst_sent;
+	struct sl_run_port_stats {
+		char name[32];
+		uint64_t rx, tx, missed, rx_errors, tx_errors;
+	} port[SL_CONF_MAX_PORTS];
+	unsigned n_ports;
 	double seconds;
 	uint64_t pkt_errors;
 };

@@ -1,0 +1,287 @@
+#!/usr/bin/python3
+"""Inline enforcement and mirror mode with real traffic (issue 5).
+
+A client and a server namespace are joined through two veth pairs that sluice bridges with
+--inline; curl in the client talks to a real HTTP server in the server namespace, over IPv4 and
+IPv6. Addresses: 198.18.0.0/15 and 2001:db8::/32 only (tools/net/testnet.sh)."""
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sltest import KEY, ROOT, SLUICE, WORK, check_no_leak, check_schema, run_tests  # noqa
+
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import sluice_gen  # noqa: E402
+
+NET = os.path.join(ROOT, "tools", "net", "testnet.sh")
+SERVER = os.path.join(ROOT, "tools", "net", "http_server.py")
+V4, V6 = "198.18.0.2", "2001:db8::2"
+RNG = random.Random(5)
+
+
+def sh(*cmd, check=True, **kw):
+    return subprocess.run(cmd, check=check, capture_output=True, text=True, **kw)
+
+
+class Net:
+    """The namespaces, and one HTTP server per address family logging body hashes."""
+
+    def __init__(self):
+        sh(NET, "up")
+        self.log = os.path.join(WORK, "server.log")
+        open(self.log, "w").close()
+        self.servers = [subprocess.Popen(["ip", "netns", "exec", "sl-srv", "/usr/bin/python3",
+                                          SERVER, "--bind", a, "--log", self.log])
+                        for a in (V4, V6)]
+        time.sleep(0.5)
+
+    def received(self):
+        return set(open(self.log).read().split())
+
+    def close(self):
+        for s in self.servers:
+            s.terminate()
+            s.wait()
+        sh(NET, "down", check=False)
+
+
+class Daemon:
+    """sluice running on the test network until stop()."""
+
+    def __init__(self, *args, config=None):
+        self.events_path = os.path.join(WORK, f"ev-{time.time_ns()}.json")
+        cmd = [SLUICE, "--events", self.events_path, "--set", f"events.key_file={KEY}", *args]
+        if config:
+            cmd += ["-c", config]
+        self.errf = open(os.path.join(WORK, f"err-{time.time_ns()}.txt"), "w+")
+        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.errf, text=True)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            self.errf.seek(0)
+            if "ready" in self.errf.read():
+                break
+            assert self.p.poll() is None, f"sluice exited: {self.stderr()}"
+            time.sleep(0.1)
+        else:
+            raise AssertionError("sluice did not become ready")
+        time.sleep(0.3)
+
+    def stderr(self):
+        self.errf.seek(0)
+        return self.errf.read()
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        out, _ = self.p.communicate(timeout=30)
+        self.out = out
+        self.err = self.stderr()
+        text = open(self.events_path).read() if os.path.exists(self.events_path) else ""
+        self.events_text = text
+        self.events = self.events_list = [json.loads(l) for l in text.splitlines() if l.strip()]
+        self.alerts = [e for e in self.events_list if e["event_type"] == "alert"]
+        self.rc = self.p.returncode
+        return self
+
+    def all_output(self):
+        return self.out + self.err + self.events_text
+
+
+def curl(*args, ns="sl-cli", timeout=10):
+    """Runs curl in the client namespace; returns (exit code, seconds, stdout)."""
+    t0 = time.time()
+    p = subprocess.run(["ip", "netns", "exec", ns, "curl", "-sS", "-m", str(timeout), *args],
+                       capture_output=True, text=True)
+    return p.returncode, time.time() - t0, p.stdout + p.stderr
+
+
+def url(addr, path="/upload"):
+    return f"http://[{addr}]:8080{path}" if ":" in addr else f"http://{addr}:8080{path}"
+
+
+def nir_body():
+    nir = sluice_gen.gen_nir(RNG)
+    body = json.dumps({"customer": "generated", "nir": nir, "note": "export"})
+    return nir, body
+
+
+def post(addr, body):
+    return curl("-X", "POST", "-H", "Content-Type: application/json", "--data-binary", body,
+                "-o", "/dev/null", "-w", "%{http_code}", url(addr))
+
+
+def config(policy):
+    """The default configuration with its policy block replaced."""
+    text = open(os.path.join(ROOT, "config", "sluice.conf")).read()
+    text = text[:text.index("\npolicy = {")] + "\n" + policy + "\n"
+    path = os.path.join(WORK, f"policy-{time.time_ns()}.conf")
+    open(path, "w").write(text)
+    return path
+
+
+DENY_NIR = """policy = {
+	mode = "%s";
+	groups = ( { name = "clients"; cidrs = [ "198.18.0.1/32", "2001:db8::1/128" ]; } );
+	rules = ( { from = "clients"; to = "any"; sensors = [ "fr_ssn" ]; action = "deny"; } );
+};"""
+
+
+def expect_event(d, values, action):
+    check_schema(d)
+    check_no_leak(d, [{"sensor": "fr_ssn", "values": values}])
+    nirs = [a for a in d.alerts if a["dlp"]["sensor"] == "fr_ssn"]
+    assert len(nirs) == len(values), (len(nirs), d.events_text)
+    for a in nirs:
+        assert a["dlp"]["action"] == action, a
+        assert a["direction"] == "to_server" and a["dest_port"] == 8080, a
+
+
+NET_ = None
+
+
+def net():
+    global NET_
+    if NET_ is None:
+        NET_ = Net()
+    return NET_
+
+
+def test_alert_policy_forwards_and_reports():
+    n = net()
+    d = Daemon("--inline", "sl-a:sl-b")
+    nir, body = nir_body()
+    rc, _, out = post(V4, body)
+    d.stop()
+    assert rc == 0 and out.endswith("200"), out
+    assert hashlib.sha256(body.encode()).hexdigest() in n.received()
+    expect_event(d, [nir], "allowed")
+
+
+def test_deny_in_monitor_mode_would_block():
+    n = net()
+    d = Daemon("--inline", "sl-a:sl-b", config=config(DENY_NIR % "monitor"))
+    nir, body = nir_body()
+    rc, _, out = post(V4, body)
+    d.stop()
+    assert rc == 0 and out.endswith("200"), out
+    assert hashlib.sha256(body.encode()).hexdigest() in n.received()
+    expect_event(d, [nir], "would_block")
+
+
+def deny_protect(addr):
+    n = net()
+    d = Daemon("--inline", "sl-a:sl-b", config=config(DENY_NIR % "protect"))
+    nir, body = nir_body()
+    rc, secs, out = post(addr, body)
+    clean = json.dumps({"customer": "generated", "note": "nothing personal here"})
+    rc2, _, out2 = post(addr, clean)
+    d.stop()
+    # curl 56: connection reset while receiving; 52/55 are other reset flavours.
+    assert rc in (52, 55, 56), f"curl exit {rc}: {out}"
+    assert "reset" in out.lower() or rc == 52, out
+    assert secs < 1.0, f"reset took {secs:.2f} s"
+    assert hashlib.sha256(body.encode()).hexdigest() not in n.received()
+    assert rc2 == 0 and out2.endswith("200"), out2
+    assert hashlib.sha256(clean.encode()).hexdigest() in n.received()
+    expect_event(d, [nir], "blocked")
+    flows = [e for e in d.events_list if e["event_type"] == "flow"]
+    assert flows and flows[0]["dlp"]["action"] == "blocked", d.events_text
+    m = re.search(r"(\d+) resets sent", d.out + d.err)
+    assert m and int(m.group(1)) >= 2, d.out + d.err
+
+
+def test_deny_in_protect_mode_resets_ipv4():
+    deny_protect(V4)
+
+
+def test_deny_in_protect_mode_resets_ipv6():
+    deny_protect(V6)
+
+
+def test_100mb_download_intact_and_rate_vs_testpmd():
+    """Benchmark figure: the bridge's forwarding rate against dpdk-testpmd (io mode) on the same
+    af_packet ports, measured here in the same run. The assertion is on integrity only."""
+    net()
+    want = hashlib.sha256(b"".join([sluice_gen_chunk()] * 100)).hexdigest()
+
+    def download():
+        t0 = time.time()
+        p = subprocess.run(["ip", "netns", "exec", "sl-cli", "sh", "-c",
+                            f"curl -sS -m 120 '{url(V4, '/big?mb=100')}' | sha256sum"],
+                           capture_output=True, text=True)
+        return p.stdout.split()[0] if p.stdout else p.stderr, time.time() - t0
+
+    d = Daemon("--inline", "sl-a:sl-b")
+    got, t_sluice = download()
+    d.stop()
+    assert got == want, f"download corrupted: {got}"
+    assert d.alerts == [], d.alerts
+    rate = 100 * 8 * 1.048576 / 1000 / t_sluice
+    t_pmd = testpmd_download(download)
+    if t_pmd:
+        print(f"BENCH inline 100 MiB: sluice {rate:.2f} Gbit/s, testpmd io "
+              f"{100 * 8 * 1.048576 / 1000 / t_pmd:.2f} Gbit/s, ratio {t_pmd / t_sluice:.2f}")
+
+
+def sluice_gen_chunk():
+    sys.path.insert(0, os.path.join(ROOT, "tools", "net"))
+    import http_server
+    return http_server.CHUNK
+
+
+def testpmd_download(download):
+    """Bridges the same ports with dpdk-testpmd in io mode and times the same download."""
+    pmd = shutil.which("dpdk-testpmd")
+    if not pmd:
+        print("BENCH testpmd not installed: no baseline")
+        return None
+    cmd = [pmd, "--no-huge", "-m", "1024", "--no-pci", "--no-shconf", "-l", "0-1",
+           f"--file-prefix=tpmd{os.getpid()}",
+           "--vdev", "net_af_packet_a,iface=sl-a", "--vdev", "net_af_packet_b,iface=sl-b",
+           "--", "--forward-mode=io", "--auto-start", "--stats-period=0"]
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    time.sleep(3)
+    got, secs = download()
+    p.terminate()
+    try:
+        p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+    return secs if len(got) == 64 else None
+
+
+def test_mirror_mode_reports_without_transmitting():
+    n = net()
+    sh(NET, "bridge")
+    try:
+        d = Daemon("--mirror", "sl-a", config=config(DENY_NIR % "protect"))
+        nir, body = nir_body()
+        rc, _, out = post(V4, body)
+        time.sleep(0.5)
+        d.stop()
+    finally:
+        sh(NET, "unbridge", check=False)
+    assert rc == 0 and out.endswith("200"), out
+    assert hashlib.sha256(body.encode()).hexdigest() in n.received()
+    expect_event(d, [nir], "would_block")
+    m = re.search(r"port sl-a: rx (\d+) tx (\d+)", d.out + d.err)
+    assert m and int(m.group(1)) > 0 and int(m.group(2)) == 0, d.out + d.err
+
+
+if __name__ == "__main__":
+    if os.geteuid() != 0 or not shutil.which("curl"):
+        print("0 passed, 0 failed, 1 skipped (needs root and curl)")
+        sys.exit(77)
+    try:
+        run_tests(globals())
+    finally:
+        if NET_:
+            NET_.close()

@@ -1,0 +1,1219 @@
+#!/usr/bin/python3
+"""sluice_gen: deterministic test captures for sluice, with personal data at known places.
+
+Writes a classic pcap (Ethernet, linktype 1, snaplen 65535) for one SCENARIO plus a JSON file
+listing the events sluice is expected to raise. Standard library only; run with /usr/bin/python3.
+
+Usage:
+    sluice_gen.py SCENARIO [--out FILE.pcap] [--expect FILE.json] [--seed N] [options]
+    sluice_gen.py all [--out DIR] [--seed N] [options]   # every scenario, DIR/NAME.pcap + .json
+    sluice_gen.py --list
+
+    --out       pcap to write (default NAME.pcap; with 'all' a directory, default sluice_pcaps)
+    --expect    expected events (default: the pcap's name with .json)
+    --seed      random seed (default 1); same seed and options -> byte-identical files
+    --flows     mixed: flows (default 200); small: flows the ACKs are spread over (default 1024)
+    --size      mixed: total TCP payload in MB (MiB), default 20
+    --packets   small: number of frames (default 100000)
+    --deep-mb   deep: where the NIR is placed, in MiB of stream (default 5)
+    --nir-style contiguous|spaces: force the NIR format in the single-flow scenarios
+                (default contiguous; c2_raw and mixed always use a mix)
+
+Scenarios (one flow unless said otherwise; HTTP bodies are JSON with "nir": "<value>"):
+    one_segment       HTTP POST on port 80 in one segment, 200 response, FIN close.
+    split2            same, the NIR split across two TCP segments.
+    byte_per_segment  same, the request body sent one byte per segment.
+    reversed          client data segments emitted in reverse order (handshake first, FIN last).
+    duplicated        every data segment sent twice, some retransmitted again later.
+    midstream         no SYN/SYN-ACK: a raw text stream (port 7070) picked up mid-way.
+    deep              raw stream (port 5001) of --deep-mb MiB of printable text, then the NIR;
+                      the client ISN is chosen so that the sequence numbers wrap past 2^32.
+    vlan              one_segment with an 802.1Q tag (VLAN 100) on every frame.
+    qinq              one_segment with 802.1ad outer VLAN 200 (0x88a8) + 802.1Q inner VLAN 300.
+    ipv6              one_segment over IPv6.
+    http_port         one_segment on port 8081.
+    c2_raw            raw "C2" protocol on port 4444, length-prefixed TLV records carrying three
+                      NIRs (contiguous, grouped with spaces, Corsican 2A/2B), a US SSN and a Visa.
+    response          the NIR is in an HTTP response body (server -> client).
+    negatives         HTTP and raw flows full of near-misses (NIR with a wrong key, card failing
+                      Luhn, SSN area 000, valid NIR inside a longer digit run, bad IBAN, prices,
+                      timestamps, phone numbers, UUIDs): no event expected.
+    mixed             --flows interleaved flows (HTTP on 80/8080/8081 and raw on other ports,
+                      ~25% IPv6, ~10% VLAN 100, a few UDP DNS exchanges), ~30% carrying values
+                      (all four sensors), light reordering and retransmissions; --size MB of
+                      payload. For benchmarks and multi-worker tests. Cards there are Visa,
+                      Mastercard 2-series and Amex; one NIR in five is grouped with spaces.
+    small             --packets 60-byte frames (64 on the wire with the FCS): pure ACKs spread
+                      over --flows flows, for packets-per-second benchmarks. No event expected.
+
+Expected events file: a JSON list, ONE object per (flow, direction, sensor):
+    {"sensor": "fr_ssn" | "us_ssn" | "credit_card" | "iban",
+     "src_ip", "src_port", "dest_ip", "dest_port":  sender -> receiver of the matched bytes,
+                                                    as in Suricata EVE alerts,
+     "proto": "TCP",
+     "direction": "to_server" | "to_client",        relative to the flow initiator
+                                                    (midstream: the first packet's sender),
+     "app_proto": "http" | "failed",                failed = raw stream, not HTTP (Suricata)
+     "context": "body" | "raw",
+     "count": N,                                     occurrences in that flow direction
+     "values": [...],                                the values exactly as written on the wire
+                                                    (grouped NIRs keep their spaces)
+     "flow": {"src_ip", "src_port", "dest_ip", "dest_port"}}   the initiator -> responder
+Objects are ordered by flow creation, then direction, then sensor.
+
+Values: generated NIRs are never also Luhn-valid (see gen_nir), so a loose card rule cannot
+claim them; filler text and binary never contain ASCII digits, so the only numbers in a capture
+are the ones placed on purpose. To see the reversed scenario's request in Wireshark/tshark, set
+-o tcp.reassemble_out_of_order:TRUE; for port 8081 add -d tcp.port==8081,http.
+
+Addresses: IPv4 198.18.0.0/15 (clients 198.18/16, servers 198.19/16), IPv6 2001:db8::/32,
+locally administered MACs (02:...). Timestamps start at 2026-11-27 12:00:00 UTC. Frames shorter
+than 60 bytes are zero-padded to 60 as a receiving NIC would capture them. IPv4 header, TCP and
+UDP checksums (with the IPv6 pseudo-header) are correct, so the files replay on real links.
+
+The value generators (gen_nir, gen_ssn, gen_card, gen_iban_fr, the near-miss generators and
+the validators) can be imported: `from sluice_gen import gen_nir; gen_nir(random.Random(1))`.
+"""
+
+import argparse
+import calendar
+import ipaddress
+import json
+import os
+import random
+import struct
+import sys
+import time
+
+EPOCH = calendar.timegm((2026, 11, 27, 12, 0, 0))
+MSS = 1460
+MIN_FRAME = 60  # Ethernet minimum without FCS
+
+TH_FIN, TH_SYN, TH_RST, TH_PSH, TH_ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+ETH_IPV4, ETH_IPV6, ETH_8021Q, ETH_8021AD = 0x0800, 0x86DD, 0x8100, 0x88A8
+VLAN = ((ETH_8021Q, 100),)
+QINQ = ((ETH_8021AD, 200), (ETH_8021Q, 300))
+
+# --------------------------------------------------------------------------------------------
+# Value generators and validators
+# --------------------------------------------------------------------------------------------
+
+NIR_GROUPS = (1, 2, 2, 2, 3, 3, 2)
+
+
+def nir_number(first13):
+    """The 13 leading NIR characters as an int (Corsica: 2A -> 19, 2B -> 18)."""
+    return int(first13.upper().replace("2A", "19").replace("2B", "18"))
+
+
+def nir_key(first13):
+    return 97 - nir_number(first13) % 97
+
+
+def nir_valid(nir):
+    """True for a 15-character NIR (separators allowed) whose key matches."""
+    s = "".join(ch for ch in nir if ch.isalnum())
+    if len(s) != 15 or s[0] not in "12" or not s[13:].isdigit():
+        return False
+    try:
+        return nir_key(s[:13]) == int(s[13:])
+    except ValueError:
+        return False
+
+
+def gen_nir(rng, corsica=0.05, luhn_safe=True):
+    """A 15-digit French NIR with a valid key; department 2A/2B with probability `corsica`.
+    luhn_safe: never return an all-digit NIR that also passes Luhn (about 1 in 10 would), so a
+    loose "13-19 digits + Luhn" card rule cannot claim it too and expected events stay exact."""
+    while True:
+        sex = rng.choice("12")
+        yy = "%02d" % rng.randrange(100)
+        mm = "%02d" % rng.randint(1, 12)
+        corse = rng.random() < corsica
+        dept = rng.choice(("2A", "2B")) if corse else "%02d" % rng.randint(1, 95)
+        commune = "%03d" % rng.randint(1, 999)
+        order = "%03d" % rng.randint(1, 999)
+        first13 = sex + yy + mm + dept + commune + order
+        nir = first13 + "%02d" % nir_key(first13)
+        if not (luhn_safe and not corse and luhn_valid(nir)):
+            return nir
+
+
+def format_nir(nir, sep=" "):
+    """'185057800608436' -> '1 85 05 78 006 084 36' (sep=' '); sep may be '.' or '-'."""
+    parts, i = [], 0
+    for n in NIR_GROUPS:
+        parts.append(nir[i:i + n])
+        i += n
+    return sep.join(parts)
+
+
+def nir_grouped(nir):
+    return format_nir(nir, " ")
+
+
+def nir_separator_variants(nir):
+    """The NIR with dots and with dashes between groups (separate helper, not used by default)."""
+    return {"dots": format_nir(nir, "."), "dashes": format_nir(nir, "-")}
+
+
+def luhn_valid(number):
+    digits = [int(c) for c in number if c.isdigit()]
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def luhn_complete(partial):
+    """Appends the Luhn check digit to `partial`."""
+    for d in "0123456789":
+        if luhn_valid(partial + d):
+            return partial + d
+    raise AssertionError("unreachable")
+
+
+def _card(rng, prefix, length):
+    body = prefix + "".join(rng.choice("0123456789") for _ in range(length - len(prefix) - 1))
+    return luhn_complete(body)
+
+
+def gen_card(rng):
+    """Luhn-valid 16-digit Visa."""
+    return _card(rng, "4", 16)
+
+
+def gen_card_mastercard2(rng):
+    """Luhn-valid 16-digit Mastercard of the 2-series (2221-2720)."""
+    return _card(rng, str(rng.randint(2221, 2720)), 16)
+
+
+def gen_card_amex(rng):
+    """Luhn-valid 15-digit American Express (34/37)."""
+    return _card(rng, rng.choice(("34", "37")), 15)
+
+
+SSN_BLACKLIST = {"078-05-1120", "219-09-9999", "123-45-6789"}
+
+
+def ssn_valid(ssn):
+    if len(ssn) != 11 or ssn[3] != "-" or ssn[6] != "-":
+        return False
+    a, g, s = ssn[:3], ssn[4:6], ssn[7:]
+    if not (a + g + s).isdigit():
+        return False
+    area = int(a)
+    return (0 < area < 900 and area != 666 and g != "00" and s != "0000"
+            and ssn not in SSN_BLACKLIST)
+
+
+def gen_ssn(rng):
+    """Valid US SSN 'AAA-GG-SSSS' (area 001-665/667-899, group 01-99, serial 0001-9999)."""
+    while True:
+        area = rng.randint(1, 899)
+        if area == 666:
+            continue
+        ssn = "%03d-%02d-%04d" % (area, rng.randint(1, 99), rng.randint(1, 9999))
+        if ssn not in SSN_BLACKLIST:
+            return ssn
+
+
+def _iban_digits(s):
+    return "".join(str(int(c, 36)) for c in s)
+
+
+def iban_valid(iban):
+    s = iban.replace(" ", "").upper()
+    return len(s) > 4 and int(_iban_digits(s[4:] + s[:4])) % 97 == 1
+
+
+def gen_iban_fr(rng):
+    """French IBAN, 27 characters, valid RIB key and IBAN check digits, no spaces."""
+    bank = "%05d" % rng.randint(10000, 99999)
+    branch = "%05d" % rng.randint(0, 99999)
+    account = "%011d" % rng.randrange(10 ** 11)
+    rib = 97 - (89 * int(bank) + 15 * int(branch) + 3 * int(account)) % 97
+    bban = bank + branch + account + "%02d" % rib
+    check = 98 - int(_iban_digits(bban + "FR00")) % 97
+    return "FR%02d%s" % (check, bban)
+
+
+def format_iban(iban):
+    return " ".join(iban[i:i + 4] for i in range(0, len(iban), 4))
+
+
+# Near misses: look like the real thing, must not be reported.
+
+def gen_nir_bad_key(rng):
+    """A NIR whose key is wrong (and that does not pass Luhn either)."""
+    while True:
+        nir = gen_nir(rng, corsica=0)
+        key = int(nir[13:])
+        bad = nir[:13] + "%02d" % ((key - 1 + rng.randint(1, 96)) % 97 + 1)
+        if not luhn_valid(bad):
+            return bad
+
+
+def gen_card_bad_luhn(rng):
+    card = gen_card(rng)
+    return card[:-1] + str((int(card[-1]) + rng.randint(1, 9)) % 10)
+
+
+def gen_ssn_area000(rng):
+    return "000-%02d-%04d" % (rng.randint(1, 99), rng.randint(1, 9999))
+
+
+def gen_iban_bad_check(rng):
+    iban = gen_iban_fr(rng)
+    return iban[:2] + "%02d" % ((int(iban[2:4]) + rng.randint(1, 50)) % 97 + 2) + iban[4:]
+
+
+def gen_nir_in_digit_run(rng, before=3, after=3):
+    """A valid NIR inside a longer run of digits (no separator): not a NIR."""
+    nir = gen_nir(rng, corsica=0)
+    pad = lambda n: "".join(rng.choice("0123456789") for _ in range(n))
+    return pad(before) + nir + pad(after)
+
+
+VALUE_GENERATORS = {
+    "fr_ssn": gen_nir,
+    "us_ssn": gen_ssn,
+    "credit_card": gen_card,
+    "iban": gen_iban_fr,
+}
+
+# --------------------------------------------------------------------------------------------
+# Checksums, frames, pcap
+# --------------------------------------------------------------------------------------------
+
+
+def ones_sum(data):
+    """Ones' complement sum of 16-bit big-endian words (odd length: zero-padded): since
+    2^16 = 1 (mod 0xffff), the sum is the whole buffer read as one integer modulo 0xffff."""
+    n = int.from_bytes(data, "big")
+    if len(data) & 1:
+        n <<= 8
+    return n
+
+
+def fold(n):
+    """Internet checksum (complement of the folded sum) from a sum of ones_sum() values."""
+    s = n % 0xFFFF
+    if s == 0 and n:
+        s = 0xFFFF
+    return ~s & 0xFFFF
+
+
+def checksum(*parts):
+    """Internet checksum over the concatenation of parts; every part but the last must have an
+    even length."""
+    return fold(sum(ones_sum(p) for p in parts))
+
+
+TCP_HDR = struct.Struct("!HHIIBBH")  # up to the window; checksum and urgent pointer follow
+TCP_CSUM = struct.Struct("!HH")
+IP4_HDR = struct.Struct("!BBHHHBBH")  # addresses follow
+IP6_HDR = struct.Struct("!IHBB")
+
+
+def mac_bytes(kind, index):
+    """Locally administered unicast MAC 02:kind:index(32 bits)."""
+    return bytes((0x02, kind & 0xFF)) + struct.pack("!I", index & 0xFFFFFFFF)
+
+
+def eth_header(dst_mac, src_mac, vlans, ethertype):
+    h = dst_mac + src_mac
+    for tpid, vid in vlans:
+        h += struct.pack("!HH", tpid, vid & 0x0FFF)
+    return h + struct.pack("!H", ethertype)
+
+
+class Host:
+    def __init__(self, ip, mac):
+        self.ip = ip
+        self.addr = ipaddress.ip_address(ip)
+        self.ipb = self.addr.packed
+        self.v6 = self.addr.version == 6
+        self.mac = mac
+
+
+def ip_packet(src, dst, proto, l4, ip_id, ttl=64):
+    """IPv4 (with header checksum) or IPv6 header + l4."""
+    if src.v6:
+        return struct.pack("!IHBB", 0x60000000, len(l4), proto, ttl) + src.ipb + dst.ipb + l4
+    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), ip_id & 0xFFFF, 0x4000, ttl,
+                      proto, 0, src.ipb, dst.ipb)
+    return hdr[:10] + struct.pack("!H", checksum(hdr)) + hdr[12:] + l4
+
+
+def pseudo_header(src, dst, proto, length):
+    if src.v6:
+        return src.ipb + dst.ipb + struct.pack("!IxxxB", length, proto)
+    return src.ipb + dst.ipb + struct.pack("!xBH", proto, length)
+
+
+def pad_frame(frame):
+    return frame if len(frame) >= MIN_FRAME else frame + bytes(MIN_FRAME - len(frame))
+
+
+def udp_frame(src, dst, sport, dport, payload, vlans=(), ip_id=0):
+    hdr = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0)
+    cs = checksum(pseudo_header(src, dst, 17, 8 + len(payload)), hdr, payload) or 0xFFFF
+    l4 = hdr[:6] + struct.pack("!H", cs) + payload
+    eth = eth_header(dst.mac, src.mac, vlans, ETH_IPV6 if src.v6 else ETH_IPV4)
+    return pad_frame(eth + ip_packet(src, dst, 17, l4, ip_id))
+
+
+class PcapWriter:
+    """Classic pcap, microsecond timestamps from EPOCH; buffered writes."""
+
+    def __init__(self, path, start=EPOCH):
+        self.f = open(path, "wb")
+        self.f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        self.t_us = start * 1_000_000
+        self.buf, self.buf_len = [], 0
+        self.frames = 0
+
+    def write(self, frame, gap_us=50):
+        self.t_us += gap_us
+        sec, usec = divmod(self.t_us, 1_000_000)
+        self.buf.append(struct.pack("<IIII", sec, usec, len(frame), len(frame)))
+        self.buf.append(frame)
+        self.buf_len += len(frame)
+        self.frames += 1
+        if self.buf_len > 1 << 22:
+            self.flush()
+
+    def write_all(self, frames, gap_us=50):
+        for fr in frames:
+            self.write(fr, gap_us)
+
+    def pause(self, us):
+        self.t_us += us
+
+    def flush(self):
+        self.f.write(b"".join(self.buf))
+        self.buf, self.buf_len = [], 0
+
+    def close(self):
+        self.flush()
+        self.f.close()
+
+
+# --------------------------------------------------------------------------------------------
+# TCP flows
+# --------------------------------------------------------------------------------------------
+
+SYN_OPTS = bytes((2, 4, MSS >> 8, MSS & 0xFF, 1, 3, 3, 7, 1, 1, 4, 2))  # MSS, NOP, WS 7, SACKOK
+
+
+class Side:
+    def __init__(self, host, port, isn, ip_id):
+        self.host, self.port = host, port
+        self.isn = isn
+        self.nxt = (isn + 1) & 0xFFFFFFFF  # next sequence number to send
+        self.ip_id = ip_id
+
+
+class Flow:
+    """One TCP connection. Methods return lists of Ethernet frames (bytes) and keep seq/ack
+    state; the caller decides timing. `client` opened the connection (or, midstream, sends
+    first)."""
+
+    def __init__(self, rng, client, cport, server, sport, vlans=(), client_isn=None,
+                 window=502):
+        self.rng = rng
+        isn = rng.getrandbits(32) if client_isn is None else client_isn
+        self.c = Side(client, cport, isn, rng.getrandbits(16))
+        self.s = Side(server, sport, rng.getrandbits(32), rng.getrandbits(16))
+        self.v6 = client.v6
+        self.window = window
+        et = ETH_IPV6 if self.v6 else ETH_IPV4
+        self.eth = {True: eth_header(server.mac, client.mac, vlans, et),
+                    False: eth_header(client.mac, server.mac, vlans, et)}
+        # Per direction, precomputed once: the address pair and its ones' complement sum (the
+        # TCP pseudo-header and the IPv4 header checksum only add lengths and the IP id to it).
+        self.addrs = {True: client.ipb + server.ipb, False: server.ipb + client.ipb}
+        self.addr_sum = {d: ones_sum(a) for d, a in self.addrs.items()}
+
+    # -- addressing, for the expected events
+    def endpoints(self, from_client=True):
+        a, b = (self.c, self.s) if from_client else (self.s, self.c)
+        return {"src_ip": a.host.ip, "src_port": a.port, "dest_ip": b.host.ip,
+                "dest_port": b.port}
+
+    # -- one frame
+    def frame(self, from_client, seq, ack, flags, payload=b"", opts=b"", window=None):
+        # Same result as ip_packet()/checksum() above, with the constant parts presummed: this
+        # is the hot path of the big scenarios.
+        src, dst = (self.c, self.s) if from_client else (self.s, self.c)
+        hlen = 20 + len(opts)
+        tcp = TCP_HDR.pack(src.port, dst.port, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, hlen << 2,
+                           flags, self.window if window is None else window)
+        seglen = hlen + len(payload)
+        asum = self.addr_sum[from_client]
+        cs = fold(asum + 6 + seglen + ones_sum(tcp) + ones_sum(opts) + ones_sum(payload))
+        l4 = tcp + TCP_CSUM.pack(cs, 0) + opts + payload
+        if self.v6:
+            ip = IP6_HDR.pack(0x60000000, seglen, 6, 64) + self.addrs[from_client]
+        else:
+            src.ip_id = (src.ip_id + 1) & 0xFFFF
+            total = 20 + seglen
+            ipsum = fold(asum + 0x4500 + total + src.ip_id + 0x4000 + 0x4006)
+            ip = IP4_HDR.pack(0x45, 0, total, src.ip_id, 0x4000, 64, 6, ipsum) \
+                + self.addrs[from_client]
+        frame = self.eth[from_client] + ip + l4
+        return frame if len(frame) >= MIN_FRAME else frame + bytes(MIN_FRAME - len(frame))
+
+    def pure_ack(self, from_client, ack=None):
+        src, dst = (self.c, self.s) if from_client else (self.s, self.c)
+        return self.frame(from_client, src.nxt, dst.nxt if ack is None else ack, TH_ACK)
+
+    # -- connection phases
+    def handshake(self):
+        c, s = self.c, self.s
+        return [self.frame(True, c.isn, 0, TH_SYN, opts=SYN_OPTS, window=64240),
+                self.frame(False, s.isn, c.nxt, TH_SYN | TH_ACK, opts=SYN_OPTS, window=65160),
+                self.frame(True, c.nxt, s.nxt, TH_ACK)]
+
+    def close(self, client_first=True):
+        """FIN from one side, FIN-ACK from the other, last ACK."""
+        a = client_first
+        fa, fb = (self.c, self.s) if a else (self.s, self.c)
+        out = [self.frame(a, fa.nxt, fb.nxt, TH_FIN | TH_ACK)]
+        fa.nxt = (fa.nxt + 1) & 0xFFFFFFFF
+        out.append(self.frame(not a, fb.nxt, fa.nxt, TH_FIN | TH_ACK))
+        fb.nxt = (fb.nxt + 1) & 0xFFFFFFFF
+        out.append(self.frame(a, fa.nxt, fb.nxt, TH_ACK))
+        return out
+
+    def segments(self, data, cuts=(), seg_size=MSS):
+        """Splits data at the given offsets and every seg_size bytes: [(offset, bytes)]."""
+        bounds = sorted({0, len(data), *(c for c in cuts if 0 < c < len(data))})
+        out = []
+        for lo, hi in zip(bounds, bounds[1:]):
+            for o in range(lo, hi, seg_size):
+                out.append((o, data[o:min(o + seg_size, hi)]))
+        return out
+
+    def send(self, data, from_client=True, cuts=(), seg_size=MSS, order=None, duplicate=False,
+             retransmit=(), reorder=0.0, retransmit_prob=0.0, ack_every=2):
+        """Sends one message. order: None, 'reverse' or a list of segment indices; duplicate:
+        every data segment twice in a row; retransmit: indices sent once more 3 segments later;
+        reorder/retransmit_prob: random adjacent swaps / late retransmissions (mixed). The
+        receiver ACKs cumulatively every `ack_every` data segments and at the end. PSH is set
+        on the message's last segment."""
+        if not data:
+            return []
+        src, dst = (self.c, self.s) if from_client else (self.s, self.c)
+        segs = self.segments(data, cuts, seg_size)
+        n = len(segs)
+        if order == "reverse":
+            idx = list(range(n - 1, -1, -1))
+        elif order is not None:
+            idx = list(order)
+        else:
+            idx = list(range(n))
+        if reorder:
+            for i in range(n - 1):
+                if self.rng.random() < reorder:
+                    idx[i], idx[i + 1] = idx[i + 1], idx[i]
+        retx = set(retransmit)
+        if retransmit_prob:
+            retx |= {i for i in range(n) if self.rng.random() < retransmit_prob}
+        emit = []  # segment indices in emission order
+        late = {}  # position -> indices to resend there
+        for pos, i in enumerate(idx):
+            emit.append(i)
+            if duplicate:
+                emit.append(i)
+            if i in retx:
+                late.setdefault(pos + 3, []).append(i)
+            emit.extend(late.pop(pos, ()))
+        for rest in late.values():
+            emit.extend(rest)
+
+        base = src.nxt
+        got = [False] * n
+        contiguous = 0  # segments delivered in order so far
+        out, since_ack = [], 0
+        for i in emit:
+            off, chunk = segs[i]
+            flags = TH_ACK | (TH_PSH if i == n - 1 else 0)
+            out.append(self.frame(from_client, base + off, dst.nxt, flags, chunk))
+            got[i] = True
+            while contiguous < n and got[contiguous]:
+                contiguous += 1
+            since_ack += 1
+            if since_ack >= ack_every:
+                acked = base + (segs[contiguous][0] if contiguous < n else len(data))
+                out.append(self.frame(not from_client, dst.nxt, acked, TH_ACK))
+                since_ack = 0
+        src.nxt = (base + len(data)) & 0xFFFFFFFF
+        if since_ack:
+            out.append(self.pure_ack(not from_client))
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# Payload builders
+# --------------------------------------------------------------------------------------------
+
+WORDS = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor "
+         "incididunt ut labore et dolore magna aliqua enim ad minim veniam quis nostrud "
+         "exercitation ullamco laboris nisi aliquip ex ea commodo consequat duis aute irure in "
+         "reprehenderit voluptate velit esse cillum fugiat nulla pariatur excepteur sint "
+         "occaecat cupidatat non proident sunt culpa qui officia deserunt mollit anim id est "
+         "client dossier contrat adresse rue avenue paris lyon marseille facture commande "
+         "livraison paiement compte service support ticket statut actif suspendu").split()
+PUNCT = (". ", ", ", "; ", " - ", ": ", "! ", "? ")
+NAMES = ("Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand",
+         "Leroy", "Moreau", "Simon", "Laurent", "Lefebvre", "Michel", "Garcia", "Smith")
+FIRST = ("Jean", "Marie", "Pierre", "Camille", "Louis", "Chloe", "Lucas", "Emma", "Hugo", "Lea")
+
+
+class Filler:
+    """Pools of digit-free printable text and digit-free binary bytes, sliced at random
+    offsets, so big payloads cost no per-byte Python work and never contain accidental
+    numbers."""
+
+    def __init__(self, rng, text_size=1 << 20, bin_size=1 << 18):
+        self.rng = rng
+        parts, n = [], 0
+        while n < text_size:
+            w = rng.choice(WORDS)
+            sep = rng.choice(PUNCT) if rng.random() < 0.1 else " "
+            parts.append(w + sep)
+            n += len(w) + len(sep)
+        self.text = "".join(parts).encode()[:text_size]
+        table = bytes(b if not 0x30 <= b <= 0x39 else b + 0x50 for b in range(256))
+        self.bin = rng.randbytes(bin_size).translate(table)
+
+    def _slices(self, pool, n):
+        out = []
+        while n > 0:
+            k = min(n, len(pool) // 2)
+            o = self.rng.randrange(len(pool) - k)
+            out.append(pool[o:o + k])
+            n -= k
+        return b"".join(out)
+
+    def text_bytes(self, n):
+        return self._slices(self.text, n)
+
+    def binary(self, n):
+        return self._slices(self.bin, n)
+
+
+def http_request(method, path, host, body=b"", ctype="application/json", close=False):
+    head = ["%s %s HTTP/1.1" % (method, path), "Host: %s" % host,
+            "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+            "Accept: application/json, text/plain, */*", "Accept-Language: fr-FR,fr;q=0.9"]
+    if body or method in ("POST", "PUT"):
+        head += ["Content-Type: %s" % ctype, "Content-Length: %d" % len(body)]
+    head.append("Connection: %s" % ("close" if close else "keep-alive"))
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+def http_response(body=b"", status="200 OK", ctype="application/json"):
+    head = ["HTTP/1.1 %s" % status, "Date: Fri, 27 Nov 2026 12:00:00 GMT", "Server: nginx",
+            "Content-Type: %s" % ctype, "Content-Length: %d" % len(body),
+            "Cache-Control: no-store"]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+def customer_json(rng, fields, notes=b""):
+    """A customer record; `fields` are the sensitive key/values; notes (filler) optional."""
+    rec = {"customer_id": "C-%s" % "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ")
+                                          for _ in range(8)),
+           "first_name": rng.choice(FIRST), "last_name": rng.choice(NAMES),
+           "email": "%s.%s@example.org" % (rng.choice(FIRST).lower(), rng.choice(NAMES).lower())}
+    rec.update(fields)
+    if notes:
+        rec["notes"] = notes.decode()
+    return json.dumps(rec).encode()
+
+
+# --------------------------------------------------------------------------------------------
+# Scenario context: addresses, pcap, expected events
+# --------------------------------------------------------------------------------------------
+
+
+class Context:
+    def __init__(self, args, pcap_path):
+        self.args = args
+        self.rng = random.Random(args.seed)
+        self.pcap = PcapWriter(pcap_path)
+        self.events = {}  # (flow no, direction, sensor) -> event, insertion-ordered
+        self.n_clients = 0
+        self.tuples = set()
+        self._filler = None
+        self.servers4 = [Host("198.19.0.%d" % (10 + i), mac_bytes(0x53, i)) for i in range(8)]
+        self.servers6 = [Host("2001:db8:5::%x" % (0x10 + i), mac_bytes(0x56, i))
+                         for i in range(8)]
+
+    @property
+    def filler(self):
+        if self._filler is None:
+            self._filler = Filler(self.rng)
+        return self._filler
+
+    def client_host(self, v6=False):
+        i = self.n_clients
+        self.n_clients += 1
+        if v6:
+            return Host("2001:db8:c::%x" % (i + 1), mac_bytes(0xC6, i))
+        return Host("198.18.%d.%d" % (i // 254 % 256, i % 254 + 1), mac_bytes(0xC4, i))
+
+    def new_flow(self, sport, v6=False, vlans=(), client=None, server=None, **kw):
+        client = client or self.client_host(v6)
+        server = server or self.rng.choice(self.servers6 if v6 else self.servers4)
+        while True:
+            cport = self.rng.randint(32768, 60999)
+            key = (client.ip, cport, server.ip, sport)
+            if key not in self.tuples:
+                self.tuples.add(key)
+                break
+        flow = Flow(self.rng, client, cport, server, sport, vlans=vlans, **kw)
+        flow.no = len(self.tuples)
+        return flow
+
+    def expect(self, flow, to_server, sensor, value, app_proto, context):
+        direction = "to_server" if to_server else "to_client"
+        key = (flow.no, direction, sensor)
+        ev = self.events.get(key)
+        if ev is None:
+            ev = {"sensor": sensor, **flow.endpoints(to_server), "proto": "TCP",
+                  "direction": direction, "app_proto": app_proto, "context": context,
+                  "count": 0, "values": [], "flow": flow.endpoints(True)}
+            self.events[key] = ev
+        ev["count"] += 1
+        ev["values"].append(value)
+
+    def nir(self, **kw):
+        v = gen_nir(self.rng, **kw)
+        return nir_grouped(v) if self.args.nir_style == "spaces" else v
+
+    def emit(self, frames, gap_us=40):
+        self.pcap.write_all(frames, gap_us)
+
+    def finish(self, expect_path):
+        self.pcap.close()
+        events = sorted(self.events.items(), key=lambda kv: kv[0])
+        with open(expect_path, "w") as f:
+            json.dump([ev for _, ev in events], f, indent=1)
+            f.write("\n")
+        return len(events)
+
+
+SCENARIOS = {}
+
+
+def scenario(fn):
+    """Registers a scenario; its docstring's first line is its --list description."""
+    SCENARIOS[fn.__name__.replace("sc_", "", 1)] = fn
+    return fn
+
+
+# --------------------------------------------------------------------------------------------
+# HTTP single-flow scenarios
+# --------------------------------------------------------------------------------------------
+
+
+def http_post_exchange(ctx, port=80, v6=False, vlans=(), notes=0, send_opts=None, cuts=None):
+    """Handshake, POST with a NIR in a JSON body, 200 response, FIN. `cuts(req, nir_offset)`
+    returns the client's segment cut offsets."""
+    rng = ctx.rng
+    flow = ctx.new_flow(port, v6=v6, vlans=vlans)
+    nir = ctx.nir()
+    body = customer_json(rng, {"nir": nir}, ctx.filler.text_bytes(notes) if notes else b"")
+    req = http_request("POST", "/api/v1/customers", "crm.example.net", body)
+    at = req.index(nir.encode())
+    ctx.emit(flow.handshake(), 30)
+    ctx.pcap.pause(200)
+    ctx.emit(flow.send(req, True, cuts=cuts(req, at) if cuts else (), **(send_opts or {})))
+    ctx.pcap.pause(500)
+    resp = http_response(b'{"status":"stored","customer_id":"C-XQKT"}')
+    ctx.emit(flow.send(resp, False, **({"duplicate": True} if send_opts and
+                                        send_opts.get("duplicate") else {})))
+    ctx.pcap.pause(300)
+    ctx.emit(flow.close())
+    ctx.expect(flow, True, "fr_ssn", nir, "http", "body")
+    return flow
+
+
+@scenario
+def sc_one_segment(ctx):
+    """HTTP POST (JSON body with a NIR) in one segment on port 80, 200 response, FIN close."""
+    http_post_exchange(ctx)
+
+
+@scenario
+def sc_split2(ctx):
+    """Same as one_segment, the NIR split across two TCP segments."""
+    http_post_exchange(ctx, cuts=lambda req, at: [at + 7])
+
+
+@scenario
+def sc_byte_per_segment(ctx):
+    """Headers in one segment, then the request body one byte per TCP segment."""
+    def cuts(req, at):
+        start = req.index(b"\r\n\r\n") + 4
+        return range(start, len(req))
+    http_post_exchange(ctx, cuts=cuts)
+
+
+@scenario
+def sc_reversed(ctx):
+    """Client data segments (request of ~4 KB, NIR split) emitted in reverse order."""
+    http_post_exchange(ctx, notes=3000, cuts=lambda req, at: [at + 5],
+                       send_opts={"order": "reverse"})
+
+
+@scenario
+def sc_duplicated(ctx):
+    """Every data segment sent twice; some segments retransmitted again later."""
+    http_post_exchange(ctx, notes=3000, cuts=lambda req, at: [at + 8],
+                       send_opts={"duplicate": True, "retransmit": (0, 2)})
+
+
+@scenario
+def sc_vlan(ctx):
+    """one_segment with an 802.1Q tag (VLAN 100) on every frame."""
+    http_post_exchange(ctx, vlans=VLAN)
+
+
+@scenario
+def sc_qinq(ctx):
+    """one_segment in QinQ: 802.1ad outer VLAN 200 + 802.1Q inner VLAN 300."""
+    http_post_exchange(ctx, vlans=QINQ)
+
+
+@scenario
+def sc_ipv6(ctx):
+    """one_segment over IPv6 (2001:db8::/32)."""
+    http_post_exchange(ctx, v6=True)
+
+
+@scenario
+def sc_http_port(ctx):
+    """one_segment on port 8081."""
+    http_post_exchange(ctx, port=8081)
+
+
+@scenario
+def sc_response(ctx):
+    """GET, the NIR in the HTTP response body (server -> client)."""
+    rng = ctx.rng
+    flow = ctx.new_flow(80)
+    nir = ctx.nir()
+    req = http_request("GET", "/api/v1/customers/C-QWERTYUP", "crm.example.net")
+    ctx.emit(flow.handshake(), 30)
+    ctx.emit(flow.send(req, True))
+    ctx.pcap.pause(800)
+    ctx.emit(flow.send(http_response(customer_json(rng, {"nir": nir})), False))
+    ctx.emit(flow.close())
+    ctx.expect(flow, False, "fr_ssn", nir, "http", "body")
+
+
+# --------------------------------------------------------------------------------------------
+# Raw-stream scenarios
+# --------------------------------------------------------------------------------------------
+
+
+def record_line(rng, key, value):
+    return ("REC id=%s name=%s %s=%s status=active\n"
+            % ("".join(rng.choice("abcdefghjk") for _ in range(6)), rng.choice(NAMES), key,
+               value)).encode()
+
+
+@scenario
+def sc_midstream(ctx):
+    """No handshake: a raw text stream on port 7070 picked up in the middle, NIR to server."""
+    rng, fill = ctx.rng, ctx.filler
+    flow = ctx.new_flow(7070)
+    nir = ctx.nir()
+    part1 = fill.text_bytes(2000) + b"\n" + record_line(rng, "nir", nir) + fill.text_bytes(900)
+    ctx.emit(flow.send(part1, True))
+    ctx.emit(flow.send(b"OK stored\n", False))
+    ctx.emit(flow.send(fill.text_bytes(1200) + b"\nEND\n", True))
+    ctx.emit(flow.close())
+    ctx.expect(flow, True, "fr_ssn", nir, "failed", "raw")
+
+
+@scenario
+def sc_deep(ctx):
+    """Raw stream on port 5001: --deep-mb MiB of text, then the NIR (seq numbers wrap)."""
+    rng, fill = ctx.rng, ctx.filler
+    depth = int(ctx.args.deep_mb * (1 << 20))
+    isn = (1 << 32) - depth // 2 + rng.randrange(1 << 16)  # wraps mid-way
+    flow = ctx.new_flow(5001, client_isn=isn & 0xFFFFFFFF)
+    nir = ctx.nir()
+    data = fill.text_bytes(depth) + b"\nnir=" + nir.encode() + b"\n" + fill.text_bytes(3000)
+    ctx.emit(flow.handshake(), 30)
+    ctx.emit(flow.send(data, True), 12)
+    ctx.emit(flow.send(b"ACK\n", False))
+    ctx.emit(flow.close())
+    ctx.expect(flow, True, "fr_ssn", nir, "failed", "raw")
+
+
+def tlv(tag, value):
+    return struct.pack("!BH", tag, len(value)) + value
+
+
+def c2_record(rtype, payload):
+    return struct.pack("!IB", len(payload) + 1, rtype) + payload
+
+
+@scenario
+def sc_c2_raw(ctx):
+    """Raw C2 protocol on port 4444: length-prefixed TLV records with 3 NIRs, an SSN, a card."""
+    rng, fill = ctx.rng, ctx.filler
+    flow = ctx.new_flow(4444)
+    nirs = [gen_nir(rng, corsica=0), nir_grouped(gen_nir(rng, corsica=0)),
+            gen_nir(rng, corsica=1.0)]
+    ssn, card = gen_ssn(rng), gen_card(rng)
+    ctx.emit(flow.handshake(), 30)
+    hello = c2_record(1, fill.binary(16) + tlv(0x01, b"WS-FINANCE-07") + tlv(0x02, b"x64"))
+    ctx.emit(flow.send(hello, True))
+    ctx.emit(flow.send(c2_record(2, fill.binary(40)), False))  # tasking
+    exfil = b"".join([
+        c2_record(3, tlv(0x03, fill.binary(700)) + tlv(0x04, nirs[0].encode())),
+        c2_record(3, tlv(0x05, fill.binary(1800)) + tlv(0x04, nirs[1].encode())
+                  + tlv(0x06, ssn.encode())),
+        c2_record(3, tlv(0x07, card.encode()) + tlv(0x03, fill.binary(500))),
+        c2_record(3, tlv(0x04, nirs[2].encode()) + tlv(0x03, fill.binary(2500))),
+    ])
+    ctx.emit(flow.send(exfil, True))
+    ctx.emit(flow.send(c2_record(2, fill.binary(24)), False))
+    ctx.emit(flow.close())
+    for v in nirs:
+        ctx.expect(flow, True, "fr_ssn", v, "failed", "raw")
+    ctx.expect(flow, True, "us_ssn", ssn, "failed", "raw")
+    ctx.expect(flow, True, "credit_card", card, "failed", "raw")
+
+
+# --------------------------------------------------------------------------------------------
+# Negatives
+# --------------------------------------------------------------------------------------------
+
+
+def near_misses(rng):
+    """Key/value pairs that resemble personal data but are not."""
+    def uuid():
+        while True:
+            h = "%032x" % rng.getrandbits(128)
+            u = "%s-%s-4%s-a%s-%s" % (h[:8], h[8:12], h[13:16], h[17:20], h[20:])
+            if all(any(c.isalpha() for c in g) for g in u.split("-")):
+                return u
+    nir_short = gen_nir(rng, corsica=0)[:13]
+    while luhn_valid(nir_short):
+        nir_short = gen_nir(rng, corsica=0)[:13]
+    bad_card = gen_card_bad_luhn(rng)
+    return [
+        ("nir", gen_nir_bad_key(rng)),
+        ("nir_grouped", nir_grouped(gen_nir_bad_key(rng))),
+        ("reference", gen_nir_in_digit_run(rng)),
+        ("tracking", gen_nir_in_digit_run(rng, 4, 2)),
+        ("nir_short", nir_short),  # truncated: no key
+        ("card", gen_card_bad_luhn(rng)),
+        ("card_spaced", " ".join(bad_card[i:i + 4] for i in range(0, 16, 4))),
+        ("ssn", gen_ssn_area000(rng)),
+        ("iban", gen_iban_bad_check(rng)),
+        ("price", "1 299,99 EUR"), ("amount", "$1,234,567.89"), ("total", "12345.67"),
+        ("created", "2026-11-27T12:00:00.123456Z"), ("epoch", str(EPOCH)),
+        ("date", "27/11/2026 12:00:00"),
+        ("phone", "+33 6 12 34 56 78"), ("phone_fr", "01.23.45.67.89"),
+        ("phone_us", "+1 (555) 010-1234"), ("phone_us2", "555-010-4321"),
+        ("uuid", uuid()), ("request_id", uuid()),
+        ("zip", "75011"), ("order", "CMD-2026-000123"),
+    ]
+
+
+@scenario
+def sc_negatives(ctx):
+    """HTTP and raw flows with near-misses only (bad NIR key, bad Luhn, SSN 000, digit runs...)."""
+    rng, fill = ctx.rng, ctx.filler
+    # 1. HTTP POST with near-misses in the JSON body, near-misses in the response too.
+    flow = ctx.new_flow(80)
+    body = json.dumps(dict(near_misses(rng))).encode()
+    ctx.emit(flow.handshake(), 30)
+    ctx.emit(flow.send(http_request("POST", "/api/v1/orders", "shop.example.net", body), True))
+    ctx.emit(flow.send(http_response(json.dumps(dict(near_misses(rng))).encode()), False))
+    ctx.emit(flow.close())
+    # 2. HTTP GET, then a second request on the same connection (keep-alive), text/plain.
+    flow = ctx.new_flow(8080)
+    ctx.emit(flow.handshake(), 30)
+    for _ in range(2):
+        ctx.emit(flow.send(http_request("GET", "/export?page=2", "shop.example.net"), True))
+        text = "\n".join("%s: %s" % kv for kv in near_misses(rng)).encode()
+        ctx.emit(flow.send(http_response(fill.text_bytes(1500) + b"\n" + text,
+                                         ctype="text/plain"), False))
+    ctx.emit(flow.close())
+    # 3. Raw stream with near-misses spread over several segments, both directions.
+    flow = ctx.new_flow(7070)
+    ctx.emit(flow.handshake(), 30)
+    for _ in range(3):
+        lines = b"".join(record_line(rng, k, v) for k, v in near_misses(rng))
+        ctx.emit(flow.send(fill.text_bytes(1000) + b"\n" + lines, True, cuts=[700, 1900]))
+        ctx.emit(flow.send(b"OK " + gen_nir_in_digit_run(rng).encode() + b"\n", False))
+    ctx.emit(flow.close())
+    # 4. Raw binary with near-misses inside TLVs.
+    flow = ctx.new_flow(4444)
+    ctx.emit(flow.handshake(), 30)
+    recs = b"".join(c2_record(3, tlv(0x04, v.encode()) + tlv(0x03, fill.binary(300)))
+                    for _, v in near_misses(rng))
+    ctx.emit(flow.send(recs, True))
+    ctx.emit(flow.close())
+
+
+# --------------------------------------------------------------------------------------------
+# Mixed (benchmark) and small
+# --------------------------------------------------------------------------------------------
+
+HTTP_PORTS = (80, 80, 80, 8080, 8081)
+RAW_PORTS = (4444, 5001, 7070, 12000, 31337)
+SENSORS = ("fr_ssn", "fr_ssn", "fr_ssn", "us_ssn", "credit_card", "iban")
+
+
+def mixed_value(ctx, sensor):
+    rng = ctx.rng
+    if sensor == "fr_ssn":
+        v = gen_nir(rng)
+        return nir_grouped(v) if rng.random() < 0.2 else v
+    if sensor == "credit_card":
+        return rng.choice((gen_card, gen_card, gen_card_mastercard2, gen_card_amex))(rng)
+    return VALUE_GENERATORS[sensor](rng)
+
+
+class MixedFlowPlan:
+    """Picks values for a flow and records them as expected when they are written."""
+
+    def __init__(self, ctx, flow, app):
+        self.ctx, self.flow, self.app = ctx, flow, app
+        rng = ctx.rng
+        self.carrier = rng.random() < 0.3
+
+    def maybe_values(self, to_server):
+        """0-3 (sensor, value) pairs for one message, recorded as expected."""
+        rng = self.ctx.rng
+        if not self.carrier or rng.random() < 0.5:
+            return []
+        out = []
+        for _ in range(rng.randint(1, 3)):
+            sensor = rng.choice(SENSORS)
+            v = mixed_value(self.ctx, sensor)
+            self.ctx.expect(self.flow, to_server, sensor, v,
+                            "http" if self.app == "http" else "failed",
+                            "body" if self.app == "http" else "raw")
+            out.append((sensor, v))
+        return out
+
+
+def json_body_with(ctx, size, values):
+    """A JSON document of about `size` bytes, values as fields in the middle."""
+    fill = ctx.filler
+    half = max(size // 2 - 40, 0)
+    rid = "R-" + "".join(ctx.rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(10))
+    fields = {"id": rid, "a": fill.text_bytes(half).decode()}
+    for i, (sensor, v) in enumerate(values):
+        fields["%s_%d" % ({"fr_ssn": "nir", "us_ssn": "ssn", "credit_card": "card",
+                           "iban": "iban"}[sensor], i)] = v
+    fields["b"] = fill.text_bytes(half).decode()
+    return json.dumps(fields).encode()
+
+
+def raw_chunk_with(ctx, size, values, binary):
+    fill = ctx.filler
+    body = fill.binary(size) if binary else fill.text_bytes(size)
+    if not values:
+        return body
+    ins = b"".join(b"\n%s=%s\n" % (s.encode(), v.encode()) for s, v in values)
+    at = ctx.rng.randrange(len(body) + 1)
+    return body[:at] + ins + body[at:]
+
+
+def message_sizes(rng, budget):
+    """Message payload sizes summing to about `budget`: mostly small, some large."""
+    while budget > 0:
+        r = rng.random()
+        size = (rng.randint(200, 4000) if r < 0.6 else rng.randint(4000, 64000) if r < 0.9
+                else rng.randint(64000, 1 << 20))
+        size = min(size, budget) if budget > 200 else budget
+        budget -= size
+        yield size
+
+
+def mixed_flow(ctx, budget):
+    """A generator of the frames of one random flow carrying about `budget` payload bytes."""
+    rng = ctx.rng
+    v6 = rng.random() < 0.25
+    vlans = VLAN if rng.random() < 0.1 else ()
+    http = rng.random() < 0.6
+    flow = ctx.new_flow(rng.choice(HTTP_PORTS if http else RAW_PORTS), v6=v6, vlans=vlans)
+    plan = MixedFlowPlan(ctx, flow, "http" if http else "raw")
+    noisy = {"reorder": 0.01, "retransmit_prob": 0.005} if rng.random() < 0.3 else {}
+    yield from flow.handshake()
+    binary = rng.random() < 0.3
+    for size in message_sizes(rng, budget):
+        if http:
+            upload = rng.random() < 0.4
+            vals = plan.maybe_values(to_server=upload)
+            if upload:
+                req = http_request("POST", "/api/v2/records", "app.example.net",
+                                   json_body_with(ctx, size, vals))
+                resp = http_response(b'{"ok":true}')
+            else:
+                req = http_request("GET", "/api/v2/records?page=%d" % rng.randint(1, 99),
+                                   "app.example.net")
+                body = (json_body_with(ctx, size, vals) if vals or rng.random() < 0.5
+                        else ctx.filler.binary(size))
+                resp = http_response(body, ctype="application/json" if body[:1] == b"{"
+                                     else "application/octet-stream")
+            yield from flow.send(req, True, **noisy)
+            yield from flow.send(resp, False, **noisy)
+        else:
+            to_server = rng.random() < 0.8
+            vals = plan.maybe_values(to_server)
+            yield from flow.send(raw_chunk_with(ctx, size, vals, binary), to_server, **noisy)
+    yield from flow.close(client_first=rng.random() < 0.7)
+
+
+def dns_exchange(ctx, i):
+    """A DNS query and its answer (UDP noise, no event)."""
+    rng = ctx.rng
+    v6 = rng.random() < 0.25
+    client = ctx.client_host(v6)
+    server = Host("2001:db8:53::53", mac_bytes(0x53, 0xFF)) if v6 else \
+        Host("198.19.53.53", mac_bytes(0x53, 0xFF))
+    qid, sport = rng.getrandbits(16), rng.randint(32768, 60999)
+    name = b"".join(bytes((len(l),)) + l for l in (b"app%d" % i, b"example", b"net")) + b"\0"
+    q = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + name + struct.pack("!HH", 1, 1)
+    if v6:
+        rdata = struct.pack("!HHIH", 28, 1, 300, 16) + ipaddress.ip_address(
+            "2001:db8:5::10").packed
+        q = q[:-4] + struct.pack("!HH", 28, 1)
+    else:
+        rdata = struct.pack("!HHIH", 1, 1, 300, 4) + bytes((198, 19, 0, 10))
+    a = struct.pack("!HHHHHH", qid, 0x8180, 1, 1, 0, 0) + q[12:] + b"\xc0\x0c" + rdata
+    return [udp_frame(client, server, sport, 53, q, ip_id=rng.getrandbits(16)),
+            udp_frame(server, client, 53, sport, a, ip_id=rng.getrandbits(16))]
+
+
+def flow_budgets(rng, n, total):
+    weights = [min(rng.paretovariate(1.1), 200.0) for _ in range(n)]
+    s = sum(weights)
+    return [max(200, int(total * w / s)) for w in weights]
+
+
+@scenario
+def sc_mixed(ctx):
+    """--flows interleaved HTTP/raw, v4/v6, some VLAN flows, --size MB; for benchmarks."""
+    rng, args = ctx.rng, ctx.args
+    nflows = args.flows or 200
+    budgets = flow_budgets(rng, nflows, int(args.size * (1 << 20)))
+    pending = iter(range(nflows))
+    active = []
+    concurrency = min(64, nflows)
+    pcap = ctx.pcap
+    while True:
+        while len(active) < concurrency:
+            i = next(pending, None)
+            if i is None:
+                break
+            if i % 20 == 19:
+                pcap.write_all(dns_exchange(ctx, i), 30)
+            active.append(mixed_flow(ctx, budgets[i]))
+        if not active:
+            break
+        k = rng.randrange(len(active))
+        gen = active[k]
+        for _ in range(rng.randint(1, 6)):
+            fr = next(gen, None)
+            if fr is None:
+                active[k] = active[-1]
+                active.pop()
+                break
+            pcap.write(fr, rng.randint(1, 6))
+
+
+@scenario
+def sc_small(ctx):
+    """--packets 60-byte ACK frames (64 on the wire) spread over --flows flows; no event."""
+    rng, args = ctx.rng, ctx.args
+    nflows = args.flows or 1024
+    flows = [ctx.new_flow(rng.choice((80, 443, 4444, 8080)), v6=False) for _ in range(nflows)]
+    pcap = ctx.pcap
+    for p in range(args.packets):
+        f = flows[p % nflows]
+        from_client = (p // nflows) & 1 == 0
+        src, dst = (f.c, f.s) if from_client else (f.s, f.c)
+        dst.nxt = (dst.nxt + 1448) & 0xFFFFFFFF  # the peer "sent" a segment we acknowledge
+        pcap.write(f.pure_ack(from_client), 1)
+
+
+# --------------------------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------------------------
+
+
+def run_scenario(name, args, pcap_path, expect_path):
+    t0 = time.monotonic()
+    ctx = Context(args, pcap_path)
+    SCENARIOS[name](ctx)
+    n_events = ctx.finish(expect_path)
+    dt = time.monotonic() - t0
+    size = os.path.getsize(pcap_path)
+    print("%-17s %8d frames %11d bytes %4d expected events %7.2f s  %s"
+          % (name, ctx.pcap.frames, size, n_events, dt, pcap_path), file=sys.stderr)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog="sluice_gen.py", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n\n".join(para for para in __doc__.split("\n\n")
+                            if para.startswith(("Scenarios", "Expected", "Values", "Addresses"))))
+    p.add_argument("scenario", nargs="?", help="scenario name, or 'all'")
+    p.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    p.add_argument("--out", help="pcap file (a directory with 'all')")
+    p.add_argument("--expect", help="expected events JSON (default: --out with .json)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--flows", type=int, help="mixed: flows (200); small: flows (1024)")
+    p.add_argument("--size", type=float, default=20, help="mixed: total payload in MiB (20)")
+    p.add_argument("--packets", type=int, default=100000, help="small: frames (100000)")
+    p.add_argument("--deep-mb", type=float, default=5, help="deep: NIR offset in MiB (5)")
+    p.add_argument("--nir-style", choices=("contiguous", "spaces"), default="contiguous",
+                   help="NIR format in the single-flow scenarios (contiguous)")
+    args = p.parse_args(argv)
+    if args.list:
+        for name, fn in SCENARIOS.items():
+            print("%-17s %s" % (name, fn.__doc__.strip().split("\n")[0]))
+        print("%-17s %s" % ("all", "every scenario into the directory --out (sluice_pcaps)"))
+        sys.exit(0)
+    if not args.scenario:
+        p.error("a SCENARIO (or --list) is required")
+    if args.scenario != "all" and args.scenario not in SCENARIOS:
+        p.error("unknown scenario %r (see --list)" % args.scenario)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.scenario == "all":
+        out = args.out or "sluice_pcaps"
+        os.makedirs(out, exist_ok=True)
+        for name in SCENARIOS:
+            base = os.path.join(out, name)
+            run_scenario(name, args, base + ".pcap", base + ".json")
+        return 0
+    pcap_path = args.out or args.scenario + ".pcap"
+    expect_path = args.expect or os.path.splitext(pcap_path)[0] + ".json"
+    run_scenario(args.scenario, args, pcap_path, expect_path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
