@@ -436,6 +436,7 @@ struct sl_scan_call {
 	uint64_t base;
 	sl_scan_match_fn fn;
 	void *ctx;
+	uint8_t priming;    /* replaying the tail into a migrated stream: report nothing */
 	uint64_t seen_to;   /* end offset of the last candidate... */
 	uint64_t seen_mask; /* ...and the sensors already handled there */
 };
@@ -578,8 +579,9 @@ on_hs_match(unsigned int id, unsigned long long from, unsigned long long to, uns
 
 	(void)from;
 	(void)flags;
-	if (id >= db->n)
+	if (id >= db->n || c->priming)
 		return 0;
+	to += s->shift;
 	sn = &db->sensors[id];
 	if (!(sn->contexts & (1u << s->context)))
 		return 0;
@@ -652,6 +654,7 @@ call_begin(struct sl_scan_call *c, const struct sl_scan_db *db, struct sl_scan_w
 	c->base = s->offset;
 	c->seen_to = ~0ull;
 	c->seen_mask = 0;
+	c->priming = 0;
 }
 
 /* Appends data to the stream's tail, keeping its last `keep` bytes. */
@@ -687,6 +690,7 @@ sl_scan_stream_open(const struct sl_scan_db *db, struct sl_scan_worker *w, struc
 	if (s->hs || s->failed)
 		return -EBUSY;
 	s->offset = 0;
+	s->shift = 0;
 	s->tail_len = 0;
 	s->context = (uint8_t)context;
 	sl_cur_pool = &w->pool;
@@ -777,6 +781,46 @@ sl_scan_stream_close(const struct sl_scan_db *db, struct sl_scan_worker *w,
 	s->tail_len = 0;
 	s->context = 0;
 	s->failed = 0;
+}
+
+int
+sl_scan_stream_migrate(const struct sl_scan_db *old_db, struct sl_scan_worker *old_w,
+		       const struct sl_scan_db *new_db, struct sl_scan_worker *new_w,
+		       struct sl_scan_stream *s)
+{
+	uint8_t tail[sizeof(s->tail)];
+	uint16_t tail_len = s->tail_len;
+	uint64_t offset = s->offset;
+	uint8_t context = s->context;
+	int rc;
+
+	if (s->hs == NULL || old_w->db != old_db || new_w->db != new_db)
+		return s->hs == NULL ? 0 : -EINVAL;
+	memcpy(tail, s->tail, tail_len);
+	sl_cur_pool = &old_w->pool;
+	hs_close_stream(s->hs, NULL, NULL, NULL); /* no scratch: nothing reported */
+	sl_cur_pool = NULL;
+	s->hs = NULL;
+	rc = sl_scan_stream_open(new_db, new_w, s, (enum sl_scan_context)context);
+	if (rc) {
+		s->offset = offset;
+		return rc;
+	}
+	if (tail_len) {
+		struct sl_scan_call *c = &new_w->call;
+
+		call_begin(c, new_db, new_w, s, NULL, NULL);
+		c->priming = 1;
+		if (hs_scan_stream(s->hs, (const char *)tail, tail_len, 0, new_w->scratch,
+				   on_hs_match, c) != HS_SUCCESS)
+			new_w->stats.scan_errors++;
+		c->priming = 0;
+	}
+	memcpy(s->tail, tail, tail_len);
+	s->tail_len = tail_len;
+	s->offset = offset;
+	s->shift = offset - tail_len;
+	return 0;
 }
 
 int

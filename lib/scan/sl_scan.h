@@ -119,6 +119,7 @@ struct sl_scan_stream {
 	uint16_t tail_len;
 	uint8_t context; /* enum sl_scan_context */
 	uint8_t failed;  /* stream could not be opened: bytes are counted, not scanned */
+	uint64_t shift;  /* offset minus Hyperscan's own offset (non-zero after a migration) */
 	uint8_t tail[SL_SCAN_WINDOW + 16];
 };
 
@@ -138,6 +139,16 @@ int sl_scan_stream_feed(const struct sl_scan_db *db, struct sl_scan_worker *w,
  * state returns to the pool. Safe on a closed stream. */
 void sl_scan_stream_close(const struct sl_scan_db *db, struct sl_scan_worker *w,
 			  struct sl_scan_stream *s, sl_scan_match_fn fn, void *ctx);
+
+/* Moves an open stream to another database (a new ruleset) at its current offset. The old
+ * Hyperscan stream is closed without reporting: an end-anchored match at an arbitrary cut would
+ * be false. A new one is opened on new_db and primed with the tail window, so a value that
+ * straddles the switch is still found; matches ending inside the primed bytes were the old
+ * database's to report and are not reported again. Returns 0, or the error of opening (the
+ * stream is then failed: counted, not scanned). A closed or failed stream is left as it is. */
+int sl_scan_stream_migrate(const struct sl_scan_db *old_db, struct sl_scan_worker *old_w,
+			   const struct sl_scan_db *new_db, struct sl_scan_worker *new_w,
+			   struct sl_scan_stream *s);
 
 /* Writes masked evidence of a value for sensor idx (NUL-terminated, at most SL_SCAN_EVIDENCE_LEN
  * bytes): digits and letters become '*' except what the sensor's mask kind lets through. */

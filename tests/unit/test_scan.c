@@ -862,6 +862,52 @@ test_page_end(void)
 	sl_scan_db_free(db);
 }
 
+/* A stream moved to a new database mid-value still finds that value once, at the right offset,
+ * and does not report again what the old database already reported. */
+static void
+test_migrate(void)
+{
+	struct sl_sensor_def d[2];
+	struct sl_scan_db *db1, *db2;
+	struct sl_scan_worker *w1, *w2;
+	struct sl_scan_stream s;
+	struct seen got;
+	char err[256];
+	const char *text = "first project-alpha then project-bravo and codename: zulu1234 end";
+	size_t cut = strlen("first project-alpha then proj");
+
+	def_init(&d[0], "proj", "none", "\\bproject-[a-z]{3,8}\\b");
+	db1 = sl_scan_db_build(d, 1, err, sizeof(err));
+	def_init(&d[1], "code", "none", "\\bcodename:\\s*\\w{4,10}\\b");
+	db2 = sl_scan_db_build(d, 2, err, sizeof(err));
+	CU_ASSERT_FATAL(db1 && db2);
+	w1 = sl_scan_worker_create(db1, 4, err, sizeof(err));
+	w2 = sl_scan_worker_create(db2, 4, err, sizeof(err));
+	CU_ASSERT_FATAL(w1 && w2);
+	memset(&s, 0, sizeof(s));
+	memset(&got, 0, sizeof(got));
+	CU_ASSERT_EQUAL_FATAL(sl_scan_stream_open(db1, w1, &s, SL_SCAN_CTX_RAW), 0);
+	sl_scan_stream_feed(db1, w1, &s, (const uint8_t *)text, cut, collect, &got);
+	CU_ASSERT_EQUAL(got.n, 1);
+	CU_ASSERT_EQUAL(sl_scan_stream_migrate(db1, w1, db2, w2, &s), 0);
+	CU_ASSERT_EQUAL(s.offset, cut);
+	sl_scan_stream_feed(db2, w2, &s, (const uint8_t *)text + cut, strlen(text) - cut, collect,
+			    &got);
+	sl_scan_stream_close(db2, w2, &s, collect, &got);
+	CU_ASSERT_EQUAL(got.n, 3);
+	CU_ASSERT(seen_find(&got, 0, "project-alpha") == 0);
+	int b = seen_find(&got, 0, "project-bravo"), c = seen_find(&got, 1, "codename: zulu1234");
+	CU_ASSERT(b > 0 && c > 0);
+	if (b > 0)
+		CU_ASSERT_EQUAL(got.m[b].offset, strstr(text, "project-bravo") - text);
+	if (c > 0)
+		CU_ASSERT_EQUAL(got.m[c].offset, strstr(text, "codename") - text);
+	sl_scan_worker_free(w1);
+	sl_scan_worker_free(w2);
+	sl_scan_db_free(db1);
+	sl_scan_db_free(db2);
+}
+
 int
 main(void)
 {
@@ -883,6 +929,7 @@ main(void)
 	    {"many_streams", test_many_streams},
 	    {"defs_copied", test_defs_copied},
 	    {"page_end", test_page_end},
+	    {"migrate", test_migrate},
 	};
 	CU_pSuite suite;
 	int failed;
