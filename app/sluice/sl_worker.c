@@ -15,6 +15,7 @@
 #include <rte_prefetch.h>
 #include <rte_tcp.h>
 
+#include "sl_http.h"
 #include "sl_worker.h"
 
 #define SL_MAX_HITS      8  /* distinct (sensor, side) hits tracked per flow */
@@ -38,18 +39,44 @@ struct flow_hit {
 
 struct flow_side {
 	struct sl_tcp_dir tcp;
-	struct sl_scan_stream scan;
-	uint64_t delivered; /* bytes handed to inspection, gaps included */
-	uint64_t base;      /* `delivered` when the current scan stream opened */
+	struct sl_scan_stream scan; /* raw stream (sides that are not HTTP) */
+	uint64_t delivered;         /* bytes handed to inspection, gaps included */
+	uint64_t base;              /* `delivered` when the current raw stream opened */
 	uint8_t fin;
-	uint8_t http; /* the side's first bytes looked like HTTP */
+	uint8_t http; /* bytes go through the HTTP parser (flow_state.http) */
 	uint8_t sniffed;
+};
+
+/* The HTTP message a side is in, as events report it. */
+struct http_msg_info {
+	char method[SL_HTTP_METHOD_LEN];
+	char host[SL_HTTP_HOST_LEN];
+	char url[SL_HTTP_URL_LEN];
+	char ctype[SL_HTTP_CTYPE_LEN];
+	uint16_t status;
+	int64_t length;
+	uint8_t valid;
+};
+
+/* HTTP state of a flow, from a per-worker pool: only flows that speak HTTP pay for it. Each
+ * side has one scan stream per context slot, since a body stays open while chunk extensions
+ * (headers) are scanned; URL and RAW share a slot because the parser closes every unit before
+ * it falls back to RAW. */
+enum { HTTP_SLOT_URL_RAW = 0, HTTP_SLOT_HEADER, HTTP_SLOT_BODY, HTTP_SLOTS };
+
+struct http_state {
+	struct sl_http_conn conn;
+	struct sl_scan_stream st[2][HTTP_SLOTS];
+	struct http_msg_info msg[2];
+	uint32_t next_free; /* pool free list: index + 1 */
 };
 
 struct flow_state {
 	struct flow_side side[2];
 	struct flow_hit hits[SL_MAX_HITS];
-	uint8_t blocked;      /* deny enforced: every later packet is dropped */
+	struct http_state *http; /* NULL unless a side speaks HTTP */
+	uint8_t incomplete;      /* some content could not be inspected (reported once) */
+	uint8_t blocked;         /* deny enforced: every later packet is dropped */
 	uint8_t block_sensor; /* the sensor that blocked it */
 	uint8_t block_side;
 	uint32_t dropped;     /* packets dropped since */
@@ -70,6 +97,10 @@ struct sl_worker {
 	struct sl_flow_table *flows;
 	struct sl_tcp_pool *tcp;
 	struct sl_scan_worker *scan;
+	struct sl_http_pool *http;
+	struct http_state *http_states;
+	uint32_t http_free; /* free list head: index + 1 */
+	uint64_t http_anomalies[SL_HTTP_AN_COUNT];
 	uint64_t tcp_timeout_ns, udp_timeout_ns;
 	uint8_t hash_key[SL_EVENT_KEY_LEN];
 	struct sl_worker_stats st;
@@ -115,6 +146,37 @@ emit(struct sl_worker *w, struct sl_event *ev)
 		w->st.events_lost++;
 }
 
+/* Copies a URL for an event with every digit and %XX escape masked: a value matched in the URL
+ * must not leave in the event that reports it. */
+static void
+mask_url(const char *in, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; in[i] && o + 1 < outlen; i++)
+		out[o++] = (in[i] >= '0' && in[i] <= '9') || in[i] == '%' ? '*' : in[i];
+	out[o] = '\0';
+}
+
+/* HTTP fields of an event about bytes sent by `side`: the request they belong to (for a
+ * response, the request it answers, which carries the host and URL). */
+static void
+http_event_fields(const struct http_state *hs, uint8_t side, uint8_t client, struct sl_event *ev)
+{
+	const struct http_msg_info *req = &hs->msg[client], *me = &hs->msg[side];
+
+	if (!req->valid && !me->valid)
+		return;
+	ev->has_http = 1;
+	snprintf(ev->http.method, sizeof(ev->http.method), "%s", req->method);
+	snprintf(ev->http.hostname, sizeof(ev->http.hostname), "%s", req->host);
+	mask_url(req->url, ev->http.url, sizeof(ev->http.url));
+	snprintf(ev->http.content_type, sizeof(ev->http.content_type), "%s", me->ctype);
+	if (side != client)
+		ev->http.status = me->status;
+	ev->http.length = me->length > 0 ? (uint64_t)me->length : 0;
+}
+
 static void
 event_init(struct sl_worker *w, const struct sl_flow *f, const struct flow_state *fs,
 	   const struct flow_hit *h, struct sl_event *ev)
@@ -129,6 +191,9 @@ event_init(struct sl_worker *w, const struct sl_flow *f, const struct flow_state
 	ev->client_side = f->client;
 	ev->app = fs->side[f->client].http || fs->side[!f->client].http ? SL_EVENT_APP_HTTP
 									 : SL_EVENT_APP_RAW;
+	ev->incomplete = fs->incomplete;
+	if (fs->http)
+		http_event_fields(fs->http, h->side, f->client, ev);
 	ev->severity = d->severity;
 	ev->signature_id = d->signature_id;
 	ev->count = h->count;
@@ -161,7 +226,9 @@ on_match(void *ctx, const struct sl_scan_match *m)
 			h->side = w->cur_side;
 			h->sensor = (uint8_t)m->sensor;
 			h->context = (uint8_t)m->context;
-			h->offset = sd->base + m->offset;
+			h->offset = m->context == SL_SCAN_CTX_RAW && !sd->http
+					    ? sd->base + m->offset
+					    : m->offset;
 		} else if (c->side == w->cur_side && c->sensor == m->sensor) {
 			h = c;
 		}
@@ -185,7 +252,7 @@ on_match(void *ctx, const struct sl_scan_match *m)
 	struct sl_policy_verdict v = sl_policy_decide(&w->rs->policy, &w->cur_flow->key,
 						      w->cur_side, m->sensor);
 	event_init(w, w->cur_flow, fs, h, &ev);
-	ev.offset = sd->base + m->offset;
+	ev.offset = m->context == SL_SCAN_CTX_RAW && !sd->http ? sd->base + m->offset : m->offset;
 	if (v.action == SL_POLICY_DENY) {
 		/* Mirror ports cannot drop: the event says what would have been blocked. */
 		if (v.enforce && w->cur_can_block) {
@@ -212,17 +279,154 @@ on_match(void *ctx, const struct sl_scan_match *m)
 	emit(w, &ev);
 }
 
-/* HTTP is recognised by its first line (method or status line); everything else is raw. */
-static int
-looks_like_http(const uint8_t *d, uint32_t len)
-{
-	uint32_t i = 0;
+/* --- HTTP: the parser's output goes to one scan stream per context slot --- */
 
-	if (len >= 7 && !memcmp(d, "HTTP/1.", 7))
-		return 1;
-	while (i < len && i < 16 && d[i] >= 'A' && d[i] <= 'Z')
-		i++;
-	return i > 0 && i < len && d[i] == ' ';
+static struct sl_scan_stream *
+http_stream(struct sl_worker *w, enum sl_scan_context c)
+{
+	unsigned slot = c == SL_SCAN_CTX_HEADER ? HTTP_SLOT_HEADER
+			: c == SL_SCAN_CTX_BODY	  ? HTTP_SLOT_BODY
+						  : HTTP_SLOT_URL_RAW;
+
+	return &w->cur_state->http->st[w->cur_side][slot];
+}
+
+static void
+http_on_data(void *ctx, enum sl_scan_context c, const uint8_t *data, size_t len)
+{
+	struct sl_worker *w = ctx;
+	struct sl_scan_stream *st = http_stream(w, c);
+
+	if (st->hs == NULL && !st->failed)
+		sl_scan_stream_open(w->db, w->scan, st, c);
+	sl_scan_stream_feed(w->db, w->scan, st, data, len, on_match, w);
+}
+
+static void
+http_on_unit_end(void *ctx, enum sl_scan_context c)
+{
+	struct sl_worker *w = ctx;
+
+	sl_scan_stream_close(w->db, w->scan, http_stream(w, c), on_match, w);
+}
+
+static void
+http_on_message(void *ctx, const struct sl_http_msg *m)
+{
+	struct sl_worker *w = ctx;
+	struct http_msg_info *mi = &w->cur_state->http->msg[w->cur_side];
+
+	snprintf(mi->method, sizeof(mi->method), "%s", m->method);
+	snprintf(mi->ctype, sizeof(mi->ctype), "%s", m->content_type);
+	mi->status = m->status;
+	mi->length = m->content_length;
+	if (m->is_request) {
+		snprintf(mi->host, sizeof(mi->host), "%s", m->host);
+		snprintf(mi->url, sizeof(mi->url), "%s", m->url);
+	}
+	mi->valid = 1;
+}
+
+static void uninspectable(struct sl_worker *w, const char *why);
+
+static void
+http_on_anomaly(void *ctx, enum sl_http_anomaly a)
+{
+	struct sl_worker *w = ctx;
+
+	w->http_anomalies[a]++;
+	if (sl_http_anomaly_uninspected(a))
+		uninspectable(w, sl_http_anomaly_name(a));
+}
+
+static const struct sl_http_callbacks http_cb = {
+	.on_data = http_on_data,
+	.on_unit_end = http_on_unit_end,
+	.on_message = http_on_message,
+	.on_anomaly = http_on_anomaly,
+};
+
+/* Some content of the current flow could not be inspected (decoding caps, unknown encoding, a
+ * hole in an HTTP stream). Counted always; http.on_uninspectable decides whether an event says
+ * so (once per flow) and whether deny applies. */
+static void
+uninspectable(struct sl_worker *w, const char *why)
+{
+	struct flow_state *fs = w->cur_state;
+	struct sl_event ev;
+
+	w->st.uninspectable_content++;
+	if (fs->incomplete || w->conf->on_uninspectable == SL_CONF_UNINSPECTABLE_PASS)
+		return;
+	fs->incomplete = 1;
+	memset(&ev, 0, sizeof(ev));
+	ev.ts_ns = w->now_ns;
+	ev.flow_id = w->cur_flow->id;
+	ev.key = w->cur_flow->key;
+	ev.src_side = w->cur_side;
+	ev.client_side = w->cur_flow->client;
+	ev.app = fs->http ? SL_EVENT_APP_HTTP : SL_EVENT_APP_RAW;
+	ev.severity = 2;
+	ev.signature_id = 9100999;
+	ev.count = 1;
+	ev.incomplete = 1;
+	ev.action = SL_EVENT_ACTION_ALLOWED;
+	snprintf(ev.sensor, sizeof(ev.sensor), "uninspectable");
+	snprintf(ev.category, sizeof(ev.category), "Content not fully inspected");
+	snprintf(ev.context, sizeof(ev.context), "body");
+	snprintf(ev.evidence, sizeof(ev.evidence), "%s", why);
+	if (fs->http)
+		http_event_fields(fs->http, w->cur_side, w->cur_flow->client, &ev);
+	if (w->conf->on_uninspectable == SL_CONF_UNINSPECTABLE_DENY) {
+		if (w->cur_can_block && w->rs->policy.mode == SL_POLICY_MODE_PROTECT) {
+			ev.action = SL_EVENT_ACTION_BLOCKED;
+			w->cur_block = 1;
+			if (!fs->blocked) {
+				fs->blocked = 1;
+				fs->block_sensor = UINT8_MAX;
+				w->st.blocked_flows++;
+			}
+		} else {
+			ev.action = SL_EVENT_ACTION_WOULD_BLOCK;
+		}
+	}
+	emit(w, &ev);
+}
+
+/* Gives the current flow HTTP state from the pool; NULL when the pool is empty. */
+static struct http_state *
+http_attach(struct sl_worker *w, struct flow_state *fs)
+{
+	struct http_state *hs;
+
+	if (fs->http)
+		return fs->http;
+	if (w->http_free == 0) {
+		w->st.http_pool_empty++;
+		return NULL;
+	}
+	hs = &w->http_states[w->http_free - 1];
+	w->http_free = hs->next_free;
+	memset(hs, 0, offsetof(struct http_state, next_free));
+	sl_http_conn_init(&hs->conn);
+	fs->http = hs;
+	return hs;
+}
+
+static void
+http_detach(struct sl_worker *w, struct flow_state *fs)
+{
+	struct http_state *hs = fs->http;
+
+	if (hs == NULL)
+		return;
+	sl_http_conn_release(w->http, &hs->conn);
+	for (int s = 0; s < 2; s++)
+		for (int k = 0; k < HTTP_SLOTS; k++)
+			sl_scan_stream_close(w->db, w->scan, &hs->st[s][k], NULL, NULL);
+	hs->next_free = w->http_free;
+	w->http_free = (uint32_t)(hs - w->http_states) + 1;
+	fs->http = NULL;
 }
 
 /* In-order bytes of the current side, from reassembly. NULL data is a hole. */
@@ -230,18 +434,15 @@ static void
 on_bytes(void *ctx, const uint8_t *data, uint32_t len)
 {
 	struct sl_worker *w = ctx;
-	struct flow_side *sd = &w->cur_state->side[w->cur_side];
+	struct flow_state *fs = w->cur_state;
+	struct flow_side *sd = &fs->side[w->cur_side];
 	uint64_t depth = w->conf->inspect_depth;
 
-	if (data == NULL) {
-		/* A value cannot span a hole: end the stream; the next bytes open a new one. */
-		sl_scan_stream_close(w->db, w->scan, &sd->scan, on_match, w);
-		sd->delivered += len;
-		return;
-	}
-	if (!sd->sniffed) {
+	if (!sd->sniffed && data != NULL) {
+		/* HTTP by content, on any port. A prefix that could still be HTTP goes to the
+		 * parser too: it falls back to raw without losing a byte if it is not. */
 		sd->sniffed = 1;
-		sd->http = (uint8_t)looks_like_http(data, len);
+		sd->http = sl_http_detect(data, len) != 0 && http_attach(w, fs) != NULL;
 	}
 	if (depth && sd->delivered + len > depth) {
 		if (sd->delivered >= depth) {
@@ -251,11 +452,20 @@ on_bytes(void *ctx, const uint8_t *data, uint32_t len)
 		w->st.depth_reached++;
 		len = (uint32_t)(depth - sd->delivered);
 	}
+	sd->delivered += len;
+	if (sd->http) {
+		sl_http_feed(w->http, &fs->http->conn, w->cur_side, data, len, &http_cb, w);
+		return;
+	}
+	if (data == NULL) {
+		/* A value cannot span a hole: end the stream; the next bytes open a new one. */
+		sl_scan_stream_close(w->db, w->scan, &sd->scan, on_match, w);
+		return;
+	}
 	if (sd->scan.hs == NULL && !sd->scan.failed) {
-		sd->base = sd->delivered;
+		sd->base = sd->delivered - len;
 		sl_scan_stream_open(w->db, w->scan, &sd->scan, SL_SCAN_CTX_RAW);
 	}
-	sd->delivered += len;
 	sl_scan_stream_feed(w->db, w->scan, &sd->scan, data, len, on_match, w);
 }
 
@@ -277,6 +487,8 @@ on_flow_end(void *ctx, struct sl_flow *f, enum sl_flow_end_reason why)
 	for (uint8_t s = 0; s < 2; s++) {
 		set_current(w, f, s);
 		sl_tcp_flush(w->tcp, &fs->side[s].tcp, on_bytes, w);
+		if (fs->side[s].http)
+			sl_http_eof(w->http, &fs->http->conn, s, &http_cb, w);
 		sl_scan_stream_close(w->db, w->scan, &fs->side[s].scan, on_match, w);
 	}
 	for (unsigned i = 0; i < SL_MAX_HITS; i++) {
@@ -300,6 +512,7 @@ on_flow_end(void *ctx, struct sl_flow *f, enum sl_flow_end_reason why)
 		}
 		emit(w, &ev);
 	}
+	http_detach(w, fs);
 	w->cur_flow = NULL;
 	w->cur_state = NULL;
 }
@@ -358,11 +571,36 @@ sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen)
 		goto fail_tcp;
 	}
 	/* Two streams per flow, plus headroom for HTTP units opened while the flow streams are. */
-	w->scan = sl_scan_worker_create(w->db, c->flow_capacity * 2 + 64, err, errlen);
+	w->scan = sl_scan_worker_create(w->db, c->flow_capacity * 2 + c->http_flows * 4 + 64, err,
+					errlen);
 	if (w->scan == NULL)
 		goto fail_scan;
+	struct sl_http_params hp = {
+		.max_inflate = c->http_inflate,
+		.max_line = c->http_max_line,
+		.max_headers = c->http_max_headers,
+		.max_body_out = c->http_max_body,
+		.max_ratio = c->http_max_ratio,
+	};
+	w->http = sl_http_pool_create(&hp);
+	if (c->http_flows)
+		w->http_states = rte_zmalloc_socket("sl_http_states",
+						    sizeof(struct http_state) * c->http_flows,
+						    RTE_CACHE_LINE_SIZE, p->socket_id);
+	if (w->http == NULL || (c->http_flows && w->http_states == NULL)) {
+		snprintf(err, errlen, "worker %u: cannot allocate %u HTTP states", p->id,
+			 c->http_flows);
+		goto fail_http;
+	}
+	for (uint32_t i = 0; i < c->http_flows; i++)
+		w->http_states[i].next_free = i + 2 <= c->http_flows ? i + 2 : 0;
+	w->http_free = c->http_flows ? 1 : 0;
 	return w;
 
+fail_http:
+	sl_http_pool_free(w->http);
+	rte_free(w->http_states);
+	sl_scan_worker_free(w->scan);
 fail_scan:
 	sl_tcp_pool_free(w->tcp);
 fail_tcp:
@@ -388,6 +626,8 @@ sl_worker_free(struct sl_worker *w)
 	if (w == NULL)
 		return;
 	sl_flow_table_free(w->flows); /* ends flows through on_flow_end first */
+	sl_http_pool_free(w->http);
+	rte_free(w->http_states);
 	sl_scan_worker_free(w->scan);
 	sl_tcp_pool_free(w->tcp);
 	rte_free(w);

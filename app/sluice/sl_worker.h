@@ -39,6 +39,8 @@ enum sl_verdict {
 	X(multiseg, "multiseg_uninspected")                                                        \
 	X(no_flow, "packets_without_flow")                                                         \
 	X(depth_reached, "inspect_depth_reached")                                                  \
+	X(uninspectable_content, "uninspectable_content")                                          \
+	X(http_pool_empty, "http_state_pool_empty")                                                \
 	X(hits_overflow, "hit_slots_exhausted")                                                    \
 	X(events, "events")                                                                        \
 	X(events_lost, "events_lost")                                                              \

@@ -15,7 +15,7 @@
 #include "sl_conf.h"
 
 static const char *const known_top[] = {"workers", "events", "mbufs", "flow", "reassembly",
-					"inspection", "ports", "sensors", "policy", NULL};
+					"inspection", "http", "ports", "sensors", "policy", NULL};
 
 static int
 fail(char *err, size_t errlen, const config_setting_t *s, const char *fmt, ...)
@@ -475,6 +475,13 @@ set_defaults(struct sl_conf *c)
 	c->reasm_segments = 8192;
 	c->reasm_on_cap = SL_CONF_CAP_INSPECT;
 	c->policy.mode = SL_POLICY_MODE_MONITOR;
+	c->http_flows = 8192;
+	c->http_inflate = 64;
+	c->http_max_line = 8192;
+	c->http_max_headers = 128;
+	c->http_max_body = 64 << 20;
+	c->http_max_ratio = 200;
+	c->on_uninspectable = SL_CONF_UNINSPECTABLE_ALERT;
 }
 
 int
@@ -551,6 +558,27 @@ sl_conf_load(struct sl_conf *c, const char *path, char *const *sets, unsigned n_
 	g = config_lookup(&cfg, "inspection");
 	if (get_u64(g, "depth", 0, UINT64_MAX >> 1, &c->inspect_depth, err, errlen))
 		goto out;
+	g = config_lookup(&cfg, "http");
+	char unin[16] = "alert";
+	if (get_u32(g, "max_flows", 0, 1 << 24, &c->http_flows, err, errlen) ||
+	    get_u32(g, "inflate_states", 0, 1 << 16, &c->http_inflate, err, errlen) ||
+	    get_u32(g, "max_line", 64, 1 << 20, &c->http_max_line, err, errlen) ||
+	    get_u32(g, "max_headers", 1, 1 << 16, &c->http_max_headers, err, errlen) ||
+	    get_u64(g, "max_body", 0, 1ull << 40, &c->http_max_body, err, errlen) ||
+	    get_u32(g, "max_ratio", 0, 1 << 20, &c->http_max_ratio, err, errlen) ||
+	    get_str(g, "on_uninspectable", unin, sizeof(unin), err, errlen))
+		goto out;
+	if (!strcmp(unin, "pass"))
+		c->on_uninspectable = SL_CONF_UNINSPECTABLE_PASS;
+	else if (!strcmp(unin, "alert"))
+		c->on_uninspectable = SL_CONF_UNINSPECTABLE_ALERT;
+	else if (!strcmp(unin, "deny"))
+		c->on_uninspectable = SL_CONF_UNINSPECTABLE_DENY;
+	else {
+		fail(err, errlen, config_setting_get_member(g, "on_uninspectable"),
+		     "http.on_uninspectable '%s' is not alert, deny or pass", unin);
+		goto out;
+	}
 	if (load_ports(c, &cfg, err, errlen) || load_policy(c, &cfg, err, errlen))
 		goto out;
 	if (load_sensors(c, &cfg, err, errlen)) {

@@ -49,6 +49,18 @@ struct sl_conf {
 	enum sl_tcp_cap_choice { SL_CONF_CAP_INSPECT = 0, SL_CONF_CAP_BYPASS } reasm_on_cap;
 	/* inspection */
 	uint64_t inspect_depth; /* bytes per flow direction; 0 = unlimited */
+	/* HTTP */
+	uint32_t http_flows;       /* HTTP decoding states per worker (others are scanned raw) */
+	uint32_t http_inflate;     /* decompression states per worker */
+	uint32_t http_max_line;    /* bytes per request/status/header line */
+	uint32_t http_max_headers; /* header lines per message */
+	uint64_t http_max_body;    /* decoded bytes per compressed body; 0 = no cap */
+	uint32_t http_max_ratio;   /* decoded:compressed bytes per body; 0 = no cap */
+	enum sl_conf_uninspectable {
+		SL_CONF_UNINSPECTABLE_PASS = 0, /* count only */
+		SL_CONF_UNINSPECTABLE_ALERT,    /* raise an event */
+		SL_CONF_UNINSPECTABLE_DENY,     /* raise an event and apply deny */
+	} on_uninspectable;
 	/* ports */
 	struct sl_conf_port ports[SL_CONF_MAX_PORTS];
 	unsigned n_ports;

@@ -1,0 +1,194 @@
+/* sl_http: allocation-free incremental HTTP/1.x parser that turns a TCP direction into the bytes
+ * the application at the other end will really see, each labelled with a scan context.
+ *
+ * One struct sl_http_conn per TCP connection holds both directions; the worker feeds each
+ * direction's in-order bytes (any split, down to one byte) with sl_http_feed. A direction's role
+ * (requests or responses) is taken from its first line. Responses are matched to requests in
+ * order through a small FIFO of pending request methods in the conn (HEAD and CONNECT change
+ * response framing). Bytes leave through callbacks: URL (request target, percent-decoded),
+ * HEADER (header lines "Name: value\n", reason phrase, chunk extensions, trailers, multipart part
+ * headers), BODY (after de-chunking, up to two gzip/deflate layers, form-urlencoded decoding;
+ * multipart parts one unit each) and RAW.
+ *
+ * Invariants:
+ *  - every input byte is either HTTP syntax the parser accepted (method, version, CRLFs, chunk
+ *    sizes, multipart delimiters) or is passed to on_data in some context. When the parser cannot
+ *    follow (garbage, ambiguous framing, caps, a TCP hole) it reports an anomaly, closes the open
+ *    units, and the rest of the direction goes to on_data as RAW, starting with the bytes of the
+ *    rejected token. Decoding caps (output, ratio) stop inspection of one body only, with an
+ *    anomaly that sl_http_anomaly_uninspected() flags; the policy decision is the caller's.
+ *  - results do not depend on how the input is split, except the point where an inflate ratio
+ *    cap triggers for inputs within a few hundred bytes of the threshold (see max_ratio).
+ *  - no allocation after sl_http_pool_create; bounded work per input byte; single-threaded (one
+ *    pool per worker). Decompression states are ISA-L igzip states taken from the pool only
+ *    while a compressed body is being decoded.
+ * Not supported: HTTP/2, HTTP/0.9, Content-Encoding br/compress/zstd (reported, passed
+ * undecoded), base64 or quoted-printable multipart parts (scanned as sent), nested multipart. */
+#ifndef SL_HTTP_H
+#define SL_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sl_scan.h" /* enum sl_scan_context only */
+
+#define SL_HTTP_METHOD_LEN   16	 /* longest method + NUL; longer is a bad request line */
+#define SL_HTTP_URL_LEN	     256 /* raw request-target copy in sl_http_msg, NUL included */
+#define SL_HTTP_HOST_LEN     64
+#define SL_HTTP_CTYPE_LEN    64
+#define SL_HTTP_BOUNDARY_MAX 70 /* RFC 2046 */
+#define SL_HTTP_MAX_LAYERS   2	/* content codings decoded per body */
+#define SL_HTTP_PIPELINE     16 /* requests awaiting their response, per connection */
+#define SL_HTTP_DETECT_MIN   16 /* see sl_http_detect */
+
+/* Anomalies: enum value, counter/JSON name, 1 if the content was not fully inspected. */
+#define SL_HTTP_ANOMALIES(X)                                                                       \
+	X(BAD_REQUEST_LINE, "http_bad_request_line", 0)                                            \
+	X(BAD_STATUS_LINE, "http_bad_status_line", 0)                                              \
+	X(BAD_HEADER, "http_bad_header", 0)                                                        \
+	X(HEADER_TOO_LONG, "http_header_too_long", 0)                                              \
+	X(TOO_MANY_HEADERS, "http_too_many_headers", 0)                                            \
+	X(FOLDED_HEADER, "http_folded_header", 0)                                                  \
+	X(CL_AND_CHUNKED, "http_cl_and_chunked", 0)                                                \
+	X(CL_CONFLICT, "http_cl_conflict", 0)                                                      \
+	X(BAD_CONTENT_LENGTH, "http_bad_content_length", 0)                                        \
+	X(BAD_TRANSFER_ENCODING, "http_bad_transfer_encoding", 0)                                  \
+	X(BAD_CHUNK_SIZE, "http_bad_chunk_size", 0)                                                \
+	X(BAD_CHUNK_END, "http_bad_chunk_end", 0)                                                  \
+	X(UNKNOWN_ENCODING, "http_unknown_encoding", 1)                                            \
+	X(TOO_MANY_ENCODINGS, "http_too_many_encodings", 1)                                        \
+	X(INFLATE_POOL_EMPTY, "http_inflate_pool_empty", 1)                                        \
+	X(DECOMPRESS_ERROR, "http_decompress_error", 1)                                            \
+	X(BODY_CAP, "http_body_cap", 1)                                                            \
+	X(RATIO_CAP, "http_ratio_cap", 1)                                                          \
+	X(MULTIPART_NO_BOUNDARY, "http_multipart_no_boundary", 0)                                  \
+	X(UNSOLICITED_RESPONSE, "http_response_without_request", 0)                                \
+	X(PIPELINE_OVERFLOW, "http_pipeline_overflow", 0)                                          \
+	X(GAP, "http_gap", 1)                                                                      \
+	X(TRUNCATED, "http_truncated", 0)
+
+enum sl_http_anomaly {
+#define SL_X(e, s, u) SL_HTTP_AN_##e,
+	SL_HTTP_ANOMALIES(SL_X)
+#undef SL_X
+	    SL_HTTP_AN_COUNT
+};
+
+const char *sl_http_anomaly_name(enum sl_http_anomaly a);
+/* Returns 1 if `a` means some content was not decoded or not scanned (on_uninspectable). */
+int sl_http_anomaly_uninspected(enum sl_http_anomaly a);
+
+/* Returns 1 if data starts with an HTTP/1.x request line (method token SP request-target SP
+ * "HTTP/1.") or status line ("HTTP/1.x SP 3DIGIT"), 0 as soon as a byte rules that out, -1 if
+ * all len bytes are a valid prefix. A long request-target keeps the answer at -1: a caller that
+ * cannot wait for more bytes may take -1 with len >= SL_HTTP_DETECT_MIN as HTTP (a method, a
+ * space and the start of a target), which is safe because the parser falls back to RAW without
+ * losing bytes if it is wrong. Detection is by content only, on any port. */
+int sl_http_detect(const uint8_t *data, size_t len);
+
+struct sl_http_params {
+	uint32_t max_inflate;  /* decompression states per worker (each ~87 KiB); 2 per body max */
+	uint32_t max_line;     /* bytes per start line, header line or chunk-size line */
+	uint32_t max_headers;  /* header (or trailer) lines per message */
+	uint64_t max_body_out; /* decoded bytes per compressed body; 0 = no cap */
+	uint32_t max_ratio;    /* decoded:compressed per body, checked every 64 KiB of output
+				* against compressed bytes consumed; 0 = no cap */
+};
+
+/* A message whose headers are complete; pointers valid during on_message only. */
+struct sl_http_msg {
+	uint8_t is_request;
+	uint8_t url_truncated; /* url holds the first SL_HTTP_URL_LEN - 1 bytes only */
+	uint8_t chunked;
+	uint8_t n_encodings; /* content + transfer codings other than chunked */
+	uint16_t status;     /* responses */
+	uint32_t index;	     /* n-th request, or n-th final response (answers the n-th request) */
+	int64_t content_length; /* -1 if absent */
+	const char *method;	/* request's method; for a response, the method it answers or "" */
+	const char *url;	/* raw request-target; "" for a response */
+	const char *host;
+	const char *content_type;
+};
+
+struct sl_http_callbacks {
+	/* Scannable bytes of context c; consecutive calls with the same c continue one unit. */
+	void (*on_data)(void *ctx, enum sl_scan_context c, const uint8_t *data, size_t len);
+	/* The current unit of context c ended (URL, header block, body or part, RAW at eof). */
+	void (*on_unit_end)(void *ctx, enum sl_scan_context c);
+	void (*on_message)(void *ctx, const struct sl_http_msg *m);
+	void (*on_anomaly)(void *ctx, enum sl_http_anomaly a);
+};
+
+/* Per-direction parser state; opaque to callers, fixed size, lives in struct sl_http_conn. */
+struct sl_http_layer {
+	uint8_t kind;  /* gzip or deflate */
+	uint8_t phase; /* wrapper detection, running, done, failed */
+	uint8_t first; /* deflate: first byte, held until the second tells zlib from raw */
+	uint8_t have_first;
+	uint32_t slot; /* pool state index + 1; 0 = none */
+};
+
+struct sl_http_dir {
+	uint8_t state;
+	uint8_t role; /* 0 unknown, 1 requests, 2 responses */
+	uint8_t open; /* bit per scan context with a unit open */
+	uint8_t sub;  /* position inside the current token */
+	uint8_t hold_len;
+	uint8_t name_len;
+	uint8_t hdr_kind;
+	uint8_t val_len;
+	uint8_t flags;
+	uint8_t pct, pct_hi, in_query;
+	uint8_t n_enc, n_layers, ctype_kind, boundary_len;
+	uint8_t mp_state, mp_match, mp_virtual, body_stop;
+	uint16_t status;
+	uint16_t url_len;
+	uint32_t line_len;
+	uint32_t n_headers;
+	uint32_t msg_index;
+	uint64_t content_length;
+	uint64_t remaining; /* body or chunk bytes left; chunk size being read */
+	uint64_t body_in, body_out, consumed, next_mark;
+	uint8_t enc[4];
+	struct sl_http_layer layer[SL_HTTP_MAX_LAYERS];
+	char hold[24];
+	char name[20];
+	char val[160];
+	char method[SL_HTTP_METHOD_LEN];
+	char url[SL_HTTP_URL_LEN];
+	char host[SL_HTTP_HOST_LEN];
+	char ctype[SL_HTTP_CTYPE_LEN];
+	char boundary[SL_HTTP_BOUNDARY_MAX];
+};
+
+struct sl_http_conn {
+	struct sl_http_dir dir[2];
+	char pending[SL_HTTP_PIPELINE][SL_HTTP_METHOD_LEN]; /* methods awaiting a response */
+	uint8_t pend_head, pend_count;
+};
+
+struct sl_http_pool;
+
+/* Allocates the per-worker pool (all decompression states and buffers). Returns NULL on bad
+ * parameters (max_line or max_headers 0) or out of memory. */
+struct sl_http_pool *sl_http_pool_create(const struct sl_http_params *p);
+void sl_http_pool_free(struct sl_http_pool *pool);
+/* Decompression states currently in use (for stats and leak checks). */
+uint32_t sl_http_pool_in_use(const struct sl_http_pool *pool);
+
+/* Initial state of a connection (equivalent to all-zero). */
+void sl_http_conn_init(struct sl_http_conn *c);
+/* Feeds len in-order bytes of direction dir (0 or 1, the caller's orientation). data == NULL
+ * means a hole of len bytes: the direction cannot be followed any more (GAP anomaly, then RAW).
+ * Callbacks run before it returns; they must not feed the same conn. */
+void sl_http_feed(struct sl_http_pool *pool, struct sl_http_conn *c, unsigned dir,
+		  const uint8_t *data, size_t len, const struct sl_http_callbacks *cb, void *ctx);
+/* End of direction dir (FIN, RST or flow expiry): completes a read-until-close body, reports
+ * TRUNCATED for any other unfinished message, closes open units, and returns its
+ * decompression states. Later feeds of dir are passed as RAW. */
+void sl_http_eof(struct sl_http_pool *pool, struct sl_http_conn *c, unsigned dir,
+		 const struct sl_http_callbacks *cb, void *ctx);
+/* Returns every decompression state of c to the pool without callbacks (flow freed). */
+void sl_http_conn_release(struct sl_http_pool *pool, struct sl_http_conn *c);
+
+#endif /* SL_HTTP_H */

@@ -1,0 +1,906 @@
+/* Unit tests for lib/http: every message is fed whole, split in two at every point, and one byte
+ * at a time; the transcript of callbacks (context-tagged data, unit ends, messages, anomalies)
+ * must be identical (issue 3's acceptance). Compressed inputs are built here with zlib. */
+#include <CUnit/Basic.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "sl_http.h"
+
+/* ---- growable byte buffer ---- */
+
+struct buf {
+	uint8_t *p;
+	size_t n, cap;
+};
+
+static void
+buf_mem(struct buf *b, const void *p, size_t n)
+{
+	if (b->n + n + 1 > b->cap) {
+		b->cap = (b->n + n + 1) * 2;
+		b->p = realloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->n, p, n);
+	b->n += n;
+	b->p[b->n] = 0;
+}
+
+static void
+buf_str(struct buf *b, const char *s)
+{
+	buf_mem(b, s, strlen(s));
+}
+
+static void __attribute__((format(printf, 2, 3))) buf_printf(struct buf *b, const char *fmt, ...)
+{
+	char tmp[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	buf_mem(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* zlib-compressed copy: wbits 31 gzip, 15 zlib, -15 raw deflate. */
+static struct buf
+zcomp(const void *in, size_t n, int wbits)
+{
+	struct buf b = {0};
+	z_stream z;
+
+	memset(&z, 0, sizeof(z));
+	deflateInit2(&z, 6, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY);
+	b.cap = deflateBound(&z, n) + 1;
+	b.p = malloc(b.cap);
+	z.next_in = (uint8_t *)in;
+	z.avail_in = n;
+	z.next_out = b.p;
+	z.avail_out = b.cap;
+	deflate(&z, Z_FINISH);
+	b.n = z.total_out;
+	deflateEnd(&z);
+	return b;
+}
+
+/* ---- transcript recorder ---- */
+
+struct rec {
+	struct buf t;
+	int cur; /* context of the data being appended, -1 after any other event */
+};
+
+static void
+rec_data(void *ctx, enum sl_scan_context c, const uint8_t *p, size_t n)
+{
+	struct rec *r = ctx;
+
+	CU_ASSERT_FATAL(n > 0);
+	if (r->cur != (int)c) {
+		buf_printf(&r->t, "\n[%s]", sl_scan_context_name(c));
+		r->cur = c;
+	}
+	if (r->t.n + 4 * n + 1 > r->t.cap) {
+		r->t.cap = (r->t.n + 4 * n + 1) * 2;
+		r->t.p = realloc(r->t.p, r->t.cap);
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *o = r->t.p + r->t.n;
+
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\') {
+			o[0] = p[i];
+			r->t.n++;
+		} else {
+			o[0] = '\\';
+			o[1] = 'x';
+			o[2] = "0123456789abcdef"[p[i] >> 4];
+			o[3] = "0123456789abcdef"[p[i] & 15];
+			r->t.n += 4;
+		}
+	}
+	r->t.p[r->t.n] = 0;
+}
+
+static void
+rec_end(void *ctx, enum sl_scan_context c)
+{
+	struct rec *r = ctx;
+
+	buf_printf(&r->t, "\n[/%s]", sl_scan_context_name(c));
+	r->cur = -1;
+}
+
+static void
+rec_msg(void *ctx, const struct sl_http_msg *m)
+{
+	struct rec *r = ctx;
+
+	buf_printf(&r->t, "\n#%s %u method=%s url=%s host=%s ct=%s status=%u cl=%lld%s enc=%u",
+		   m->is_request ? "req" : "resp", m->index, m->method, m->url, m->host,
+		   m->content_type, m->status, (long long)m->content_length,
+		   m->chunked ? " chunked" : "", m->n_encodings);
+	r->cur = -1;
+}
+
+static void
+rec_anomaly(void *ctx, enum sl_http_anomaly a)
+{
+	struct rec *r = ctx;
+
+	buf_printf(&r->t, "\n!%s", sl_http_anomaly_name(a));
+	r->cur = -1;
+}
+
+/* Names come from lib/scan's X-macro; defined here so the test needs only the header. */
+const char *
+sl_scan_context_name(enum sl_scan_context c)
+{
+	static const char *const names[] = {
+#define SL_X(e, s) s,
+	    SL_SCAN_CONTEXTS(SL_X)
+#undef SL_X
+	};
+	return (unsigned)c < SL_SCAN_CTX_COUNT ? names[c] : "?";
+}
+
+static const struct sl_http_callbacks rec_cb = {
+    .on_data = rec_data,
+    .on_unit_end = rec_end,
+    .on_message = rec_msg,
+    .on_anomaly = rec_anomaly,
+};
+
+/* ---- split runner ---- */
+
+enum mode { WHOLE, SPLIT, BYTES };
+
+struct tcase {
+	const char *name;
+	struct buf req, resp;
+	int eof;     /* send sl_http_eof on both directions at the end */
+	size_t step; /* split points tried: every step-th (1 = all) */
+	struct sl_http_params *params;
+};
+
+static struct sl_http_params default_params = {
+    .max_inflate = 4,
+    .max_line = 1024,
+    .max_headers = 32,
+    .max_body_out = 1 << 20,
+    .max_ratio = 100,
+};
+
+static void
+feed_dir(struct sl_http_pool *pool, struct sl_http_conn *c, unsigned dir, const struct buf *b,
+	 enum mode m, size_t k, struct rec *r)
+{
+	if (b->n == 0)
+		return;
+	if (m == WHOLE) {
+		sl_http_feed(pool, c, dir, b->p, b->n, &rec_cb, r);
+	} else if (m == SPLIT) {
+		sl_http_feed(pool, c, dir, b->p, k, &rec_cb, r);
+		sl_http_feed(pool, c, dir, b->p + k, b->n - k, &rec_cb, r);
+	} else {
+		for (size_t i = 0; i < b->n; i++)
+			sl_http_feed(pool, c, dir, b->p + i, 1, &rec_cb, r);
+	}
+}
+
+/* Returns the transcript (caller frees). */
+static char *
+run_case(const struct tcase *tc, enum mode mreq, size_t kreq, enum mode mresp, size_t kresp)
+{
+	struct sl_http_pool *pool = sl_http_pool_create(tc->params ? tc->params : &default_params);
+	struct sl_http_conn c;
+	struct rec r = {.cur = -1};
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+	sl_http_conn_init(&c);
+	buf_str(&r.t, "");
+	feed_dir(pool, &c, 0, &tc->req, mreq, kreq, &r);
+	if (tc->resp.n) {
+		buf_str(&r.t, "\n== resp");
+		r.cur = -1;
+	}
+	feed_dir(pool, &c, 1, &tc->resp, mresp, kresp, &r);
+	if (tc->eof) {
+		buf_str(&r.t, "\n== eof");
+		r.cur = -1;
+		sl_http_eof(pool, &c, 0, &rec_cb, &r);
+		sl_http_eof(pool, &c, 1, &rec_cb, &r);
+		CU_ASSERT_EQUAL(sl_http_pool_in_use(pool), 0);
+	}
+	sl_http_conn_release(pool, &c);
+	CU_ASSERT_EQUAL(sl_http_pool_in_use(pool), 0);
+	sl_http_pool_free(pool);
+	return (char *)r.t.p;
+}
+
+static void
+same(const struct tcase *tc, const char *base, char *t, const char *how, size_t k)
+{
+	if (strcmp(base, t) != 0) {
+		size_t i = 0;
+
+		while (base[i] && base[i] == t[i])
+			i++;
+		fprintf(stderr,
+			"\n%s: %s at %zu differs at offset %zu:\n  whole: %.80s\n  split: %.80s\n",
+			tc->name, how, k, i, base + i, t + i);
+		CU_FAIL("transcript depends on the split");
+	}
+	free(t);
+}
+
+/* Feeds tc whole, split at every point of each direction, and byte by byte; returns the whole
+ * transcript after checking that all others equal it. */
+static char *
+check_splits(const struct tcase *tc)
+{
+	char *base = run_case(tc, WHOLE, 0, WHOLE, 0);
+	size_t step = tc->step ? tc->step : 1;
+
+	for (size_t k = 1; k < tc->req.n; k += step)
+		same(tc, base, run_case(tc, SPLIT, k, WHOLE, 0), "request split", k);
+	for (size_t k = 1; k < tc->resp.n; k += step)
+		same(tc, base, run_case(tc, WHOLE, 0, SPLIT, k), "response split", k);
+	same(tc, base, run_case(tc, BYTES, 0, BYTES, 0), "one byte at a time", 0);
+	return base;
+}
+
+static void
+tc_free(struct tcase *tc)
+{
+	free(tc->req.p);
+	free(tc->resp.p);
+}
+
+#define EXPECT(t, s)                                                                               \
+	do {                                                                                       \
+		if (strstr((t), (s)) == NULL) {                                                    \
+			fprintf(stderr, "\nmissing <%s> in transcript:%s\n", (s), (t));            \
+			CU_FAIL("expected text missing");                                          \
+		}                                                                                  \
+	} while (0)
+#define EXPECT_NOT(t, s) CU_ASSERT_PTR_NULL(strstr((t), (s)))
+
+/* Runs a request-only (or request+response) text case and returns the checked transcript. */
+static char *
+text_case(const char *name, const char *req, const char *resp, int eof)
+{
+	struct tcase tc = {.name = name, .eof = eof};
+	char *t;
+
+	buf_str(&tc.req, req);
+	if (resp)
+		buf_str(&tc.resp, resp);
+	t = check_splits(&tc);
+	tc_free(&tc);
+	return t;
+}
+
+/* ---- tests ---- */
+
+static void
+test_detect(void)
+{
+	CU_ASSERT_EQUAL(sl_http_detect((const uint8_t *)"GET / HTTP/1.1\r\n", 16), 1);
+	CU_ASSERT_EQUAL(sl_http_detect((const uint8_t *)"PROPFIND /x HTTP/1.0", 20), 1);
+	CU_ASSERT_EQUAL(sl_http_detect((const uint8_t *)"HTTP/1.1 200 OK", 15), 1);
+	CU_ASSERT_EQUAL(sl_http_detect((const uint8_t *)"HEAD /x HTTP/1.1", 16), 1);
+	CU_ASSERT_EQUAL(sl_http_detect((const uint8_t *)"HTTP/1.1 2", 10), -1);
+	CU_ASSERT_EQUAL(sl_http_detect((const uint8_t *)"GE", 2), -1);
+	CU_ASSERT_EQUAL(sl_http_detect((const uint8_t *)"GET /very/long/url", 18), -1);
+	CU_ASSERT_EQUAL(sl_http_detect((const uint8_t *)"", 0), -1);
+	CU_ASSERT_EQUAL(sl_http_detect((const uint8_t *)"\x16\x03\x01\x02", 4), 0);
+	CU_ASSERT_EQUAL(sl_http_detect((const uint8_t *)"SSH-2.0-OpenSSH_9.6", 19), 0);
+	CU_ASSERT_EQUAL(sl_http_detect((const uint8_t *)"GET / HTTP/2.0", 14), 0);
+	CU_ASSERT_EQUAL(sl_http_detect((const uint8_t *)"HTTP/2 200", 10), 0);
+	CU_ASSERT_EQUAL(sl_http_detect((const uint8_t *)"GET  / HTTP/1.1", 15), 0);
+	CU_ASSERT_EQUAL(sl_http_detect((const uint8_t *)"VERYLONGMETHODNAMEXX / HTTP/1.1", 31), 0);
+	CU_ASSERT_STRING_EQUAL(sl_http_anomaly_name(SL_HTTP_AN_BODY_CAP), "http_body_cap");
+	CU_ASSERT_TRUE(sl_http_anomaly_uninspected(SL_HTTP_AN_RATIO_CAP));
+	CU_ASSERT_FALSE(sl_http_anomaly_uninspected(SL_HTTP_AN_FOLDED_HEADER));
+	CU_ASSERT_TRUE(sizeof(struct sl_http_dir) < 1024);
+}
+
+static void
+test_get_query(void)
+{
+	char *t =
+	    text_case("get_query",
+		      "GET /search?q=1%2085+12%2078&x=%41%zz HTTP/1.1\r\nHost: Example.com\r\n"
+		      "Cookie: nir=185127800000112\r\nAccept: */*\r\n\r\n",
+		      NULL, 0);
+
+	CU_ASSERT_STRING_EQUAL(t, "\n[url]/search?q=1 85 12 78&x=A%zz\n[/url]"
+				  "\n[header]Host: Example.com\\x0aCookie: nir=185127800000112\\x0a"
+				  "Accept: */*\\x0a\n[/header]"
+				  "\n#req 0 method=GET url=/search?q=1%2085+12%2078&x=%41%zz "
+				  "host=Example.com ct= status=0 cl=-1 enc=0");
+	free(t);
+}
+
+static void
+test_post_json(void)
+{
+	char *t = text_case("post_json",
+			    "POST /api/v1/users HTTP/1.1\r\nHost: c2.example\r\n"
+			    "Content-Type: application/json\r\nContent-Length: 32\r\n\r\n"
+			    "{\"nir\":\"185127800000112\",\"a\":1}X",
+			    NULL, 1);
+
+	EXPECT(t, "#req 0 method=POST url=/api/v1/users host=c2.example ct=application/json "
+		  "status=0 cl=32 enc=0\n[body]{\"nir\":\"185127800000112\",\"a\":1}X\n[/body]");
+	free(t);
+}
+
+static void
+test_chunked_ext_trailers(void)
+{
+	char *t = text_case("chunked",
+			    "POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+			    "5;name=val\r\n18512\r\n"
+			    "A ; x\r\n7800000112\r\n"
+			    "0\r\nX-Trailer: t1\r\nX-Other: 2\r\n\r\n"
+			    "GET /next HTTP/1.1\r\n\r\n",
+			    NULL, 0);
+
+	EXPECT(t, "\n[body]18512");
+	EXPECT(t, "\n[header];name=val\n[/header]");
+	EXPECT(t, "\n[header] ; x\n[/header]\n[body]7800000112\n[/body]"
+		  "\n[header]X-Trailer: t1\\x0aX-Other: 2\\x0a\n[/header]");
+	EXPECT(t, "\n[url]/next\n[/url]");
+	EXPECT_NOT(t, "!");
+	free(t);
+}
+
+static void
+test_value_cut_by_chunk(void)
+{
+	char *t = text_case("chunk_cut",
+			    "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+			    "9\r\nssn=123-4\r\n1\r\n5\r\n4\r\n-678\r\n1\r\n9\r\n0\r\n\r\n",
+			    NULL, 0);
+
+	EXPECT(t, "\n[body]ssn=123-45-6789\n[/body]");
+	free(t);
+}
+
+/* Compressed request bodies: gzip, zlib-wrapped and raw deflate, and two layers. */
+static void
+compressed_request(const char *name, int wbits, const char *coding, int layers)
+{
+	const char *plain = "{\"nir\":\"185127800000112\",\"card\":\"4111111111111111\"}";
+	struct tcase tc = {.name = name};
+	struct buf z = zcomp(plain, strlen(plain), wbits);
+	char *t;
+
+	if (layers == 2) {
+		struct buf z2 = zcomp(z.p, z.n, wbits);
+
+		free(z.p);
+		z = z2;
+	}
+	buf_printf(&tc.req,
+		   "POST /c HTTP/1.1\r\nContent-Encoding: %s\r\nContent-Length: %zu\r\n\r\n",
+		   coding, z.n);
+	buf_mem(&tc.req, z.p, z.n);
+	buf_str(&tc.req, "GET /after HTTP/1.1\r\n\r\n");
+	t = check_splits(&tc);
+	EXPECT(t, "\n[body]{\"nir\":\"185127800000112\",\"card\":\"4111111111111111\"}\n[/body]");
+	EXPECT(t, "[url]/after");
+	EXPECT_NOT(t, "!");
+	free(t);
+	free(z.p);
+	tc_free(&tc);
+}
+
+static void
+test_gzip_request(void)
+{
+	compressed_request("gzip", 31, "gzip", 1);
+	compressed_request("x-gzip", 31, "x-gzip", 1);
+}
+
+static void
+test_deflate_raw_and_zlib(void)
+{
+	compressed_request("deflate_raw", -15, "deflate", 1);
+	compressed_request("deflate_zlib", 15, "Deflate", 1);
+}
+
+static void
+test_layered(void)
+{
+	compressed_request("gzip_gzip", 31, "gzip, gzip", 2);
+	compressed_request("deflate_deflate", 15, "deflate,deflate", 2);
+}
+
+static void
+test_gzip_response(void)
+{
+	struct buf plain = {0};
+	struct tcase tc = {.name = "gzip_response"};
+	struct buf z;
+	char *t;
+
+	/* Large enough for several inflate output buffers, with a value across their edges. */
+	for (int i = 0; i < 3000; i++)
+		buf_printf(&plain, "<tr><td>%d</td><td>185127800000112</td></tr>\n", i);
+	z = zcomp(plain.p, plain.n, 31);
+	buf_str(&tc.req, "GET /export HTTP/1.1\r\nHost: intranet\r\n\r\n");
+	buf_printf(&tc.resp,
+		   "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n"
+		   "Transfer-Encoding: chunked\r\n\r\n%zx\r\n",
+		   z.n / 2);
+	buf_mem(&tc.resp, z.p, z.n / 2);
+	buf_printf(&tc.resp, "\r\n%zx\r\n", z.n - z.n / 2);
+	buf_mem(&tc.resp, z.p + z.n / 2, z.n - z.n / 2);
+	buf_str(&tc.resp, "\r\n0\r\n\r\n");
+	tc.step = 3; /* the plain text is 130 KB: every third split point keeps the run short */
+	t = check_splits(&tc);
+	EXPECT(t, "#resp 0 method=GET url= host= ct=text/html status=200 cl=-1 chunked enc=1");
+	EXPECT(t, "\n[body]<tr><td>0</td>");
+	EXPECT(t, "<td>2999</td><td>185127800000112</td></tr>\\x0a\n[/body]");
+	EXPECT_NOT(t, "!");
+	{
+		/* the decoded body is exactly the plain text */
+		struct buf want = {0};
+
+		buf_str(&want, "\n[body]");
+		for (size_t i = 0; i < plain.n; i++) {
+			if (plain.p[i] == '\n')
+				buf_str(&want, "\\x0a");
+			else
+				buf_mem(&want, plain.p + i, 1);
+		}
+		buf_str(&want, "\n[/body]");
+		EXPECT(t, (char *)want.p);
+		free(want.p);
+	}
+	free(t);
+	free(z.p);
+	free(plain.p);
+	tc_free(&tc);
+}
+
+static void
+test_form(void)
+{
+	const char *body = "name=Jean+Dupont&nir=1%2085%2012%2078&x=%4%41+&y=%";
+	struct tcase tc = {.name = "form"};
+	char *t;
+
+	buf_printf(&tc.req,
+		   "POST /f HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded; "
+		   "charset=utf-8\r\nContent-Length: %zu\r\n\r\n%s",
+		   strlen(body), body);
+	t = check_splits(&tc);
+	EXPECT(t, "\n[body]name=Jean Dupont&nir=1 85 12 78&x=%4A &y=%\n[/body]");
+	free(t);
+	tc_free(&tc);
+}
+
+static void
+test_multipart(void)
+{
+	const char *body =
+	    "preamble\r\n"
+	    "--XyZ--b0undary\r\n"
+	    "Content-Disposition: form-data; name=\"comment\"\r\n"
+	    "\r\n"
+	    "see file\r\n--XyZ-- not a boundary\r\n"
+	    "--XyZ--b0undary  \r\n"
+	    "Content-Disposition: form-data; name=\"f\"; filename=\"clients.csv\"\r\n"
+	    "Content-Type: text/csv\r\n"
+	    "\r\n"
+	    "name,nir\r\nA,185127800000112\r\nB,285127800000199\r\n"
+	    "\r\n--XyZ--b0undary--\r\n"
+	    "epilogue";
+	struct tcase tc = {.name = "multipart"};
+	char *t;
+
+	buf_printf(&tc.req,
+		   "POST /upload HTTP/1.1\r\nContent-Type: multipart/form-data; "
+		   "boundary=\"XyZ--b0undary\"\r\nContent-Length: %zu\r\n\r\n%s",
+		   strlen(body), body);
+	t = check_splits(&tc);
+	EXPECT(t, "\n[body]preamble\n[/body]"
+		  "\n[header]Content-Disposition: form-data; name=\"comment\"\\x0a\n[/header]"
+		  "\n[body]see file\\x0d\\x0a--XyZ-- not a boundary\n[/body]"
+		  "\n[header]Content-Disposition: form-data; name=\"f\"; "
+		  "filename=\"clients.csv\"\\x0aContent-Type: text/csv\\x0a\n[/header]"
+		  "\n[body]name,nir\\x0d\\x0aA,185127800000112\\x0d\\x0aB,285127800000199\\x0d\\x0a"
+		  "\n[/body]\n[body]\\x0d\\x0aepilogue\n[/body]");
+	EXPECT_NOT(t, "!");
+	free(t);
+	tc_free(&tc);
+}
+
+static void
+test_pipelined(void)
+{
+	char *t = text_case("pipelined",
+			    "GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+			    "HEAD /b HTTP/1.1\r\nHost: h\r\n\r\n"
+			    "GET /c HTTP/1.1\r\nHost: h\r\n\r\n"
+			    "GET /d?nir=185127800000112 HTTP/1.1\r\nHost: h\r\n\r\n"
+			    "GET /e HTTP/1.1\r\nHost: h\r\n\r\n",
+			    "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+			    "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+			    "HTTP/1.1 204 No Content\r\nContent-Length: 7\r\n\r\n"
+			    "HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n"
+			    "HTTP/1.1 100 Continue\r\n\r\n"
+			    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nbye",
+			    0);
+
+	EXPECT(t, "[url]/d?nir=185127800000112\n[/url]");
+	EXPECT(t, "#resp 0 method=GET url= host= ct= status=200 cl=5 enc=0\n[body]hello\n[/body]");
+	/* no body after HEAD, 204, 304 and 100: the next status line follows at once */
+	EXPECT(t, "#resp 1 method=HEAD url= host= ct= status=200 cl=100 enc=0\n[header]No Content");
+	EXPECT(t, "#resp 2 method=GET url= host= ct= status=204 cl=7 enc=0\n[header]Not Modified");
+	EXPECT(t, "#resp 3 method=GET url= host= ct= status=304 cl=9 enc=0\n[header]Continue");
+	EXPECT(t, "#resp 4 method=GET url= host= ct= status=100 cl=-1 enc=0\n[header]OK");
+	EXPECT(t, "#resp 4 method=GET url= host= ct= status=200 cl=3 enc=0\n[body]bye\n[/body]");
+	EXPECT_NOT(t, "!");
+	free(t);
+}
+
+static void
+test_keepalive(void)
+{
+	char *t =
+	    text_case("keepalive",
+		      "POST /1 HTTP/1.1\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\nabc"
+		      "POST /2 HTTP/1.1\r\nContent-Length: 3\r\n\r\ndef"
+		      "POST /3 HTTP/1.1\r\nContent-Length: 19\r\n\r\nnir=185127800000112",
+		      "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+		      "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+		      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+		      1);
+
+	EXPECT(t, "#req 2 method=POST url=/3 host= ct= status=0 cl=19 enc=0"
+		  "\n[body]nir=185127800000112\n[/body]");
+	EXPECT(t, "#resp 2 method=POST");
+	EXPECT_NOT(t, "!");
+	free(t);
+}
+
+static void
+test_read_until_close(void)
+{
+	char *t = text_case("until_close", "GET /dl HTTP/1.0\r\n\r\n",
+			    "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n"
+			    "line 1\nnir 185127800000112\nHTTP/1.1 200 not a response\r\n",
+			    1);
+
+	EXPECT(t, "\n[body]line 1\\x0anir 185127800000112\\x0aHTTP/1.1 200 not a response\\x0d\\x0a"
+		  "\n== eof\n[/body]");
+	EXPECT_NOT(t, "!");
+	free(t);
+}
+
+static void
+test_folding(void)
+{
+	char *t = text_case("folding",
+			    "POST /f HTTP/1.1\r\nX-Data: 1851278\r\n  00000112\r\n"
+			    "Content-Length:\r\n\t4\r\n\r\nbody",
+			    NULL, 0);
+
+	EXPECT(t, "[header]X-Data: 1851278\n!http_folded_header\n[header] 00000112\\x0a");
+	EXPECT(t, "cl=4");
+	EXPECT(t, "\n[body]body\n[/body]");
+	free(t);
+}
+
+static void
+test_cl_and_te(void)
+{
+	char *t =
+	    text_case("cl_te",
+		      "POST /x HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+		      "5\r\nhello\r\n0\r\n\r\n"
+		      "smuggled=185127800000112",
+		      NULL, 1);
+
+	EXPECT(t, "!http_cl_and_chunked");
+	EXPECT(t, "\n[body]hello\n[/body]");
+	/* the bytes after the chunked body are no request: RAW, not lost */
+	EXPECT(t, "!http_bad_request_line\n[raw]smuggled=185127800000112");
+	free(t);
+}
+
+static void
+test_cl_conflict(void)
+{
+	char *t =
+	    text_case("cl_conflict",
+		      "POST /x HTTP/1.1\r\nContent-Length: 4\r\nContent-Length: 40\r\nHost: h\r\n"
+		      "\r\nnir=185127800000112",
+		      NULL, 1);
+
+	EXPECT(t,
+	       "!http_cl_conflict\n[/header]\n[raw]Host: h\\x0d\\x0a\\x0d\\x0anir=185127800000112"
+	       "\n== eof\n[/raw]");
+	free(t);
+	t = text_case("cl_same", "POST /x HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\nabc", NULL, 0);
+	EXPECT(t, "[body]abc");
+	EXPECT_NOT(t, "!");
+	free(t);
+	t = text_case("cl_bad", "POST /x HTTP/1.1\r\nContent-Length: -3\r\n\r\nabc", NULL, 0);
+	EXPECT(t, "!http_bad_content_length\n[/header]\n[raw]abc");
+	free(t);
+}
+
+static void
+test_bad_chunk(void)
+{
+	char *t = text_case("bad_chunk",
+			    "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+			    "4\r\nabcd\r\n-2\r\nnir=185127800000112\r\n0\r\n\r\n",
+			    NULL, 1);
+
+	EXPECT(t,
+	       "[body]abcd\n!http_bad_chunk_size\n[/body]\n[raw]-2\\x0d\\x0anir=185127800000112");
+	free(t);
+	t = text_case(
+	    "bad_chunk_end",
+	    "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcdEXTRA\r\n0\r\n\r\n",
+	    NULL, 0);
+	EXPECT(t, "[body]abcd\n!http_bad_chunk_end\n[/body]\n[raw]EXTRA");
+	free(t);
+	t = text_case("chunk_hex_overflow",
+		      "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+		      "10000000000000000\r\nx",
+		      NULL, 0);
+	EXPECT(t, "!http_bad_chunk_size\n[raw]1000000000000000");
+	free(t);
+}
+
+static void
+test_bad_te(void)
+{
+	char *t =
+	    text_case("te_unknown",
+		      "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked, foo\r\n\r\nabc", NULL, 0);
+
+	EXPECT(t, "!http_bad_transfer_encoding\n[/header]\n[raw]");
+	EXPECT(t, "abc");
+	free(t);
+}
+
+/* A bomb: 10 MB of zeros gzipped (~10 KB) stops at the ratio cap, then at the output cap. */
+static void
+bomb(const char *name, size_t zeros, struct sl_http_params *p, size_t step, const char *want)
+{
+	uint8_t *plain = calloc(1, zeros);
+	struct buf z = zcomp(plain, zeros, 31);
+	struct tcase tc = {.name = name, .params = p, .step = step};
+	char *t;
+
+	buf_printf(&tc.req,
+		   "POST /b HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: %zu\r\n\r\n",
+		   z.n);
+	buf_mem(&tc.req, z.p, z.n);
+	buf_str(&tc.req, "GET /next HTTP/1.1\r\n\r\n");
+	t = check_splits(&tc);
+	EXPECT(t, want);
+	EXPECT(t, "[url]/next"); /* framing survives: the next request is parsed */
+	free(t);
+	free(z.p);
+	free(plain);
+	tc_free(&tc);
+}
+
+static void
+test_gzip_bomb(void)
+{
+	struct sl_http_params ratio = default_params, out = default_params;
+
+	ratio.max_ratio = 100;
+	ratio.max_body_out = 64 << 20;
+	bomb("bomb_ratio", 2 << 20, &ratio, 1, "\\x00\\x00\n!http_ratio_cap\n[/body]");
+	out.max_ratio = 0;
+	out.max_body_out = 100000;
+	bomb("bomb_out", 2 << 20, &out, 1, "\\x00\\x00\n!http_body_cap\n[/body]");
+	/* the 100 MB bomb, at a sample of split points */
+	bomb("bomb_100mb", 100 << 20, &ratio, 997, "\\x00\\x00\n!http_ratio_cap\n[/body]");
+}
+
+static void
+test_ratio_exact_cut(void)
+{
+	/* The ratio check happens at fixed output offsets: exactly 64 KiB are passed on. */
+	struct sl_http_params p = default_params;
+	uint8_t *plain = calloc(1, 1 << 20);
+	struct buf z = zcomp(plain, 1 << 20, 31);
+	struct sl_http_pool *pool;
+	struct sl_http_conn c;
+	struct rec r = {.cur = -1};
+	size_t zeros = 0;
+
+	p.max_ratio = 50;
+	pool = sl_http_pool_create(&p);
+	sl_http_conn_init(&c);
+	buf_printf(
+	    &r.t, "POST /b HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: %zu\r\n\r\n", z.n);
+	sl_http_feed(pool, &c, 0, r.t.p, r.t.n, &rec_cb, &r);
+	r.t.n = 0;
+	sl_http_feed(pool, &c, 0, z.p, z.n, &rec_cb, &r);
+	for (char *s = strstr((char *)r.t.p, "\\x00"); s; s = strstr(s + 4, "\\x00"))
+		zeros++;
+	CU_ASSERT_EQUAL(zeros, 65536);
+	EXPECT((char *)r.t.p, "!http_ratio_cap");
+	CU_ASSERT_EQUAL(sl_http_pool_in_use(pool), 0);
+	sl_http_pool_free(pool);
+	free(r.t.p);
+	free(z.p);
+	free(plain);
+}
+
+static void
+test_unknown_encoding_and_pool(void)
+{
+	struct sl_http_params one = default_params;
+	struct tcase tc = {.name = "pool_empty", .params = &one};
+	char *t = text_case("br",
+			    "POST /x HTTP/1.1\r\nContent-Encoding: br\r\nContent-Length: 4\r\n\r\n"
+			    "\x8b\x01\x80zz",
+			    NULL, 0);
+
+	EXPECT(t, "!http_unknown_encoding\n[body]\\x8b\\x01\\x80z");
+	free(t);
+	t = text_case(
+	    "three_layers",
+	    "POST /x HTTP/1.1\r\nContent-Encoding: gzip, gzip, gzip\r\nContent-Length: 3\r\n"
+	    "\r\nabc",
+	    NULL, 0);
+	EXPECT(t, "!http_too_many_encodings\n[body]abc");
+	free(t);
+	{
+		/* Corrupt data: reported, and what ISA-L had not read yet is passed on. Which
+		 * bytes that is depends on its read-ahead, so only whole and bytewise are run. */
+		struct tcase bad = {.name = "bad_gzip"};
+
+		buf_str(&bad.req, "POST /x HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: "
+				  "12\r\n\r\nnot gzip 123GET /n HTTP/1.1\r\n\r\n");
+		t = run_case(&bad, WHOLE, 0, WHOLE, 0);
+		EXPECT(t, "enc=1\n!http_decompress_error\n[body]");
+		EXPECT(t, "23\n[/body]\n[url]/n");
+		free(t);
+		t = run_case(&bad, BYTES, 0, BYTES, 0);
+		EXPECT(t, "enc=1\n!http_decompress_error\n[body]");
+		EXPECT(t, "3\n[/body]\n[url]/n");
+		free(t);
+		tc_free(&bad);
+	}
+	one.max_inflate = 1;
+	buf_str(&tc.req, "POST /x HTTP/1.1\r\nContent-Encoding: gzip, gzip\r\nContent-Length: 3\r\n"
+			 "\r\nabc");
+	t = check_splits(&tc);
+	EXPECT(t, "!http_inflate_pool_empty\n[body]abc");
+	free(t);
+	tc_free(&tc);
+}
+
+static void
+test_caps_and_garbage(void)
+{
+	struct buf many = {0};
+	char *t;
+
+	buf_str(&many, "GET / HTTP/1.1\r\n");
+	for (int i = 0; i < 40; i++)
+		buf_printf(&many, "X-H%d: v\r\n", i);
+	buf_str(&many, "\r\n");
+	t = text_case("many_headers", (char *)many.p, NULL, 0);
+	EXPECT(t, "!http_too_many_headers\n[/header]\n[raw]X-H32: v");
+	free(t);
+	free(many.p);
+
+	many = (struct buf){0};
+	buf_str(&many, "GET / HTTP/1.1\r\nCookie: ");
+	for (int i = 0; i < 1100; i++)
+		buf_str(&many, "a");
+	buf_str(&many, "\r\n\r\n");
+	t = text_case("long_header", (char *)many.p, NULL, 0);
+	EXPECT(t, "!http_header_too_long\n[/header]\n[raw]aaa");
+	free(t);
+	free(many.p);
+
+	t = text_case("garbage", "\x16\x03\x01 hello 185127800000112", NULL, 1);
+	CU_ASSERT_STRING_EQUAL(
+	    t, "\n!http_bad_request_line\n[raw]\\x16\\x03\\x01 hello 185127800000112"
+	       "\n== eof\n[/raw]");
+	free(t);
+
+	t = text_case("bad_version", "GET /x?a=1 HTTP/9.9\r\n\r\n", NULL, 0);
+	EXPECT(
+	    t,
+	    "[url]/x?a=1\n[/url]\n!http_bad_request_line\n[raw]GET HTTP/9.9\\x0d\\x0a\\x0d\\x0a");
+	free(t);
+
+	t = text_case("truncated", "POST /x HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc", NULL, 1);
+	EXPECT(t, "[body]abc\n== eof\n!http_truncated\n[/body]");
+	free(t);
+
+	t = text_case("connect", "CONNECT host:443 HTTP/1.1\r\n\r\n\x16\x03\x01 tls",
+		      "HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x03 tls", 0);
+	EXPECT(t, "[raw]\\x16\\x03\\x01 tls");
+	EXPECT(t, "[raw]\\x16\\x03\\x03 tls");
+	EXPECT_NOT(t, "!");
+	free(t);
+}
+
+static void
+test_gap(void)
+{
+	struct sl_http_pool *pool = sl_http_pool_create(&default_params);
+	struct sl_http_conn c;
+	struct rec r = {.cur = -1};
+	const char *a = "POST /x HTTP/1.1\r\nContent-Length: 10\r\n\r\nab";
+
+	sl_http_conn_init(&c);
+	buf_str(&r.t, "");
+	sl_http_feed(pool, &c, 0, (const uint8_t *)a, strlen(a), &rec_cb, &r);
+	sl_http_feed(pool, &c, 0, NULL, 3, &rec_cb, &r);
+	sl_http_feed(pool, &c, 0, (const uint8_t *)"cdefg", 5, &rec_cb, &r);
+	EXPECT((char *)r.t.p, "[body]ab\n!http_gap\n[/body]\n[raw]cdefg");
+	sl_http_pool_free(pool);
+	free(r.t.p);
+}
+
+int
+main(void)
+{
+	static const struct {
+		const char *name;
+		void (*fn)(void);
+	} tests[] = {
+	    {"detect", test_detect},
+	    {"get with query and cookie", test_get_query},
+	    {"post json content-length", test_post_json},
+	    {"chunked with extensions and trailers", test_chunked_ext_trailers},
+	    {"value cut by chunk boundaries", test_value_cut_by_chunk},
+	    {"gzip request body", test_gzip_request},
+	    {"deflate raw and zlib", test_deflate_raw_and_zlib},
+	    {"layered encodings", test_layered},
+	    {"gzip chunked response", test_gzip_response},
+	    {"form urlencoded", test_form},
+	    {"multipart csv upload", test_multipart},
+	    {"pipelined with head 204 304 100", test_pipelined},
+	    {"keep-alive three requests", test_keepalive},
+	    {"read until close", test_read_until_close},
+	    {"header folding", test_folding},
+	    {"content-length and chunked", test_cl_and_te},
+	    {"conflicting content-lengths", test_cl_conflict},
+	    {"bad chunk size", test_bad_chunk},
+	    {"bad transfer-encoding", test_bad_te},
+	    {"gzip bomb caps", test_gzip_bomb},
+	    {"ratio cut is exact", test_ratio_exact_cut},
+	    {"unknown encoding, bad gzip, pool empty", test_unknown_encoding_and_pool},
+	    {"caps, garbage, truncation, connect", test_caps_and_garbage},
+	    {"tcp gap", test_gap},
+	};
+	CU_pSuite s;
+	unsigned fails;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite("http", NULL, NULL);
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+		CU_add_test(s, tests[i].name, tests[i].fn);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	fails = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return fails != 0;
+}
