@@ -277,12 +277,12 @@ main(int argc, char **argv)
 	}
 	if (load_capture(argv[optind], mp, &cap))
 		return 1;
-	struct sl_ruleset *rs = sl_ruleset_build(&conf, 1, err, sizeof(err));
+	struct sl_ruleset *rs = sl_ruleset_build(&conf, 1, 1, err, sizeof(err));
 	if (rs == NULL) {
 		fprintf(stderr, "sl_bench: %s\n", err);
 		return 1;
 	}
-	struct sl_worker_params wp = {.id = 0, .socket_id = 0, .conf = &conf, .rs = rs};
+	struct sl_worker_params wp = {.id = 0, .socket_id = 0, .conf = &conf, .rs_slot = &rs};
 	struct sl_worker *w = sl_worker_create(&wp, err, sizeof(err));
 	if (w == NULL) {
 		fprintf(stderr, "sl_bench: %s\n", err);

@@ -311,7 +311,7 @@ main(int argc, char **argv)
 		ro.pcap_path = pcap;
 		ro.progress = !quiet && isatty(STDERR_FILENO);
 	}
-	rs = sl_ruleset_build(&conf, 1, err, sizeof(err));
+	rs = sl_ruleset_build(&conf, 1, conf.workers, err, sizeof(err));
 	if (rs == NULL) {
 		fprintf(stderr, "sluice: %s: %s\n", conf.path, err);
 		return 1;
@@ -343,7 +343,7 @@ main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
-	rc = sl_run(&conf, rs, ev, &ro, &sum, err, sizeof(err));
+	rc = sl_run(&conf, &rs, ev, &ro, &sum, err, sizeof(err));
 	sl_event_out_free(ev);
 	if (rc) {
 		fprintf(stderr, "sluice: %s\n", err);

@@ -5,8 +5,15 @@
 
 #include "sl_ruleset.h"
 
+uint32_t
+sl_ruleset_max_streams(const struct sl_conf *conf)
+{
+	return conf->flow_capacity * 2 + conf->http_flows * 6 + 64;
+}
+
 struct sl_ruleset *
-sl_ruleset_build(const struct sl_conf *conf, uint64_t generation, char *err, size_t errlen)
+sl_ruleset_build(const struct sl_conf *conf, uint64_t generation, unsigned n_workers, char *err,
+		 size_t errlen)
 {
 	struct sl_ruleset *rs = calloc(1, sizeof(*rs));
 
@@ -52,6 +59,19 @@ sl_ruleset_build(const struct sl_conf *conf, uint64_t generation, char *err, siz
 			return NULL;
 		}
 	}
+	if (n_workers > SL_RULESET_MAX_WORKERS) {
+		snprintf(err, errlen, "at most %d workers", SL_RULESET_MAX_WORKERS);
+		sl_ruleset_free(rs);
+		return NULL;
+	}
+	for (unsigned i = 0; i < n_workers; i++) {
+		rs->scan[i] = sl_scan_worker_create(rs->db, sl_ruleset_max_streams(conf), err, errlen);
+		if (rs->scan[i] == NULL) {
+			sl_ruleset_free(rs);
+			return NULL;
+		}
+		rs->n_workers = i + 1;
+	}
 	return rs;
 }
 
@@ -60,6 +80,8 @@ sl_ruleset_free(struct sl_ruleset *rs)
 {
 	if (rs == NULL)
 		return;
+	for (unsigned i = 0; i < rs->n_workers; i++)
+		sl_scan_worker_free(rs->scan[i]);
 	sl_scan_db_free(rs->db);
 	free(rs);
 }

@@ -11,15 +11,25 @@
 #include "sl_policy.h"
 #include "sl_scan.h"
 
+#define SL_RULESET_MAX_WORKERS 64
+
 struct sl_ruleset {
 	struct sl_scan_db *db;
 	struct sl_policy policy;
 	uint64_t generation;
+	/* Hyperscan scratch and stream-state pool of each worker for this database, made here so
+	 * that a worker switching rulesets never allocates. */
+	struct sl_scan_worker *scan[SL_RULESET_MAX_WORKERS];
+	unsigned n_workers;
 };
 
-/* Compiles conf's sensors and resolves its rules. Returns NULL with the reason in err. */
-struct sl_ruleset *sl_ruleset_build(const struct sl_conf *conf, uint64_t generation, char *err,
-				    size_t errlen);
+/* Compiles conf's sensors, resolves its rules and prepares scan state for n_workers workers.
+ * Returns NULL with the reason in err. */
+struct sl_ruleset *sl_ruleset_build(const struct sl_conf *conf, uint64_t generation,
+				    unsigned n_workers, char *err, size_t errlen);
+
+/* Streams a worker may have open at once: two per flow, three per HTTP side. */
+uint32_t sl_ruleset_max_streams(const struct sl_conf *conf);
 void sl_ruleset_free(struct sl_ruleset *rs);
 
 #endif /* SL_RULESET_H */

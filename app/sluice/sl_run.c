@@ -15,6 +15,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
 #include "sl_run.h"
@@ -31,6 +32,10 @@ const uint8_t sl_rss_sym_key[40] = {
 };
 
 static volatile sig_atomic_t stop_requested;
+static struct rte_rcu_qsbr *qsbr;
+static struct sl_ruleset **rs_current;
+static struct sl_worker *run_workers[MAX_WORKER];
+static unsigned n_run_workers;
 static atomic_int input_done;
 
 void
@@ -191,8 +196,15 @@ worker_main(void *arg)
 	uint8_t verdict[BURST];
 	uint64_t next_tick = 0, tick_tsc = tsc_hz / 1000;
 
+	rte_rcu_qsbr_thread_register(qsbr, c->idx);
+	rte_rcu_qsbr_thread_online(qsbr, c->idx);
 	for (;;) {
 		unsigned n = 0;
+
+		/* Between bursts: take a new ruleset, then declare that nothing of the old one is
+		 * held any more (see sl_run_swap_ruleset). */
+		sl_worker_sync_ruleset(c->w);
+		rte_rcu_qsbr_quiescent(qsbr, c->idx);
 
 		if (c->ring)
 			n = rte_ring_dequeue_burst(c->ring, (void **)pkts, BURST, NULL);
@@ -213,7 +225,26 @@ worker_main(void *arg)
 	}
 	sl_worker_tick(c->w, now_ns());
 	sl_worker_drain(c->w);
+	rte_rcu_qsbr_thread_offline(qsbr, c->idx);
+	rte_rcu_qsbr_thread_unregister(qsbr, c->idx);
 	return 0;
+}
+
+struct sl_ruleset *
+sl_run_swap_ruleset(struct sl_ruleset *next)
+{
+	struct sl_ruleset *old = __atomic_exchange_n(rs_current, next, __ATOMIC_ACQ_REL);
+
+	for (int grace = 0; grace < 2; grace++)
+		rte_rcu_qsbr_check(qsbr, rte_rcu_qsbr_start(qsbr), true);
+	return old;
+}
+
+unsigned
+sl_run_workers(struct sl_worker *const **workers)
+{
+	*workers = run_workers;
+	return n_run_workers;
 }
 
 static void
@@ -224,7 +255,7 @@ print_progress(uint64_t done, uint64_t total, double secs)
 }
 
 int
-sl_run(const struct sl_conf *conf, const struct sl_ruleset *rs, struct sl_event_out *events,
+sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_out *events,
        const struct sl_run_opts *opts, struct sl_run_summary *sum, char *err, size_t errlen)
 {
 	unsigned nw = conf->workers, n_ports = conf->n_ports, lcore, i;
@@ -254,6 +285,12 @@ sl_run(const struct sl_conf *conf, const struct sl_ruleset *rs, struct sl_event_
 	base_tsc = rte_rdtsc();
 	tsc_hz = rte_get_tsc_hz();
 
+	rs_current = rs_slot;
+	qsbr = rte_zmalloc("sl_qsbr", rte_rcu_qsbr_get_memsize(nw), RTE_CACHE_LINE_SIZE);
+	if (qsbr == NULL || rte_rcu_qsbr_init(qsbr, nw)) {
+		snprintf(err, errlen, "cannot set up RCU for %u workers", nw);
+		return -ENOMEM;
+	}
 	mp = rte_pktmbuf_pool_create("sl_mbufs", conf->mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 				     (int)rte_socket_id());
 	if (mp == NULL) {
@@ -285,7 +322,7 @@ sl_run(const struct sl_conf *conf, const struct sl_ruleset *rs, struct sl_event_
 			.id = (uint16_t)i,
 			.socket_id = (int)rte_lcore_to_socket_id(lcore),
 			.conf = conf,
-			.rs = rs,
+			.rs_slot = rs_slot,
 			.events = events,
 			.hash_key = opts->hash_key,
 			.tx_pool = mp,
@@ -316,6 +353,9 @@ sl_run(const struct sl_conf *conf, const struct sl_ruleset *rs, struct sl_event_
 		i++;
 	}
 
+	for (i = 0; i < nw; i++)
+		run_workers[i] = wc[i].w;
+	n_run_workers = nw;
 	atomic_store(&input_done, 0);
 	if (!opts->pcap_path)
 		fprintf(stderr, "sluice: ready: %u ports, %u workers\n", n_ports, nw);
@@ -429,6 +469,7 @@ sl_run(const struct sl_conf *conf, const struct sl_ruleset *rs, struct sl_event_
 		ps->tx_errors = es.oerrors;
 	}
 	rc = 0;
+	n_run_workers = 0;
 out_workers:
 	for (i = 0; i < nw; i++) {
 		sl_worker_free(wc[i].w);
@@ -440,5 +481,7 @@ out_ports:
 		rte_eth_dev_close(ports[p].id);
 	}
 	rte_mempool_free(mp);
+	rte_free(qsbr);
+	qsbr = NULL;
 	return rc;
 }

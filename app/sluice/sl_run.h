@@ -34,8 +34,19 @@ struct sl_run_summary {
 
 /* Sets up ports and workers from conf, runs until the capture ends or SIGINT/SIGTERM, drains
  * every flow, and fills *sum. Returns 0, or a negative errno with a message in err. */
-int sl_run(const struct sl_conf *conf, const struct sl_ruleset *rs, struct sl_event_out *events,
+int sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_out *events,
 	   const struct sl_run_opts *opts, struct sl_run_summary *sum, char *err, size_t errlen);
+
+/* Publishes a new ruleset to the workers of the running sl_run and returns the previous one once
+ * no worker can use it any more (two RCU grace periods: the first guarantees every worker has
+ * seen the new pointer, the second that it has finished moving its streams off the old one).
+ * Control thread only; blocks for about two worker loop iterations. */
+struct sl_ruleset *sl_run_swap_ruleset(struct sl_ruleset *next);
+
+/* Counter snapshots of the running workers, for the control plane. Returns the number of
+ * workers (0 when not running); the pointers stay valid while sl_run runs. */
+struct sl_worker;
+unsigned sl_run_workers(struct sl_worker *const **workers);
 
 /* Asks a running sl_run to stop (signal-safe). */
 void sl_run_stop(void);

@@ -86,7 +86,8 @@ struct flow_state {
 struct sl_worker {
 	uint16_t id;
 	const struct sl_conf *conf;
-	const struct sl_ruleset *rs;
+	struct sl_ruleset *const *rs_slot;
+	const struct sl_ruleset *rs; /* in force on this worker */
 	const struct sl_scan_db *db; /* rs->db */
 	struct sl_event_out *events;
 	struct rte_mempool *tx_pool;
@@ -102,6 +103,7 @@ struct sl_worker {
 	struct http_state *http_states;
 	uint32_t http_free; /* free list head: index + 1 */
 	uint64_t http_anomalies[SL_HTTP_AN_COUNT];
+	struct sl_scan_stats scan_base; /* counts of scan workers of earlier rulesets */
 	uint64_t tcp_timeout_ns, udp_timeout_ns;
 	uint8_t hash_key[SL_EVENT_KEY_LEN];
 	struct sl_worker_stats st;
@@ -532,8 +534,10 @@ sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen)
 	}
 	w->id = p->id;
 	w->conf = c;
-	w->rs = p->rs;
-	w->db = p->rs->db;
+	w->rs_slot = p->rs_slot;
+	w->rs = __atomic_load_n(p->rs_slot, __ATOMIC_ACQUIRE);
+	w->db = w->rs->db;
+	w->scan = w->rs->scan[p->id];
 	w->events = p->events;
 	w->tx_pool = p->tx_pool;
 	w->port_inline = p->port_inline;
@@ -572,10 +576,6 @@ sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen)
 		goto fail_tcp;
 	}
 	/* Two streams per flow, plus headroom for HTTP units opened while the flow streams are. */
-	w->scan = sl_scan_worker_create(w->db, c->flow_capacity * 2 + c->http_flows * 4 + 64, err,
-					errlen);
-	if (w->scan == NULL)
-		goto fail_scan;
 	struct sl_http_params hp = {
 		.max_inflate = c->http_inflate,
 		.max_line = c->http_max_line,
@@ -601,8 +601,6 @@ sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen)
 fail_http:
 	sl_http_pool_free(w->http);
 	rte_free(w->http_states);
-	sl_scan_worker_free(w->scan);
-fail_scan:
 	sl_tcp_pool_free(w->tcp);
 fail_tcp:
 	sl_flow_table_free(w->flows);
@@ -629,7 +627,6 @@ sl_worker_free(struct sl_worker *w)
 	sl_flow_table_free(w->flows); /* ends flows through on_flow_end first */
 	sl_http_pool_free(w->http);
 	rte_free(w->http_states);
-	sl_scan_worker_free(w->scan);
 	sl_tcp_pool_free(w->tcp);
 	rte_free(w);
 }
@@ -844,6 +841,91 @@ sl_worker_process(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint8
 	}
 }
 
+/* Index in `to` of the sensor named like sensor idx of `from`, or -1. */
+static int
+sensor_remap(const struct sl_scan_db *from, const struct sl_scan_db *to, unsigned idx)
+{
+	const char *name = sl_scan_db_sensor(from, idx)->name;
+
+	for (unsigned i = 0; i < sl_scan_db_sensor_count(to); i++)
+		if (!strcmp(sl_scan_db_sensor(to, i)->name, name))
+			return (int)i;
+	return -1;
+}
+
+struct migration {
+	struct sl_worker *w;
+	const struct sl_ruleset *to;
+	struct sl_scan_worker *to_scan;
+};
+
+static void
+migrate_stream(struct migration *mg, struct sl_scan_stream *st)
+{
+	sl_scan_stream_migrate(mg->w->db, mg->w->scan, mg->to->db, mg->to_scan, st);
+}
+
+/* Moves one flow's streams and hits to the new ruleset (sl_flow_foreach callback). */
+static void
+migrate_flow(void *ctx, struct sl_flow *f)
+{
+	struct migration *mg = ctx;
+	struct flow_state *fs = sl_flow_user(f);
+
+	for (int s = 0; s < 2; s++) {
+		migrate_stream(mg, &fs->side[s].scan);
+		for (int k = 0; fs->http && k < HTTP_SLOTS; k++)
+			migrate_stream(mg, &fs->http->st[s][k]);
+	}
+	for (unsigned i = 0; i < SL_MAX_HITS; i++) {
+		struct flow_hit *h = &fs->hits[i];
+		int to;
+
+		if (!h->used)
+			continue;
+		to = sensor_remap(mg->w->db, mg->to->db, h->sensor);
+		if (fs->blocked && fs->block_sensor == h->sensor)
+			fs->block_sensor = to < 0 ? UINT8_MAX : (uint8_t)to;
+		if (to < 0)
+			memset(h, 0, sizeof(*h));
+		else
+			h->sensor = (uint8_t)to;
+	}
+}
+
+int
+sl_worker_sync_ruleset(struct sl_worker *w)
+{
+	const struct sl_ruleset *rs = __atomic_load_n(w->rs_slot, __ATOMIC_ACQUIRE);
+	struct migration mg = {.w = w, .to = rs};
+
+	if (likely(rs == w->rs))
+		return 0;
+	mg.to_scan = rs->scan[w->id];
+	sl_flow_foreach(w->flows, migrate_flow, &mg);
+	/* Counters survive the switch; per-sensor ones follow their sensor by name. */
+	struct sl_scan_stats old, *b = &w->scan_base;
+	uint64_t hits[SL_SCAN_MAX_SENSORS] = {0}, rejects[SL_SCAN_MAX_SENSORS] = {0};
+	sl_scan_stats_get(w->scan, &old);
+#define SL_X(f, s) b->f += old.f;
+	SL_SCAN_COUNTERS(SL_X)
+#undef SL_X
+	for (unsigned i = 0; i < sl_scan_db_sensor_count(w->db); i++) {
+		int to = sensor_remap(w->db, rs->db, i);
+		if (to >= 0) {
+			hits[to] = b->sensor_hits[i] + old.sensor_hits[i];
+			rejects[to] = b->sensor_rejects[i] + old.sensor_rejects[i];
+		}
+	}
+	memcpy(b->sensor_hits, hits, sizeof(hits));
+	memcpy(b->sensor_rejects, rejects, sizeof(rejects));
+	w->rs = rs;
+	w->db = rs->db;
+	w->scan = mg.to_scan;
+	w->st.ruleset_switches++;
+	return 1;
+}
+
 uint16_t
 sl_worker_injected(struct sl_worker *w, struct rte_mbuf ***pkts, const uint16_t **ports)
 {
@@ -875,6 +957,14 @@ sl_worker_stats_get(const struct sl_worker *w, struct sl_worker_stats *ws,
 		sl_flow_stats_get(w->flows, fs);
 	if (ts)
 		sl_tcp_stats_get(w->tcp, ts);
-	if (ss)
+	if (ss) {
 		sl_scan_stats_get(w->scan, ss);
+#define SL_X(f, s) ss->f += w->scan_base.f;
+		SL_SCAN_COUNTERS(SL_X)
+#undef SL_X
+		for (unsigned i = 0; i < SL_SCAN_MAX_SENSORS; i++) {
+			ss->sensor_hits[i] += w->scan_base.sensor_hits[i];
+			ss->sensor_rejects[i] += w->scan_base.sensor_rejects[i];
+		}
+	}
 }

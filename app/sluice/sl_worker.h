@@ -42,6 +42,7 @@ enum sl_verdict {
 	X(uninspectable_content, "uninspectable_content")                                          \
 	X(http_pool_empty, "http_state_pool_empty")                                                \
 	X(hits_overflow, "hit_slots_exhausted")                                                    \
+	X(ruleset_switches, "ruleset_switches")                                                    \
 	X(events, "events")                                                                        \
 	X(events_lost, "events_lost")                                                              \
 	X(blocked_flows, "blocked_flows")                                                          \
@@ -64,7 +65,7 @@ struct sl_worker_params {
 	uint16_t id;
 	int socket_id;
 	const struct sl_conf *conf;
-	const struct sl_ruleset *rs;
+	struct sl_ruleset *const *rs_slot; /* the ruleset in force, swapped by the control thread */
 	struct sl_event_out *events; /* NULL: events are counted, not written */
 	struct rte_mempool *tx_pool;  /* buffers for TCP resets; NULL: never reset */
 	const uint8_t *port_inline;   /* [port id] 1 when frames from it are forwarded (can block) */
@@ -80,6 +81,11 @@ void sl_worker_free(struct sl_worker *w);
 /* Inspects n frames; verdict[i] says whether frame i may be forwarded. now_ns is wall clock. */
 void sl_worker_process(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n,
 		       uint8_t *verdict, uint64_t now_ns);
+
+/* Switches to the ruleset now in *rs_slot if it changed: every open scan stream moves to the new
+ * database at its current offset, and flow hits follow their sensor by name (hits of deleted
+ * sensors are dropped). Called between bursts; returns 1 if it switched. */
+int sl_worker_sync_ruleset(struct sl_worker *w);
 
 /* Frames the worker made during the last sl_worker_process (TCP resets), each with the port it
  * must leave through. The caller transmits or frees them, then calls sl_worker_inject_reset. */

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -48,7 +49,8 @@ sl_cli_connect(struct sl_cli_conn *c, const char *path, int timeout_ms)
 		fprintf(stderr, "sluicectl: sluice is not running (no socket at %s)\n", path);
 		return SL_CLI_EXIT_NOT_RUNNING;
 	case ECONNREFUSED:
-		fprintf(stderr, "sluicectl: sluice is not running (nothing listening on %s)\n", path);
+		fprintf(stderr, "sluicectl: sluice is not running (nothing listening on %s)\n",
+			path);
 		return SL_CLI_EXIT_NOT_RUNNING;
 	case EACCES:
 	case EPERM:
@@ -142,11 +144,18 @@ sl_cli_read_line(struct sl_cli_conn *c, int timeout_ms, char **line)
 	}
 }
 
+static int protocol_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints "sluicectl: <message>"; returns the protocol exit code. */
 static int
-protocol_error(const char *fmt, const char *detail)
+protocol_error(const char *fmt, ...)
 {
-	fprintf(stderr, "sluicectl: ");
-	fprintf(stderr, fmt, detail);
+	va_list ap;
+
+	fputs("sluicectl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fputc('\n', stderr);
 	return SL_CLI_EXIT_PROTOCOL;
 }
@@ -162,12 +171,12 @@ sl_cli_call(struct sl_cli_conn *c, const char *cmd, json_t *args, json_t **resul
 
 	if (!req || (args && json_object_set(req, "args", args) < 0)) {
 		json_decref(req);
-		return protocol_error("%s", "out of memory");
+		return protocol_error("out of memory");
 	}
 	line = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	if (!line)
-		return protocol_error("%s", "out of memory");
+		return protocol_error("out of memory");
 	len = strlen(line);
 	line[len] = '\n'; /* over the NUL: exactly len + 1 bytes are sent */
 	for (size_t off = 0; off <= len;) {
@@ -188,7 +197,8 @@ sl_cli_call(struct sl_cli_conn *c, const char *cmd, json_t *args, json_t **resul
 
 		rc = sl_cli_read_line(c, c->timeout_ms, &line);
 		if (rc == 0)
-			return protocol_error("%s", "sluice closed the connection without replying");
+			return protocol_error("%s",
+					      "sluice closed the connection without replying");
 		if (rc == -ETIMEDOUT)
 			return protocol_error("no reply from sluice within %s", timeout);
 		if (rc == -EINTR)
@@ -219,15 +229,15 @@ sl_cli_call(struct sl_cli_conn *c, const char *cmd, json_t *args, json_t **resul
 		err = json_object_get(r, "error");
 		fprintf(stderr, "sluicectl: %s: %s\n",
 			json_string_value(json_object_get(err, "code"))
-				? json_string_value(json_object_get(err, "code"))
-				: "error",
+			    ? json_string_value(json_object_get(err, "code"))
+			    : "error",
 			json_string_value(json_object_get(err, "message"))
-				? json_string_value(json_object_get(err, "message"))
-				: "(no message)");
+			    ? json_string_value(json_object_get(err, "message"))
+			    : "(no message)");
 		rc = !strcmp(json_string_value(json_object_get(err, "code")) ?: "",
 			     sl_ctl_error_name(SL_CTL_E_ACCESS_DENIED))
-			     ? SL_CLI_EXIT_DENIED
-			     : SL_CLI_EXIT_FAILED;
+			 ? SL_CLI_EXIT_DENIED
+			 : SL_CLI_EXIT_FAILED;
 		json_decref(r);
 		return rc;
 	}

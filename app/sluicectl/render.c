@@ -82,6 +82,15 @@ cell(json_t *v)
 	}
 }
 
+void
+sl_cli_print_text(FILE *out, const char *text)
+{
+	char *s = sanitize(text);
+
+	fprintf(out, "%s\n", s ? s : "");
+	free(s);
+}
+
 static bool
 numeric(const char *s)
 {
@@ -361,6 +370,12 @@ sl_cli_render_event(FILE *out, json_t *ev)
 	char line[1024], *s;
 	size_t n;
 
+	if (!json_is_object(ev) || !json_object_get(ev, "event_type")) {
+		s = cell(ev); /* not an EVE event: compact JSON */
+		fprintf(out, "%s\n", s);
+		free(s);
+		return;
+	}
 	if (!*action)
 		action = str(alert, "action");
 	n = (size_t)snprintf(line, sizeof(line), "%s  %-11s %-12s %s:%lld -> %s:%lld  %s",
@@ -370,8 +385,9 @@ sl_cli_render_event(FILE *out, json_t *ev)
 			     (long long)json_integer_value(json_object_get(ev, "dest_port")),
 			     *str(ev, "app_proto") ? str(ev, "app_proto") : str(ev, "proto"));
 	if (http && n < sizeof(line))
-		n += (size_t)snprintf(line + n, sizeof(line) - n, " %s %s%s", str(http, "http_method"),
-				      str(http, "hostname"), str(http, "url"));
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " %s %s%s",
+				      str(http, "http_method"), str(http, "hostname"),
+				      str(http, "url"));
 	if (dlp && n < sizeof(line))
 		n += (size_t)snprintf(line + n, sizeof(line) - n, "  %s=%s",
 				      *str(dlp, "context") ? str(dlp, "context") : "value",

@@ -32,7 +32,7 @@ struct sl_cli_conn {
 	int fd;
 	const char *path;
 	int timeout_ms; /* per reply; -1 = forever */
-	char *buf;      /* received, not yet returned as lines */
+	char *buf;	/* received, not yet returned as lines */
 	size_t len, cap;
 	long long next_id;
 };
@@ -58,7 +58,10 @@ int sl_cli_call(struct sl_cli_conn *c, const char *cmd, json_t *args, json_t **r
  * '?', since events carry bytes from the network to the operator's terminal. */
 void sl_cli_render(FILE *out, json_t *result);
 
-/* One event as one human line. */
+/* text and a newline, control characters shown as '?'. */
+void sl_cli_print_text(FILE *out, const char *text);
+
+/* One event as one human line (anything else as compact JSON). */
 void sl_cli_render_event(FILE *out, json_t *ev);
 
 /* Formats a number for humans into buf (integers exact, others with at most 2 decimals). */
