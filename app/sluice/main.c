@@ -20,6 +20,7 @@
 #include <rte_log.h>
 
 #include "sl_conf.h"
+#include "sl_control.h"
 #include "sl_event.h"
 #include "sl_run.h"
 #include "sl_ruleset.h"
@@ -39,6 +40,9 @@ usage(FILE *fp)
 		"  -c, --config FILE    configuration (default config/sluice.conf)\n"
 		"      --set PATH=VALUE override one setting, e.g. --set flow.capacity=100000\n"
 		"      --pcap FILE      inspect a capture file, report, exit\n"
+		"      --loop           with --pcap: replay the capture until stopped (live input for\n"
+		"                       trying things out; the control socket is open)\n"
+		"      --socket PATH    control socket (same as --set control.socket=PATH)\n"
 		"      --events FILE    write events there ('-' = stdout; default from config)\n"
 		"      --inline A:B     bridge kernel interfaces A and B (net_af_packet), inspecting\n"
 		"      --mirror IFACE   inspect what arrives on a TAP/SPAN interface, never transmit\n"
@@ -193,9 +197,13 @@ main(int argc, char **argv)
 		{"workers", required_argument, NULL, 'w'}, {"quiet", no_argument, NULL, 'q'},
 		{"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
 		{"inline", required_argument, NULL, 'i'}, {"mirror", required_argument, NULL, 'm'},
+		{"loop", no_argument, NULL, 'l'},         {"socket", required_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
 	char *sets[MAX_SETS], workers_set[32], events_set[SL_CONF_PATH_LEN + 16];
+	char socket_set[SL_CONF_PATH_LEN + 16];
+	int loop = 0;
+	struct sl_control *ctl = NULL;
 	char *eal_argv[16], eal_buf[1024], err[512], cfg_path[SL_CONF_PATH_LEN];
 	const char *config = NULL, *pcap = NULL, *events_path = NULL, *inl = NULL, *mirror = NULL;
 	unsigned n_sets = 0;
@@ -243,6 +251,13 @@ main(int argc, char **argv)
 			break;
 		case 'm':
 			mirror = optarg;
+			break;
+		case 'l':
+			loop = 1;
+			break;
+		case 'S':
+			snprintf(socket_set, sizeof(socket_set), "control.socket=%s", optarg);
+			sets[n_sets++] = socket_set;
 			break;
 		case 'w':
 			snprintf(workers_set, sizeof(workers_set), "workers=%s", optarg);
@@ -305,11 +320,18 @@ main(int argc, char **argv)
 		memset(conf.ports, 0, sizeof(conf.ports));
 		snprintf(conf.ports[0].name, sizeof(conf.ports[0].name), "pcap0");
 		snprintf(conf.ports[0].dev, sizeof(conf.ports[0].dev),
-			 "net_pcap_sl0,rx_pcap=%s", pcap);
+			 "net_pcap_sl0,rx_pcap=%s%s", pcap, loop ? ",infinite_rx=1" : "");
 		conf.ports[0].role = SL_PORT_MIRROR;
 		conf.n_ports = 1;
-		ro.pcap_path = pcap;
-		ro.progress = !quiet && isatty(STDERR_FILENO);
+		/* A capture read once has an end: no control socket, a summary. Looping, it is a
+		 * live input like any port. */
+		ro.pcap_path = loop ? NULL : pcap;
+		ro.progress = !loop && !quiet && isatty(STDERR_FILENO);
+		if (!loop)
+			conf.ctl_socket[0] = '\0';
+	} else if (loop) {
+		fprintf(stderr, "sluice: --loop needs --pcap\n");
+		return 2;
 	}
 	rs = sl_ruleset_build(&conf, 1, conf.workers, err, sizeof(err));
 	if (rs == NULL) {
@@ -342,8 +364,16 @@ main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	ctl = sl_control_create(&conf, &rs, ev, err, sizeof(err));
+	if (ctl == NULL || sl_control_start(ctl, err, sizeof(err))) {
+		fprintf(stderr, "sluice: %s\n", err);
+		sl_control_free(ctl);
+		sl_event_out_free(ev);
+		return 1;
+	}
 
 	rc = sl_run(&conf, &rs, ev, &ro, &sum, err, sizeof(err));
+	sl_control_free(ctl);
 	sl_event_out_free(ev);
 	if (rc) {
 		fprintf(stderr, "sluice: %s\n", err);
@@ -353,10 +383,11 @@ main(int argc, char **argv)
 
 		fprintf(out,
 			"sluice: %" PRIu64 " packets, %" PRIu64 " bytes, %" PRIu64 " flows, %" PRIu64
-			" events (%" PRIu64 " lost), %" PRIu64 " undecodable packets\n"
+			" events (%" PRIu64 " lost), %" PRIu64 " undecodable packets, %" PRIu64
+			" dropped (workers too slow)\n"
 			"sluice: %.3f s, %.3f Gbit/s, %.3f Mpps; events in %s\n",
 			sum.pkts, sum.bytes, sum.flows, sum.events, sum.events_lost,
-			sum.pkt_errors, s, (double)sum.bytes * 8 / s / 1e9,
+			sum.pkt_errors, sum.ring_drops, s, (double)sum.bytes * 8 / s / 1e9,
 			(double)sum.pkts / s / 1e6, conf.events_path);
 		for (unsigned i = 0; i < sum.n_ports && !pcap; i++)
 			fprintf(out,

@@ -36,6 +36,10 @@ static struct rte_rcu_qsbr *qsbr;
 static struct sl_ruleset **rs_current;
 static struct sl_worker *run_workers[MAX_WORKER];
 static unsigned n_run_workers;
+static uint16_t run_port_ids[SL_CONF_MAX_PORTS];
+static const struct sl_conf_port *run_port_confs[SL_CONF_MAX_PORTS];
+static unsigned n_run_ports;
+static uint64_t ring_drops[MAX_WORKER]; /* frames a full worker ring refused (live input) */
 static atomic_int input_done;
 
 void
@@ -231,13 +235,28 @@ worker_main(void *arg)
 }
 
 struct sl_ruleset *
-sl_run_swap_ruleset(struct sl_ruleset *next)
+sl_run_swap_ruleset(struct sl_ruleset **slot, struct sl_ruleset *next)
 {
-	struct sl_ruleset *old = __atomic_exchange_n(rs_current, next, __ATOMIC_ACQ_REL);
+	struct sl_ruleset *old = __atomic_exchange_n(slot, next, __ATOMIC_ACQ_REL);
 
-	for (int grace = 0; grace < 2; grace++)
+	/* Not running (start-up, tests): no worker can hold the old one. */
+	for (int grace = 0; qsbr && slot == rs_current && grace < 2; grace++)
 		rte_rcu_qsbr_check(qsbr, rte_rcu_qsbr_start(qsbr), true);
 	return old;
+}
+
+unsigned
+sl_run_ports(const uint16_t **ids, const struct sl_conf_port *const **confs)
+{
+	*ids = run_port_ids;
+	*confs = run_port_confs;
+	return n_run_ports;
+}
+
+uint64_t
+sl_run_ring_drops(unsigned worker)
+{
+	return worker < MAX_WORKER ? ring_drops[worker] : 0;
 }
 
 unsigned
@@ -268,6 +287,7 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 	unsigned n_set_up = 0;
 
 	memset(wc, 0, sizeof(wc));
+	memset(ring_drops, 0, sizeof(ring_drops));
 	memset(sum, 0, sizeof(*sum));
 	if (nw > MAX_WORKER || rte_lcore_count() < nw + 1) {
 		snprintf(err, errlen,
@@ -355,6 +375,11 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 
 	for (i = 0; i < nw; i++)
 		run_workers[i] = wc[i].w;
+	for (i = 0; i < n_ports; i++) {
+		run_port_ids[i] = ports[i].id;
+		run_port_confs[i] = &conf->ports[i];
+	}
+	n_run_ports = n_ports;
 	n_run_workers = nw;
 	atomic_store(&input_done, 0);
 	if (!opts->pcap_path)
@@ -408,8 +433,10 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 					if (!opts->pcap_path || stop_requested)
 						break;
 				}
-				if (done < cnt[w])
+				if (done < cnt[w]) {
+					ring_drops[w] += cnt[w] - done;
 					rte_pktmbuf_free_bulk(per[w] + done, cnt[w] - done);
+				}
 			}
 		}
 		if (opts->pcap_path) {
@@ -451,6 +478,7 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 		sum->forwarded += wc[i].forwarded;
 		sum->tx_dropped += wc[i].tx_dropped;
 		sum->dropped += ws.drop_blocked + ws.drop_fail_closed;
+		sum->ring_drops += ring_drops[i];
 		sum->rst_sent += ws.rst_sent;
 		for (unsigned e = 0; e < SL_PKT_ERR_COUNT; e++)
 			sum->pkt_errors += ws.pkt_errors[e];
@@ -470,6 +498,7 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 	}
 	rc = 0;
 	n_run_workers = 0;
+	n_run_ports = 0;
 out_workers:
 	for (i = 0; i < nw; i++) {
 		sl_worker_free(wc[i].w);
@@ -481,7 +510,7 @@ out_ports:
 		rte_eth_dev_close(ports[p].id);
 	}
 	rte_mempool_free(mp);
-	rte_free(qsbr);
-	qsbr = NULL;
+	/* qsbr stays: the control thread may still swap a ruleset while we return; with every
+	 * worker offline its checks pass at once. */
 	return rc;
 }

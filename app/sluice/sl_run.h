@@ -23,6 +23,7 @@ struct sl_run_opts {
 struct sl_run_summary {
 	uint64_t pkts, bytes, flows, events, events_lost;
 	uint64_t forwarded, dropped, tx_dropped, rst_sent;
+	uint64_t ring_drops; /* frames lost because a worker could not keep up (live input) */
 	struct sl_run_port_stats {
 		char name[32];
 		uint64_t rx, tx, missed, rx_errors, tx_errors;
@@ -41,7 +42,14 @@ int sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_ev
  * no worker can use it any more (two RCU grace periods: the first guarantees every worker has
  * seen the new pointer, the second that it has finished moving its streams off the old one).
  * Control thread only; blocks for about two worker loop iterations. */
-struct sl_ruleset *sl_run_swap_ruleset(struct sl_ruleset *next);
+struct sl_ruleset *sl_run_swap_ruleset(struct sl_ruleset **slot, struct sl_ruleset *next);
+
+/* The running ports: DPDK port id and configuration of each. Returns their number (0 when not
+ * running). */
+unsigned sl_run_ports(const uint16_t **ids, const struct sl_conf_port *const **confs);
+
+/* Frames the distributor could not hand to worker `worker` (its ring was full). */
+uint64_t sl_run_ring_drops(unsigned worker);
 
 /* Counter snapshots of the running workers, for the control plane. Returns the number of
  * workers (0 when not running); the pointers stay valid while sl_run runs. */

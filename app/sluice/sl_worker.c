@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_ip.h>
 #include <rte_malloc.h>
@@ -104,6 +105,10 @@ struct sl_worker {
 	uint32_t http_free; /* free list head: index + 1 */
 	uint64_t http_anomalies[SL_HTTP_AN_COUNT];
 	struct sl_scan_stats scan_base; /* counts of scan workers of earlier rulesets */
+	/* flows.top: the control thread sets top_state 1, the worker fills top[] and sets 2 */
+	int top_state;
+	unsigned top_n, top_count;
+	struct sl_flow_brief top[SL_WORKER_TOP_MAX];
 	uint64_t tcp_timeout_ns, udp_timeout_ns;
 	uint8_t hash_key[SL_EVENT_KEY_LEN];
 	struct sl_worker_stats st;
@@ -940,10 +945,78 @@ sl_worker_inject_reset(struct sl_worker *w)
 	w->n_inject = 0;
 }
 
+static uint64_t
+brief_bytes(const struct sl_flow_brief *b)
+{
+	return b->bytes[0] + b->bytes[1];
+}
+
+/* Keeps the top_n flows with the most bytes in top[], sorted (sl_flow_foreach callback). */
+static void
+top_visit(void *ctx, struct sl_flow *f)
+{
+	struct sl_worker *w = ctx;
+	struct flow_state *fs = sl_flow_user(f);
+	uint64_t bytes = f->bytes[0] + f->bytes[1];
+	unsigned pos = w->top_count;
+
+	while (pos > 0 && brief_bytes(&w->top[pos - 1]) < bytes)
+		pos--;
+	if (pos >= w->top_n)
+		return;
+	if (w->top_count < w->top_n)
+		w->top_count++;
+	memmove(&w->top[pos + 1], &w->top[pos], (w->top_count - 1 - pos) * sizeof(w->top[0]));
+	struct sl_flow_brief *b = &w->top[pos];
+	b->flow_id = f->id;
+	b->key = f->key;
+	b->client = f->client;
+	b->http = fs->http != NULL;
+	b->blocked = fs->blocked;
+	memcpy(b->pkts, f->pkts, sizeof(b->pkts));
+	memcpy(b->bytes, f->bytes, sizeof(b->bytes));
+	b->first_ns = f->first_ns;
+	b->last_ns = f->last_ns;
+}
+
+int
+sl_worker_top_flows(struct sl_worker *w, unsigned n, struct sl_flow_brief *out, unsigned timeout_ms)
+{
+	const struct timespec nap = {0, 1000000};
+
+	w->top_n = n < SL_WORKER_TOP_MAX ? n : SL_WORKER_TOP_MAX;
+	__atomic_store_n(&w->top_state, 1, __ATOMIC_RELEASE);
+	for (unsigned t = 0; __atomic_load_n(&w->top_state, __ATOMIC_ACQUIRE) != 2; t++) {
+		if (t >= timeout_ms) {
+			int expected = 1;
+			/* withdraw the request, unless the worker took it meanwhile */
+			if (__atomic_compare_exchange_n(&w->top_state, &expected, 0, 0,
+							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				return -ETIMEDOUT;
+		}
+		nanosleep(&nap, NULL);
+	}
+	memcpy(out, w->top, w->top_count * sizeof(*out));
+	n = w->top_count;
+	__atomic_store_n(&w->top_state, 0, __ATOMIC_RELEASE);
+	return (int)n;
+}
+
+void
+sl_worker_http_anomalies(const struct sl_worker *w, uint64_t out[SL_HTTP_AN_COUNT])
+{
+	memcpy(out, w->http_anomalies, sizeof(w->http_anomalies));
+}
+
 void
 sl_worker_tick(struct sl_worker *w, uint64_t now_ns)
 {
 	w->now_ns = now_ns;
+	if (unlikely(__atomic_load_n(&w->top_state, __ATOMIC_ACQUIRE) == 1)) {
+		w->top_count = 0;
+		sl_flow_foreach(w->flows, top_visit, w);
+		__atomic_store_n(&w->top_state, 2, __ATOMIC_RELEASE);
+	}
 	sl_flow_expire(w->flows, now_ns, SL_EXPIRE_BUDGET);
 }
 

@@ -20,6 +20,7 @@
 #include "sl_event.h"
 #include "sl_flow.h"
 #include "sl_pkt.h"
+#include "sl_http.h"
 #include "sl_ruleset.h"
 #include "sl_scan.h"
 #include "sl_tcp.h"
@@ -97,6 +98,28 @@ void sl_worker_tick(struct sl_worker *w, uint64_t now_ns);
 
 /* Ends every flow now (end of a capture file, shutdown). */
 void sl_worker_drain(struct sl_worker *w);
+
+/* One flow as the management plane lists it. */
+struct sl_flow_brief {
+	uint64_t flow_id;
+	struct sl_flow_key key;
+	uint8_t client;
+	uint8_t http;
+	uint8_t blocked;
+	uint64_t pkts[2], bytes[2]; /* per key side */
+	uint64_t first_ns, last_ns;
+};
+
+#define SL_WORKER_TOP_MAX 64
+
+/* Asks the worker for its n (<= SL_WORKER_TOP_MAX) flows with the most bytes; the worker answers
+ * between bursts (it owns its flow table: no other thread may walk it). Control thread only.
+ * Returns how many were written to out, or -ETIMEDOUT if the worker did not answer in time. */
+int sl_worker_top_flows(struct sl_worker *w, unsigned n, struct sl_flow_brief *out,
+			unsigned timeout_ms);
+
+/* Extra counters for the management plane. */
+void sl_worker_http_anomalies(const struct sl_worker *w, uint64_t out[SL_HTTP_AN_COUNT]);
 
 /* Snapshot of the counters (single writer: read from another thread, values may lag). */
 void sl_worker_stats_get(const struct sl_worker *w, struct sl_worker_stats *ws,

@@ -15,7 +15,7 @@
 #include "sl_conf.h"
 
 static const char *const known_top[] = {"workers", "events", "mbufs", "flow", "reassembly",
-					"inspection", "http", "ports", "sensors", "policy", NULL};
+					"inspection", "http", "ports", "sensors", "policy", "control", NULL};
 
 static int
 fail(char *err, size_t errlen, const config_setting_t *s, const char *fmt, ...)
@@ -223,13 +223,50 @@ load_ports(struct sl_conf *c, config_t *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* Reads a sensor's keywords: `near` (array of 1 to SL_SCAN_MAX_NEAR strings of 1 to
+ * SL_SCAN_NEAR_LEN bytes, matched caseless) and `within` (bytes between a value and a keyword,
+ * 1 to SL_SCAN_NEAR_MAX_WITHIN, default SL_SCAN_NEAR_WITHIN; only with `near`). Returns 0,
+ * -ENOMEM, or -EINVAL with err. */
+static int
+load_near(struct sl_sensor_def *d, config_setting_t *g, char *err, size_t errlen)
+{
+	config_setting_t *near = config_setting_get_member(g, "near");
+	uint32_t within = SL_SCAN_NEAR_WITHIN;
+
+	if (get_u32(g, "within", 1, SL_SCAN_NEAR_MAX_WITHIN, &within, err, errlen))
+		return -EINVAL;
+	if (near == NULL) {
+		if (config_setting_get_member(g, "within"))
+			return fail(err, errlen, g, "sensor '%s': 'within' needs 'near' keywords",
+				    d->name);
+		return 0;
+	}
+	if (!config_setting_is_array(near) || config_setting_length(near) == 0 ||
+	    config_setting_length(near) > SL_SCAN_MAX_NEAR)
+		return fail(err, errlen, near, "sensor '%s': 'near' must be an array of 1 to %d "
+			    "strings", d->name, SL_SCAN_MAX_NEAR);
+	for (int i = 0; i < config_setting_length(near); i++) {
+		const char *k = config_setting_get_string_elem(near, i);
+
+		if (k == NULL || k[0] == '\0' || strlen(k) > SL_SCAN_NEAR_LEN)
+			return fail(err, errlen, near, "sensor '%s': keyword %d must be a string of 1 "
+				    "to %d bytes", d->name, i + 1, SL_SCAN_NEAR_LEN);
+		d->near[d->n_near] = strdup(k);
+		if (d->near[d->n_near] == NULL)
+			return -ENOMEM;
+		d->n_near++;
+	}
+	d->within = within;
+	return 0;
+}
+
 static int
 load_sensor(struct sl_sensor_def *d, config_setting_t *g, char *err, size_t errlen)
 {
 	config_setting_t *pats = config_setting_get_member(g, "patterns");
 	config_setting_t *ctxs = config_setting_get_member(g, "contexts");
 	uint32_t sev = 2, min_count = 1, sid = 0;
-	int caseless = 0;
+	int caseless = 0, rc;
 
 	if (get_str(g, "name", d->name, sizeof(d->name), err, errlen) ||
 	    get_str(g, "category", d->category, sizeof(d->category), err, errlen) ||
@@ -280,7 +317,8 @@ load_sensor(struct sl_sensor_def *d, config_setting_t *g, char *err, size_t errl
 			d->contexts |= 1u << cx;
 		}
 	}
-	return 0;
+	rc = load_near(d, g, err, errlen);
+	return rc == -ENOMEM ? fail(err, errlen, g, "sensor '%s': out of memory", d->name) : rc;
 }
 
 static int
@@ -466,6 +504,7 @@ set_defaults(struct sl_conf *c)
 	strcpy(c->events_path, "sluice-events.json");
 	c->event_ring_size = 4096;
 	strcpy(c->key_path, "/var/lib/sluice/evidence.key");
+	strcpy(c->ctl_socket, "/run/sluice/sluice.sock");
 	c->mbufs = 16383;
 	c->flow_capacity = 65536;
 	c->tcp_idle_timeout_s = 300;
@@ -532,6 +571,10 @@ sl_conf_load(struct sl_conf *c, const char *path, char *const *sets, unsigned n_
 	if (get_str(g, "path", c->events_path, sizeof(c->events_path), err, errlen) ||
 	    get_u32(g, "ring_size", 64, 1 << 20, &c->event_ring_size, err, errlen) ||
 	    get_str(g, "key_file", c->key_path, sizeof(c->key_path), err, errlen))
+		goto out;
+	g = config_lookup(&cfg, "control");
+	if (get_str(g, "socket", c->ctl_socket, sizeof(c->ctl_socket), err, errlen) ||
+	    get_str(g, "group", c->ctl_group, sizeof(c->ctl_group), err, errlen))
 		goto out;
 	g = config_lookup(&cfg, "flow");
 	if (get_u32(g, "capacity", 16, 1 << 26, &c->flow_capacity, err, errlen) ||
@@ -611,6 +654,9 @@ sl_conf_free(struct sl_conf *c)
 		for (unsigned j = 0; j < c->sensors[i].n_patterns; j++)
 			free((void *)c->sensors[i].patterns[j]);
 		c->sensors[i].n_patterns = 0;
+		for (unsigned j = 0; j < c->sensors[i].n_near; j++)
+			free((void *)c->sensors[i].near[j]);
+		c->sensors[i].n_near = 0;
 	}
 	c->n_sensors = 0;
 }

@@ -36,6 +36,9 @@ struct sl_conf {
 	char events_path[SL_CONF_PATH_LEN];
 	uint32_t event_ring_size;
 	char key_path[SL_CONF_PATH_LEN]; /* key of value hashes, created 0600 if missing */
+	/* management socket */
+	char ctl_socket[SL_CONF_PATH_LEN]; /* "" = no socket */
+	char ctl_group[32];                /* group allowed besides root; "" = root only */
 	/* packet buffers */
 	uint32_t mbufs;
 	/* flows */

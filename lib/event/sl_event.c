@@ -31,6 +31,8 @@ struct sl_event_out {
 	int started;
 	atomic_int stop;
 	atomic_uint_fast64_t written;
+	void (*tap)(void *ctx, const char *line, size_t len);
+	void *tap_ctx;
 };
 
 static const char *const action_names[] = {
@@ -261,8 +263,12 @@ drain(struct sl_event_out *o)
 	for (unsigned i = 0; i < n; i++) {
 		int len = sl_event_format(&batch[i], line, sizeof(line));
 
-		if (len > 0 && fwrite(line, 1, (size_t)len, o->fp) == (size_t)len)
+		if (len <= 0)
+			continue;
+		if (fwrite(line, 1, (size_t)len, o->fp) == (size_t)len)
 			atomic_fetch_add(&o->written, 1);
+		if (o->tap)
+			o->tap(o->tap_ctx, line, (size_t)len);
 	}
 	return n;
 }
@@ -283,6 +289,14 @@ writer_main(void *arg)
 		;
 	fflush(o->fp);
 	return NULL;
+}
+
+void
+sl_event_out_set_tap(struct sl_event_out *o, void (*fn)(void *ctx, const char *line, size_t len),
+		     void *ctx)
+{
+	o->tap = fn;
+	o->tap_ctx = ctx;
 }
 
 int

@@ -102,6 +102,11 @@ int sl_event_out_start(struct sl_event_out *o);
  * counts the event as lost). Safe from several workers at once. */
 int sl_event_push(struct sl_event_out *o, const struct sl_event *ev);
 
+/* Calls fn(ctx, line, len) from the writer thread for every line written (the management
+ * plane's in-memory tail and followers). Set before sl_event_out_start. */
+void sl_event_out_set_tap(struct sl_event_out *o,
+			  void (*fn)(void *ctx, const char *line, size_t len), void *ctx);
+
 /* Writes everything still queued, stops the writer thread, closes the file, frees o. */
 void sl_event_out_free(struct sl_event_out *o);
 
