@@ -389,7 +389,7 @@ main(int argc, char **argv)
 			sum.pkts, sum.bytes, sum.flows, sum.events, sum.events_lost,
 			sum.pkt_errors, sum.ring_drops, s, (double)sum.bytes * 8 / s / 1e9,
 			(double)sum.pkts / s / 1e6, conf.events_path);
-		for (unsigned i = 0; i < sum.n_ports && !pcap; i++)
+		for (unsigned i = 0; i < sum.n_ports && !ro.pcap_path; i++)
 			fprintf(out,
 				"sluice: port %s: rx %" PRIu64 " tx %" PRIu64 " missed %" PRIu64
 				" rx_errors %" PRIu64 " tx_errors %" PRIu64 "\n",
