@@ -204,6 +204,90 @@ object_table(FILE *out, int indent, json_t *arr)
 	json_decref(cols);
 }
 
+#define WIDE_COLUMNS 12 /* more keys than this: one column per object instead of per key */
+
+/* Counts the distinct keys of an array of objects. */
+static size_t
+key_count(json_t *arr)
+{
+	json_t *seen = json_object(), *row, *v;
+	const char *key;
+	size_t r, n;
+
+	json_array_foreach(arr, r, row)
+	{
+		json_object_foreach(row, key, v)
+		{
+			json_object_set(seen, key, json_null());
+		}
+	}
+	n = json_object_size(seen);
+	json_decref(seen);
+	return n;
+}
+
+/* Objects with many keys (per-worker counters) as a transposed table: one row per key, one
+ * column per object, headed by its "id" or "name". */
+static void
+transposed_table(FILE *out, int indent, json_t *arr)
+{
+	size_t nobj = json_array_size(arr), r, k, nkeys = 0;
+	json_t *keys = json_array(), *row, *v;
+	const char *key;
+
+	json_array_foreach(arr, r, row)
+	{
+		json_object_foreach(row, key, v)
+		{
+			bool seen = false;
+
+			for (k = 0; k < json_array_size(keys); k++)
+				seen |= !strcmp(json_string_value(json_array_get(keys, k)), key);
+			if (!seen)
+				json_array_append_new(keys, json_string(key));
+		}
+	}
+	nkeys = json_array_size(keys);
+	const char **header = calloc(nobj + 1, sizeof(*header));
+	char **owned = calloc((nobj + 1) * (nkeys + 1) + 1, sizeof(*owned));
+	const char **cells = calloc((nobj + 1) * nkeys + 1, sizeof(*cells));
+
+	header[0] = "";
+	for (r = 0; r < nobj; r++) {
+		json_t *o = json_array_get(arr, r), *id = json_object_get(o, "id");
+		char buf[64];
+
+		if (id == NULL)
+			id = json_object_get(o, "name");
+		if (id)
+			owned[r] = cell(id);
+		else {
+			snprintf(buf, sizeof(buf), "#%zu", r);
+			owned[r] = strdup(buf);
+		}
+		header[r + 1] = owned[r];
+	}
+	for (k = 0; k < nkeys; k++) {
+		const char *name = json_string_value(json_array_get(keys, k));
+
+		cells[k * (nobj + 1)] = name;
+		for (r = 0; r < nobj; r++) {
+			json_t *x = json_object_get(json_array_get(arr, r), name);
+			char *c = x ? cell(x) : strdup("-");
+
+			owned[nobj + k * nobj + r] = c;
+			cells[k * (nobj + 1) + r + 1] = c;
+		}
+	}
+	sl_cli_table(out, indent, header, nobj + 1, cells, nkeys);
+	for (k = 0; k < nobj + nkeys * nobj; k++)
+		free(owned[k]);
+	free(owned);
+	free(cells);
+	free(header);
+	json_decref(keys);
+}
+
 static bool
 all_objects(json_t *arr)
 {
@@ -248,6 +332,8 @@ render_array(FILE *out, int indent, json_t *arr)
 			fprintf(out, "%*s", indent, "");
 			sl_cli_render_event(out, v);
 		}
+	} else if (all_objects(arr) && key_count(arr) > WIDE_COLUMNS) {
+		transposed_table(out, indent, arr);
 	} else if (all_objects(arr)) {
 		object_table(out, indent, arr);
 	} else {

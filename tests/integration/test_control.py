@@ -117,6 +117,25 @@ def test_every_command_through_sluicectl():
         d.stop()
 
 
+def test_top_and_dpdk_telemetry():
+    d = Daemon(capture())
+    try:
+        p = subprocess.run([CTL, "-s", d.sock, "-n", "2", "-i", "0.5", "top"],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0 and re.search(r"WORKER\s+PPS", p.stdout), p.stdout + p.stderr
+        # the same counters through DPDK's standard telemetry client
+        p = subprocess.run(["dpdk-telemetry.py", "-f", f"sluice-{d.p.pid}"],
+                           input="/sluice/stats\n/sluice/sensors\n", capture_output=True,
+                           text=True, timeout=30)
+        replies = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+        stats = next(r["/sluice/stats"] for r in replies if "/sluice/stats" in r)
+        sensors = next(r["/sluice/sensors"] for r in replies if "/sluice/sensors" in r)
+        assert stats["packets"] > 0 and stats["workers"] == 1, stats
+        assert "fr_ssn" in sensors, sensors
+    finally:
+        d.stop()
+
+
 def test_errors_and_exit_codes():
     d = Daemon(capture())
     try:
