@@ -24,6 +24,16 @@
  * state and cannot hand a malloc'd block to a pool or the reverse. An empty pool, or a stream
  * larger than a block, falls back to malloc (counted in stream_pool_fallback).
  *
+ * Keywords. The keywords of sensors with `near` are compiled into the same streaming database as
+ * literal caseless expressions with ids from SL_SCAN_NEAR_ID (slot * SL_SCAN_MAX_NEAR + keyword).
+ * A keyword match records its end in the stream's kw_end[slot]; a confirmed value of such a sensor
+ * is reported when kw_end is close enough before it, else parked in a pending slot (end offset,
+ * length, sensor; no copy). Hyperscan reports matches in end-offset order, so a later keyword
+ * finds the parked value and reports it, reading its bytes from the tail or the current buffer:
+ * a database with keywords keeps tail_keep >= window + within + longest keyword, so a value stays
+ * in the tail as long as a keyword can still rescue it. After each chunk, parked values no keyword
+ * can reach any more are dropped (near_rejects).
+ *
  * Over-reads. Hyperscan 5.4's AVX512VBMI engines read past the end of the buffer they scan; a
  * buffer ending within SL_SCAN_OVERREAD bytes of a page boundary has its last bytes scanned from
  * a padded per-worker copy (near_page_end), and windows handed to hs_scan get the same care.
@@ -46,10 +56,16 @@
 #define SL_SCAN_CACHE_LINE 64
 #define SL_SCAN_FEED_CHUNK (1u << 30) /* hs_scan_stream takes an unsigned int length */
 #define SL_SCAN_PAGE	   4096u
-#define SL_SCAN_OVERREAD   64u /* bytes Hyperscan may read past a buffer (see near_page_end) */
+#define SL_SCAN_OVERREAD   64u	    /* bytes Hyperscan may read past a buffer (see near_page_end) */
+#define SL_SCAN_NEAR_ID	   0x10000u /* first expression id of a keyword */
+#define SL_SCAN_NO_NEAR	   0xff	    /* sensor without keywords */
+#define SL_SCAN_MAX_EXPR                                                                           \
+	(SL_SCAN_MAX_SENSORS * SL_SCAN_MAX_PATTERNS + SL_SCAN_NEAR_SENSORS * SL_SCAN_MAX_NEAR)
 
 _Static_assert(sizeof(((struct sl_scan_stream *)0)->tail) == SL_SCAN_TAIL, "tail size");
 _Static_assert(SL_SCAN_MAX_SENSORS <= 64, "one bit per sensor in the dedup mask");
+_Static_assert(SL_SCAN_MAX_SENSORS < SL_SCAN_NO_NEAR, "sensor index fits the pending slot");
+_Static_assert(SL_SCAN_PENDING < 256, "n_pending is a uint8_t");
 
 static const char *const context_names[] = {
 #define SL_X(e, s) s,
@@ -78,7 +94,16 @@ struct sl_scan_sensor {
 	const struct sl_validator *v; /* NULL: regex only, confirmed with the SOM database */
 	uint32_t contexts;	      /* never 0: "all" is spelled out */
 	uint16_t window;	      /* bytes before the match end the confirm step sees */
+	uint8_t near;		      /* slot in sl_scan_db.near, or SL_SCAN_NO_NEAR */
 	enum sl_scan_mask_kind mask;
+};
+
+/* A sensor with keywords. */
+struct sl_scan_near {
+	unsigned sensor;
+	uint32_t within;
+	uint16_t kw_max; /* longest keyword */
+	uint16_t kw_len[SL_SCAN_MAX_NEAR];
 };
 
 struct sl_scan_db {
@@ -87,8 +112,10 @@ struct sl_scan_db {
 	hs_scratch_t *proto;
 	hs_scratch_t *som_proto;
 	size_t stream_size; /* hs_stream_size(hs) */
-	uint16_t tail_keep; /* largest sensor window */
+	uint16_t tail_keep; /* largest sensor window, or keyword reach (see Keywords) */
 	unsigned n;
+	unsigned n_near;
+	struct sl_scan_near near[SL_SCAN_NEAR_SENSORS];
 	struct sl_sensor_def defs[SL_SCAN_MAX_SENSORS];
 	struct sl_scan_sensor sensors[SL_SCAN_MAX_SENSORS];
 };
@@ -96,9 +123,12 @@ struct sl_scan_db {
 static void
 defs_free(struct sl_scan_db *db)
 {
-	for (unsigned i = 0; i < db->n; i++)
+	for (unsigned i = 0; i < db->n; i++) {
 		for (unsigned k = 0; k < db->defs[i].n_patterns; k++)
 			free((char *)db->defs[i].patterns[k]);
+		for (unsigned k = 0; k < db->defs[i].n_near; k++)
+			free((char *)db->defs[i].near[k]);
+	}
 }
 
 void
@@ -165,15 +195,66 @@ def_check(const struct sl_sensor_def *defs, unsigned i, char *err, size_t errlen
 			 (unsigned)(d->contexts & ~SL_SCAN_CTX_ALL));
 		return -1;
 	}
+	if (d->n_near > SL_SCAN_MAX_NEAR) {
+		snprintf(err, errlen, "sensor '%s': %u keywords (at most %d)", d->name, d->n_near,
+			 SL_SCAN_MAX_NEAR);
+		return -1;
+	}
+	for (unsigned k = 0; k < d->n_near; k++) {
+		size_t len = d->near[k] ? strlen(d->near[k]) : 0;
+
+		if (len == 0 || len > SL_SCAN_NEAR_LEN) {
+			snprintf(err, errlen,
+				 "sensor '%s' keyword %u: empty or longer than %d bytes", d->name,
+				 k + 1, SL_SCAN_NEAR_LEN);
+			return -1;
+		}
+	}
+	if (d->n_near && d->within > SL_SCAN_NEAR_MAX_WITHIN) {
+		snprintf(err, errlen, "sensor '%s': within = %u (at most %d)", d->name,
+			 (unsigned)d->within, SL_SCAN_NEAR_MAX_WITHIN);
+		return -1;
+	}
 	return 0;
 }
 
-/* Compiles the patterns listed in ids/pat_of (total m) in `mode`. On failure maps Hyperscan's
- * expression index back to the sensor and pattern. Returns the database or NULL. */
+/* Writes keyword kw as a Hyperscan expression matching its bytes literally: ASCII letters and
+ * digits as they are (the expression is compiled caseless), every other byte as \xHH, and a
+ * Latin-1 letter in UTF-8 (C3 80..9E / C3 A0..BE) as a class of its two cases, since
+ * HS_FLAG_CASELESS folds ASCII only and HS_FLAG_UTF8 is undefined on the invalid UTF-8 that
+ * traffic carries. Returns 0, or -1 when out is too small. */
+static int
+keyword_expr(const char *kw, char *out, size_t outlen)
+{
+	const uint8_t *p = (const uint8_t *)kw;
+	size_t o = 0;
+	int n;
+
+	for (; *p; p++) {
+		uint8_t b = *p, lo = p[1] & 0x1f;
+
+		if ((b >= '0' && b <= '9') || ((b | 0x20) >= 'a' && (b | 0x20) <= 'z'))
+			n = snprintf(out + o, outlen - o, "%c", b);
+		else if (b == 0xc3 && (p[1] & 0xc0) == 0x80 && lo != 0x17 && lo != 0x1f) {
+			n = snprintf(out + o, outlen - o, "\\xc3[\\x%02x\\x%02x]", 0x80 | lo,
+				     0xa0 | lo);
+			p++;
+		} else
+			n = snprintf(out + o, outlen - o, "\\x%02x", b);
+		if (n < 0 || (size_t)n >= outlen - o)
+			return -1;
+		o += (size_t)n;
+	}
+	return 0;
+}
+
+/* Compiles the m expressions exprs/flags/ids in `mode`. own[j] is the sensor of expression j and
+ * pat_of[j] its pattern, or SL_SCAN_MAX_PATTERNS + k for keyword k, so a failure names them.
+ * Returns the database or NULL. */
 static hs_database_t *
 compile(const struct sl_scan_db *db, const char *const *exprs, const unsigned *flags,
-	const unsigned *ids, const unsigned *pat_of, unsigned m, unsigned mode, const char *what,
-	char *err, size_t errlen)
+	const unsigned *ids, const unsigned *own, const unsigned *pat_of, unsigned m, unsigned mode,
+	const char *what, char *err, size_t errlen)
 {
 	hs_database_t *hdb = NULL;
 	hs_compile_error_t *cerr = NULL;
@@ -181,9 +262,10 @@ compile(const struct sl_scan_db *db, const char *const *exprs, const unsigned *f
 	if (hs_compile_multi(exprs, flags, ids, m, mode, NULL, &hdb, &cerr) == HS_SUCCESS)
 		return hdb;
 	if (cerr && cerr->expression >= 0 && (unsigned)cerr->expression < m)
-		snprintf(err, errlen, "sensor '%s' pattern %u: %s%s",
-			 db->defs[ids[cerr->expression]].name, pat_of[cerr->expression] + 1,
-			 cerr->message, what);
+		snprintf(err, errlen, "sensor '%s' %s %u: %s%s",
+			 db->defs[own[cerr->expression]].name,
+			 pat_of[cerr->expression] < SL_SCAN_MAX_PATTERNS ? "pattern" : "keyword",
+			 pat_of[cerr->expression] % SL_SCAN_MAX_PATTERNS + 1, cerr->message, what);
 	else
 		snprintf(err, errlen, "sensors: %s%s", cerr ? cerr->message : "compile failed",
 			 what);
@@ -221,18 +303,77 @@ set_windows(struct sl_scan_db *db, char *err, size_t errlen)
 		if (s->window > db->tail_keep)
 			db->tail_keep = s->window;
 	}
+	/* A parked value must stay in the tail until no keyword can reach it any more. */
+	for (unsigned j = 0; j < db->n_near; j++) {
+		const struct sl_scan_near *nr = &db->near[j];
+		unsigned reach = db->sensors[nr->sensor].window + nr->within + nr->kw_max;
+
+		if (reach > SL_SCAN_TAIL) {
+			snprintf(err, errlen,
+				 "sensor '%s': value window %u + within %u + longest keyword %u "
+				 "exceed the %d-byte tail; lower 'within' or bound the patterns",
+				 db->defs[nr->sensor].name, db->sensors[nr->sensor].window,
+				 (unsigned)nr->within, nr->kw_max, SL_SCAN_TAIL);
+			return -1;
+		}
+		if (reach > db->tail_keep)
+			db->tail_keep = (uint16_t)reach;
+	}
+	return 0;
+}
+
+/* Copies the keywords of sensor i into the database and gives the sensor a keyword slot.
+ * Returns 0, -ENOMEM, or -EINVAL with err when too many sensors have keywords. */
+static int
+near_copy(struct sl_scan_db *db, const struct sl_sensor_def *src, unsigned i, char *err,
+	  size_t errlen)
+{
+	struct sl_sensor_def *d = &db->defs[i];
+	struct sl_scan_near *nr;
+
+	db->sensors[i].near = SL_SCAN_NO_NEAR;
+	memset(d->near, 0, sizeof(d->near));
+	d->n_near = 0;
+	if (src->n_near == 0) {
+		d->within = 0;
+		return 0;
+	}
+	if (db->n_near == SL_SCAN_NEAR_SENSORS) {
+		snprintf(err, errlen, "sensor '%s': at most %d sensors may have keywords", d->name,
+			 SL_SCAN_NEAR_SENSORS);
+		return -EINVAL;
+	}
+	nr = &db->near[db->n_near];
+	memset(nr, 0, sizeof(*nr));
+	nr->sensor = i;
+	nr->within = d->within ? d->within : SL_SCAN_NEAR_WITHIN;
+	d->within = nr->within;
+	for (unsigned k = 0; k < src->n_near; k++) {
+		d->near[k] = strdup(src->near[k]);
+		if (!d->near[k])
+			return -ENOMEM;
+		d->n_near = k + 1;
+		nr->kw_len[k] = (uint16_t)strlen(d->near[k]);
+		if (nr->kw_len[k] > nr->kw_max)
+			nr->kw_max = nr->kw_len[k];
+	}
+	db->sensors[i].near = (uint8_t)db->n_near++;
 	return 0;
 }
 
 struct sl_scan_db *
 sl_scan_db_build(const struct sl_sensor_def *defs, unsigned n, char *err, size_t errlen)
 {
-	const char *exprs[SL_SCAN_MAX_SENSORS * SL_SCAN_MAX_PATTERNS];
-	unsigned flags[SL_SCAN_MAX_SENSORS * SL_SCAN_MAX_PATTERNS];
-	unsigned ids[SL_SCAN_MAX_SENSORS * SL_SCAN_MAX_PATTERNS];
-	unsigned pat_of[SL_SCAN_MAX_SENSORS * SL_SCAN_MAX_PATTERNS];
+	static const size_t kw_expr_len = SL_SCAN_NEAR_LEN * 16 + 1;
+	const char *exprs[SL_SCAN_MAX_EXPR];
+	unsigned flags[SL_SCAN_MAX_EXPR];
+	unsigned ids[SL_SCAN_MAX_EXPR];
+	unsigned own[SL_SCAN_MAX_EXPR];
+	unsigned pat_of[SL_SCAN_MAX_EXPR];
+	char *kw_exprs = NULL; /* keyword expressions, kw_expr_len bytes each */
 	struct sl_scan_db *db;
 	unsigned m = 0;
+	int rc;
 
 	if (n == 0 || n > SL_SCAN_MAX_SENSORS) {
 		snprintf(err, errlen, "%u sensors (1 to %d allowed)", n, SL_SCAN_MAX_SENSORS);
@@ -250,6 +391,8 @@ sl_scan_db_build(const struct sl_sensor_def *defs, unsigned n, char *err, size_t
 		*d = defs[i];
 		memset(d->patterns, 0, sizeof(d->patterns));
 		d->n_patterns = 0;
+		memset(d->near, 0, sizeof(d->near)); /* the caller's until near_copy */
+		d->n_near = 0;
 		db->n = i + 1; /* defs_free sees what was copied so far */
 		for (unsigned k = 0; k < defs[i].n_patterns; k++) {
 			d->patterns[k] = strdup(defs[i].patterns[k]);
@@ -257,6 +400,11 @@ sl_scan_db_build(const struct sl_sensor_def *defs, unsigned n, char *err, size_t
 				goto fail_nomem_db;
 			d->n_patterns = k + 1;
 		}
+		rc = near_copy(db, &defs[i], i, err, errlen);
+		if (rc == -ENOMEM)
+			goto fail_nomem_db;
+		if (rc)
+			goto fail_db;
 		db->sensors[i].v = sl_validate_find(d->validator);
 		if (!db->sensors[i].v->fn)
 			db->sensors[i].v = NULL;
@@ -269,10 +417,36 @@ sl_scan_db_build(const struct sl_sensor_def *defs, unsigned n, char *err, size_t
 			exprs[m] = db->defs[i].patterns[k];
 			flags[m] = db->defs[i].caseless ? HS_FLAG_CASELESS : 0;
 			ids[m] = i;
+			own[m] = i;
 			pat_of[m] = k;
 		}
 	}
-	db->hs = compile(db, exprs, flags, ids, pat_of, m, HS_MODE_STREAM, "", err, errlen);
+	if (db->n_near) {
+		kw_exprs = malloc(SL_SCAN_NEAR_SENSORS * SL_SCAN_MAX_NEAR * kw_expr_len);
+		if (!kw_exprs)
+			goto fail_nomem_db;
+	}
+	for (unsigned j = 0; j < db->n_near; j++) {
+		const struct sl_sensor_def *d = &db->defs[db->near[j].sensor];
+
+		for (unsigned k = 0; k < d->n_near; k++, m++) {
+			char *e = kw_exprs + (j * SL_SCAN_MAX_NEAR + k) * kw_expr_len;
+
+			if (keyword_expr(d->near[k], e, kw_expr_len)) {
+				snprintf(err, errlen, "sensor '%s' keyword %u: too long", d->name,
+					 k + 1);
+				goto fail_db;
+			}
+			exprs[m] = e;
+			flags[m] = HS_FLAG_CASELESS;
+			ids[m] = SL_SCAN_NEAR_ID + j * SL_SCAN_MAX_NEAR + k;
+			own[m] = db->near[j].sensor;
+			pat_of[m] = SL_SCAN_MAX_PATTERNS + k;
+		}
+	}
+	db->hs = compile(db, exprs, flags, ids, own, pat_of, m, HS_MODE_STREAM, "", err, errlen);
+	free(kw_exprs);
+	kw_exprs = NULL;
 	if (!db->hs)
 		goto fail_db;
 
@@ -286,12 +460,13 @@ sl_scan_db_build(const struct sl_sensor_def *defs, unsigned n, char *err, size_t
 			flags[m] =
 			    HS_FLAG_SOM_LEFTMOST | (db->defs[i].caseless ? HS_FLAG_CASELESS : 0);
 			ids[m] = i;
+			own[m] = i;
 			pat_of[m] = k;
 		}
 	}
 	if (m) {
 		db->som =
-		    compile(db, exprs, flags, ids, pat_of, m, HS_MODE_BLOCK,
+		    compile(db, exprs, flags, ids, own, pat_of, m, HS_MODE_BLOCK,
 			    " (start-of-match database; give the sensor a validator)", err, errlen);
 		if (!db->som)
 			goto fail_db;
@@ -305,11 +480,13 @@ sl_scan_db_build(const struct sl_sensor_def *defs, unsigned n, char *err, size_t
 	return db;
 
 fail_nomem_db:
+	free(kw_exprs);
 	sl_scan_db_free(db);
 fail_nomem:
 	snprintf(err, errlen, "out of memory building the sensor database");
 	return NULL;
 fail_db: /* err already says why */
+	free(kw_exprs);
 	sl_scan_db_free(db);
 	return NULL;
 }
@@ -502,6 +679,12 @@ sl_scan_stats_get(const struct sl_scan_worker *w, struct sl_scan_stats *out)
 
 /* ---- Matching ---- */
 
+static inline int
+is_alnum_ascii(uint8_t c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
 /* Returns 1 when fewer than SL_SCAN_OVERREAD bytes separate end from the next page boundary.
  * Hyperscan 5.4's AVX512VBMI code reads up to a vector past the end of the buffer it scans
  * (intel/hyperscan#457, vectorscan#322): harmless inside a page, a SIGSEGV when the next page is
@@ -561,7 +744,249 @@ som_confirm(struct sl_scan_worker *w, const struct sl_scan_db *db, unsigned id, 
 	return 1;
 }
 
-/* Hyperscan stream callback: confirms one candidate and reports it. Never stops the scan. */
+/* Returns the stream bytes [start, end) of the feed in progress, from the current buffer when
+ * they are all there, else assembled from tail + buffer in the worker's window buffer; NULL when
+ * they are no longer (or not yet) held. end - start <= SL_SCAN_TAIL. */
+static const uint8_t *
+stream_bytes(struct sl_scan_call *c, uint64_t start, uint64_t end)
+{
+	const struct sl_scan_stream *s = c->s;
+	uint64_t tail_start = c->base - s->tail_len;
+	size_t from_tail;
+
+	if (start < tail_start || end > c->base + c->len || start > end)
+		return NULL;
+	if (start >= c->base)
+		return c->data + (start - c->base);
+	if (end <= c->base)
+		return s->tail + (start - tail_start);
+	from_tail = (size_t)(c->base - start);
+	memcpy(c->w->win, s->tail + (start - tail_start), from_tail);
+	memcpy(c->w->win + from_tail, c->data, (size_t)(end - c->base));
+	return c->w->win;
+}
+
+/* Reports a confirmed value [end - len, end) of sensor id to the caller. */
+static void
+report(struct sl_scan_call *c, unsigned id, const uint8_t *value, uint64_t end, size_t len)
+{
+	struct sl_scan_match m;
+
+	m.sensor = id;
+	m.context = (enum sl_scan_context)c->s->context;
+	m.offset = end - len;
+	m.value = value;
+	m.value_len = (uint32_t)len;
+	c->w->stats.matches++;
+	c->w->stats.sensor_hits[id]++;
+	if (c->fn)
+		c->fn(c->ctx, &m);
+}
+
+/* Frees pending slot i. */
+static inline void
+pending_free(struct sl_scan_stream *s, unsigned i)
+{
+	s->pending[i].len = 0;
+	s->n_pending--;
+}
+
+/* Frees pending slot i, counting the value as rejected: by its right boundary, or for want of a
+ * keyword. */
+static void
+pending_drop(struct sl_scan_worker *w, struct sl_scan_stream *s, unsigned i)
+{
+	if (s->pending[i].wait & SL_SCAN_WAIT_RIGHT) {
+		w->stats.validator_rejects++;
+		w->stats.sensor_rejects[s->pending[i].sensor]++;
+	} else {
+		w->stats.near_rejects++;
+	}
+	pending_free(s, i);
+}
+
+/* Drops the values waiting for a keyword that no keyword can reach once the stream is at
+ * `offset` (every keyword ending before it has been reported). */
+static void
+near_expire(const struct sl_scan_db *db, struct sl_scan_worker *w, struct sl_scan_stream *s,
+	    uint64_t offset)
+{
+	for (unsigned i = 0; i < SL_SCAN_PENDING; i++) {
+		const struct sl_scan_pending *p = &s->pending[i];
+		const struct sl_scan_near *nr;
+
+		if (p->len == 0 || (p->wait & SL_SCAN_WAIT_RIGHT))
+			continue;
+		nr = &db->near[db->sensors[p->sensor].near];
+		if (offset >= p->end + nr->within + nr->kw_max)
+			pending_drop(w, s, i);
+	}
+}
+
+/* Holds a validated value back (wait: SL_SCAN_WAIT_RIGHT or 0 for a keyword). When every slot is
+ * taken, the value held first (the closest to expiring) makes room, counted. */
+static void
+pending_add(struct sl_scan_call *c, unsigned id, uint64_t end, size_t len, uint8_t wait)
+{
+	struct sl_scan_stream *s = c->s;
+	unsigned slot = 0;
+
+	/* Drop what no keyword can reach first, so the choice never depends on segmentation. A
+	 * keyword ending with this value may be reported after it: only ends before it are known.
+	 */
+	if (s->n_pending == SL_SCAN_PENDING && c->db->n_near)
+		near_expire(c->db, c->w, s, end - 1);
+	for (unsigned i = 0; i < SL_SCAN_PENDING; i++) {
+		if (s->pending[i].len == 0) {
+			slot = i;
+			break;
+		}
+		if (s->pending[i].end < s->pending[slot].end)
+			slot = i;
+	}
+	if (s->pending[slot].len) {
+		pending_drop(c->w, s, slot);
+		c->w->stats.pending_overflow++;
+	}
+	s->pending[slot].end = end;
+	s->pending[slot].len = (uint16_t)len;
+	s->pending[slot].sensor = (uint8_t)id;
+	s->pending[slot].wait = wait;
+	s->n_pending++;
+}
+
+/* A keyword of near slot kid / SL_SCAN_MAX_NEAR ended at stream offset `to`: remembers it, and
+ * reports the held values of that sensor it starts close enough after. */
+static void
+near_keyword(struct sl_scan_call *c, unsigned kid, uint64_t to)
+{
+	struct sl_scan_stream *s = c->s;
+	unsigned slot = kid / SL_SCAN_MAX_NEAR;
+	const struct sl_scan_near *nr;
+	uint64_t kw_start;
+
+	if (slot >= c->db->n_near)
+		return;
+	nr = &c->db->near[slot];
+	if (to > s->kw_end[slot])
+		s->kw_end[slot] = to;
+	if (c->priming || s->n_pending == 0)
+		return;
+	kw_start = to - nr->kw_len[kid % SL_SCAN_MAX_NEAR];
+	for (unsigned i = 0; i < SL_SCAN_PENDING; i++) {
+		struct sl_scan_pending *p = &s->pending[i];
+		const uint8_t *v;
+
+		if (p->len == 0 || p->sensor != nr->sensor || (p->wait & SL_SCAN_WAIT_RIGHT) ||
+		    kw_start > p->end + nr->within)
+			continue;
+		v = stream_bytes(c, p->end - p->len, p->end);
+		if (v == NULL) { /* cannot happen: tail_keep covers the reach */
+			pending_drop(c->w, s, i);
+			continue;
+		}
+		report(c, p->sensor, v, p->end, p->len);
+		pending_free(s, i);
+	}
+}
+
+/* Forgets keywords and drops held values (stream moved to another database). */
+static void
+pending_reset(struct sl_scan_worker *w, struct sl_scan_stream *s)
+{
+	for (unsigned i = 0; s->n_pending && i < SL_SCAN_PENDING; i++)
+		if (s->pending[i].len)
+			pending_drop(w, s, i);
+	memset(s->pending, 0, sizeof(s->pending));
+	memset(s->kw_end, 0, sizeof(s->kw_end));
+	s->n_pending = 0;
+}
+
+/* Reports a value whose boundaries are settled, unless its sensor still needs a keyword before
+ * it, in which case the value is held until one comes after it. */
+static void
+settle(struct sl_scan_call *c, unsigned id, const uint8_t *value, uint64_t end, size_t len)
+{
+	const struct sl_scan_sensor *sn = &c->db->sensors[id];
+
+	if (__builtin_expect(sn->near != SL_SCAN_NO_NEAR, 0)) {
+		uint64_t kw = c->s->kw_end[sn->near];
+
+		/* The last keyword ended at most `within` bytes before the value (or later). */
+		if (kw == 0 || kw + c->db->near[sn->near].within < end - len) {
+			pending_add(c, id, end, len, 0);
+			return;
+		}
+	}
+	report(c, id, value, end, len);
+}
+
+/* Returns the separator of a value written in groups (its first byte that is not a letter or a
+ * digit), or 0 for a contiguous value. */
+static inline uint8_t
+group_sep(const uint8_t *v, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!is_alnum_ascii(v[i]))
+			return v[i];
+	return 0;
+}
+
+/* Returns the stream byte at offset off of the feed in progress (which holds it). */
+static inline uint8_t
+byte_at(const struct sl_scan_call *c, uint64_t off)
+{
+	if (off >= c->base)
+		return c->data[off - c->base];
+	return c->s->tail[off - (c->base - c->s->tail_len)];
+}
+
+/* Decides the right boundary of a grouped value ending at `end` with separator sep: returns 1
+ * when the value ends there, 0 when its separator and a digit or letter follow (it is the head
+ * of a longer grouped token), -1 when the bytes after it have not arrived yet (at_eod: they never
+ * will, 1). */
+static int
+right_ok(const struct sl_scan_call *c, uint64_t end, uint8_t sep, int at_eod)
+{
+	uint64_t have = c->base + c->len - end;
+
+	if (have >= 1 && byte_at(c, end) != sep)
+		return 1;
+	if (have >= 2)
+		return !is_alnum_ascii(byte_at(c, end + 1));
+	return at_eod ? 1 : -1;
+}
+
+/* Settles the values waiting for their right boundary with the feed in progress (at_eod: the
+ * stream ends). Called before the feed's own matches, which end later. */
+static void
+right_resolve(struct sl_scan_call *c, int at_eod)
+{
+	struct sl_scan_stream *s = c->s;
+
+	for (unsigned i = 0; i < SL_SCAN_PENDING; i++) {
+		struct sl_scan_pending *p = &s->pending[i], held;
+		const uint8_t *v;
+		int ok;
+
+		if (p->len == 0 || !(p->wait & SL_SCAN_WAIT_RIGHT))
+			continue;
+		v = stream_bytes(c, p->end - p->len, p->end);
+		ok = v ? right_ok(c, p->end, group_sep(v, p->len), at_eod) : 0;
+		if (ok < 0)
+			continue;
+		if (ok == 0) {
+			pending_drop(c->w, s, i);
+			continue;
+		}
+		held = *p;
+		pending_free(s, i);
+		settle(c, held.sensor, v, held.end, held.len);
+	}
+}
+
+/* Hyperscan stream callback: confirms one candidate and reports it (or holds it back until its
+ * right boundary or a keyword is known); records keywords. Never stops the scan. */
 static int
 on_hs_match(unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags,
 	    void *arg)
@@ -571,15 +996,20 @@ on_hs_match(unsigned int id, unsigned long long from, unsigned long long to, uns
 	struct sl_scan_worker *w = c->w;
 	struct sl_scan_stream *s = c->s;
 	const struct sl_scan_sensor *sn;
-	struct sl_scan_match m;
-	uint64_t tail_start, start;
+	uint64_t start, end;
 	const uint8_t *win;
 	size_t win_len, vstart = 0, vlen = 0;
+	uint8_t sep;
 	int ok;
 
 	(void)from;
 	(void)flags;
-	if (id >= db->n || c->priming)
+	if (id >= db->n) {
+		if (id >= SL_SCAN_NEAR_ID)
+			near_keyword(c, id - SL_SCAN_NEAR_ID, to + s->shift);
+		return 0;
+	}
+	if (c->priming)
 		return 0;
 	to += s->shift;
 	sn = &db->sensors[id];
@@ -595,24 +1025,13 @@ on_hs_match(unsigned int id, unsigned long long from, unsigned long long to, uns
 	c->seen_mask |= 1ull << id;
 	w->stats.candidates++;
 
-	tail_start = c->base - s->tail_len;
-	if (to < tail_start || to > c->base + c->len)
-		goto reject; /* cannot happen: Hyperscan reports ends within data seen */
 	start = to > sn->window ? to - sn->window : 0;
-	if (start < tail_start)
-		start = tail_start;
+	if (start < c->base - s->tail_len)
+		start = c->base - s->tail_len;
+	win = stream_bytes(c, start, to);
+	if (win == NULL)
+		goto reject; /* cannot happen: Hyperscan reports ends within data seen */
 	win_len = (size_t)(to - start);
-	if (start >= c->base) {
-		win = c->data + (start - c->base);
-	} else if (to <= c->base) {
-		win = s->tail + (start - tail_start);
-	} else {
-		size_t from_tail = (size_t)(c->base - start);
-
-		memcpy(w->win, s->tail + (start - tail_start), from_tail);
-		memcpy(w->win + from_tail, c->data, (size_t)(to - c->base));
-		win = w->win;
-	}
 
 	if (sn->v) {
 		ok = sn->v->fn(win, win_len, &vstart, &vlen);
@@ -622,16 +1041,19 @@ on_hs_match(unsigned int id, unsigned long long from, unsigned long long to, uns
 	}
 	if (!ok || vlen == 0 || vstart + vlen > win_len)
 		goto reject;
+	end = start + vstart + vlen;
 
-	m.sensor = id;
-	m.context = (enum sl_scan_context)s->context;
-	m.offset = to - win_len + vstart;
-	m.value = win + vstart;
-	m.value_len = (uint32_t)vlen;
-	w->stats.matches++;
-	w->stats.sensor_hits[id]++;
-	if (c->fn)
-		c->fn(c->ctx, &m);
+	/* Validated values in groups: the regex's \b cannot see the next group. */
+	if (sn->v && (sep = group_sep(win + vstart, vlen)) != 0) {
+		ok = right_ok(c, end, sep, c->data == NULL);
+		if (ok == 0)
+			goto reject;
+		if (ok < 0) {
+			pending_add(c, id, end, vlen, SL_SCAN_WAIT_RIGHT);
+			return 0;
+		}
+	}
+	settle(c, id, win + vstart, end, vlen);
 	return 0;
 
 reject:
@@ -693,6 +1115,9 @@ sl_scan_stream_open(const struct sl_scan_db *db, struct sl_scan_worker *w, struc
 	s->shift = 0;
 	s->tail_len = 0;
 	s->context = (uint8_t)context;
+	s->n_pending = 0;
+	memset(s->pending, 0, sizeof(s->pending));
+	memset(s->kw_end, 0, sizeof(s->kw_end));
 	sl_cur_pool = &w->pool;
 	rc = hs_open_stream(db->hs, 0, &hs);
 	sl_cur_pool = NULL;
@@ -718,6 +1143,8 @@ scan_chunk(const struct sl_scan_db *db, struct sl_scan_worker *w, struct sl_scan
 	call_begin(c, db, w, s, fn, ctx);
 	c->data = data;
 	c->len = n;
+	if (s->n_pending)
+		right_resolve(c, 0);
 	if (hs_scan_stream(s->hs, (const char *)data, (unsigned)n, 0, w->scratch, on_hs_match, c) !=
 	    HS_SUCCESS) {
 		w->stats.scan_errors++;
@@ -725,6 +1152,8 @@ scan_chunk(const struct sl_scan_db *db, struct sl_scan_worker *w, struct sl_scan
 	}
 	tail_push(s, db->tail_keep, data, n);
 	s->offset += n;
+	if (s->n_pending && db->n_near)
+		near_expire(db, w, s, s->offset);
 	return ret;
 }
 
@@ -771,11 +1200,14 @@ sl_scan_stream_close(const struct sl_scan_db *db, struct sl_scan_worker *w,
 
 	if (s->hs) {
 		call_begin(c, db, w, s, fn, ctx);
+		if (s->n_pending)
+			right_resolve(c, 1);
 		sl_cur_pool = &w->pool;
 		if (hs_close_stream(s->hs, w->scratch, on_hs_match, c) != HS_SUCCESS)
 			w->stats.scan_errors++;
 		sl_cur_pool = NULL;
 	}
+	pending_reset(w, s);
 	s->hs = NULL;
 	s->offset = 0;
 	s->tail_len = 0;
@@ -797,6 +1229,7 @@ sl_scan_stream_migrate(const struct sl_scan_db *old_db, struct sl_scan_worker *o
 	if (s->hs == NULL || old_w->db != old_db || new_w->db != new_db)
 		return s->hs == NULL ? 0 : -EINVAL;
 	memcpy(tail, s->tail, tail_len);
+	pending_reset(old_w, s); /* held values name old_db's sensors */
 	sl_cur_pool = &old_w->pool;
 	hs_close_stream(s->hs, NULL, NULL, NULL); /* no scratch: nothing reported */
 	sl_cur_pool = NULL;
@@ -811,6 +1244,7 @@ sl_scan_stream_migrate(const struct sl_scan_db *old_db, struct sl_scan_worker *o
 
 		call_begin(c, new_db, new_w, s, NULL, NULL);
 		c->priming = 1;
+		s->shift = offset - tail_len; /* keywords in the primed bytes get stream offsets */
 		if (hs_scan_stream(s->hs, (const char *)tail, tail_len, 0, new_w->scratch,
 				   on_hs_match, c) != HS_SUCCESS)
 			new_w->stats.scan_errors++;
@@ -840,12 +1274,6 @@ sl_scan_block(const struct sl_scan_db *db, struct sl_scan_worker *w, enum sl_sca
 }
 
 /* ---- Evidence ---- */
-
-static inline int
-is_alnum_ascii(uint8_t c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-}
 
 void
 sl_scan_mask(const struct sl_scan_db *db, unsigned sensor, const uint8_t *value, uint32_t len,

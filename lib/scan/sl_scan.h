@@ -12,7 +12,25 @@
  * possible match (hs_expression_info). A candidate is confirmed by the sensor's validator (or, for
  * sensors without one, by locating the match start in that window) before on_match sees it;
  * rejected candidates only count. The raw value passed to on_match lives in scan-owned memory
- * valid for the duration of the callback: the caller masks or hashes it there and keeps nothing.*/
+ * valid for the duration of the callback: the caller masks or hashes it there and keeps nothing.
+ *
+ * Keywords. A sensor may also require one of its `near` keywords within `within` bytes of a value
+ * (gap between the value's edges and the keyword's edges, same stream). Keywords are literal:
+ * ASCII and Latin-1 letters caseless, other bytes as written, matched anywhere (not only as whole
+ * words), compiled into the same streaming database. A value whose keyword came before is
+ * reported at once; one with no keyword yet waits in one of the stream's SL_SCAN_PENDING
+ * slots (its bytes stay in the tail window, which such databases size for it) until a keyword
+ * starts within `within` bytes after it (reported then, from the feed that carries the keyword)
+ * or the stream moves past it (dropped, counted in near_rejects). Bounds: SL_SCAN_NEAR_SENSORS
+ * sensors with keywords per database, SL_SCAN_MAX_NEAR keywords of at most SL_SCAN_NEAR_LEN
+ * bytes each, `within` at most SL_SCAN_NEAR_MAX_WITHIN; a stream remembers the last keyword end
+ * per such sensor. Sensors without keywords pay one predictable branch per confirmed match.
+ *
+ * Right boundary. A validated value written in groups ("4111 1111 1111 1111") is only reported
+ * once the two bytes after it are known not to be its separator and another digit or letter: the
+ * regex's trailing \b cannot tell "4111 1111 1111 1111" from the first groups of a longer
+ * grouped number ("4111 1111 1111 1111 123"). When the value ends a feed, it waits in a pending
+ * slot for the next feed (or the stream's end, which accepts it). */
 #ifndef SL_SCAN_H
 #define SL_SCAN_H
 
@@ -25,6 +43,13 @@
 #define SL_SCAN_TEXT_LEN      64  /* category, validator name */
 #define SL_SCAN_WINDOW        256 /* longest matched value the validator can see */
 #define SL_SCAN_EVIDENCE_LEN  48  /* masked evidence, NUL-terminated */
+
+#define SL_SCAN_MAX_NEAR        8   /* keywords per sensor */
+#define SL_SCAN_NEAR_LEN        48  /* longest keyword, in bytes */
+#define SL_SCAN_NEAR_SENSORS    4   /* sensors with keywords per database */
+#define SL_SCAN_PENDING         4   /* values a stream holds back (keyword, right boundary) */
+#define SL_SCAN_NEAR_WITHIN     64  /* default `within` */
+#define SL_SCAN_NEAR_MAX_WITHIN 128 /* largest `within` (the tail window must hold it) */
 
 /* Where scanned bytes come from; a sensor applies to a set of them. */
 #define SL_SCAN_CONTEXTS(X)                                                                        \
@@ -63,13 +88,20 @@ struct sl_sensor_def {
 	uint32_t contexts;     /* bitmask of 1u << SL_SCAN_CTX_*; 0 means all */
 	uint32_t min_count;    /* distinct values before the sensor fires (>= 1) */
 	uint8_t caseless;      /* HS_FLAG_CASELESS on every pattern */
+	/* Keywords (owned by the caller until build returns), 0 to SL_SCAN_MAX_NEAR of 1 to
+	 * SL_SCAN_NEAR_LEN bytes; with any, a value is reported only if one of them starts or ends
+	 * within `within` bytes of it (0: SL_SCAN_NEAR_WITHIN; at most SL_SCAN_NEAR_MAX_WITHIN). */
+	const char *near[SL_SCAN_MAX_NEAR];
+	unsigned n_near;
+	uint32_t within;
 };
 
 /* A compiled, immutable set of sensors. */
 struct sl_scan_db;
 
 /* Compiles `n` sensors. Returns NULL and writes "sensor 'NAME' pattern N: <Hyperscan message>"
- * (or another precise reason: unknown validator, duplicate name, ...) to err on failure. */
+ * (or another precise reason: unknown validator, duplicate name, too many keywords, a keyword
+ * window that does not fit the tail, ...) to err on failure. */
 struct sl_scan_db *sl_scan_db_build(const struct sl_sensor_def *defs, unsigned n, char *err,
 				    size_t errlen);
 void sl_scan_db_free(struct sl_scan_db *db);
@@ -90,7 +122,9 @@ void sl_scan_worker_free(struct sl_scan_worker *w);
 	X(streams_opened, "streams_opened")                                                        \
 	X(stream_alloc_failed, "stream_alloc_failed")                                              \
 	X(stream_pool_fallback, "stream_pool_fallback")                                            \
-	X(scan_errors, "scan_errors")
+	X(scan_errors, "scan_errors")                                                              \
+	X(near_rejects, "near_rejects")                                                            \
+	X(pending_overflow, "pending_overflow")
 
 struct sl_scan_stats {
 #define SL_X(f, s) uint64_t f;
@@ -112,15 +146,28 @@ struct sl_scan_match {
 };
 typedef void (*sl_scan_match_fn)(void *ctx, const struct sl_scan_match *m);
 
+/* A validated value held back; its bytes are still in the stream's tail. */
+struct sl_scan_pending {
+	uint64_t end;   /* stream offset just past the value */
+	uint16_t len;   /* value length; 0: free slot */
+	uint8_t sensor; /* index in the database */
+	uint8_t wait;   /* SL_SCAN_WAIT_RIGHT: the bytes after it; else a keyword */
+};
+#define SL_SCAN_WAIT_RIGHT 1
+
 /* Stream state, embedded in the caller's flow state; all-zero means closed. */
 struct sl_scan_stream {
-	void *hs;        /* hs_stream_t *, NULL when closed */
-	uint64_t offset; /* bytes fed so far */
+	void *hs;          /* hs_stream_t *, NULL when closed */
+	uint64_t offset;   /* bytes fed so far */
 	uint16_t tail_len;
-	uint8_t context; /* enum sl_scan_context */
-	uint8_t failed;  /* stream could not be opened: bytes are counted, not scanned */
-	uint64_t shift;  /* offset minus Hyperscan's own offset (non-zero after a migration) */
+	uint8_t context;   /* enum sl_scan_context */
+	uint8_t failed;    /* stream could not be opened: bytes are counted, not scanned */
+	uint8_t n_pending; /* used slots of pending[] */
+	uint64_t shift;    /* offset minus Hyperscan's own offset (non-zero after a migration) */
 	uint8_t tail[SL_SCAN_WINDOW + 16];
+	/* Keywords: end offset of the last keyword of each sensor with keywords (0: none yet). */
+	uint64_t kw_end[SL_SCAN_NEAR_SENSORS];
+	struct sl_scan_pending pending[SL_SCAN_PENDING];
 };
 
 /* Opens a stream for `context`. Stream state comes from the worker's pool; when the pool is
@@ -135,8 +182,10 @@ int sl_scan_stream_feed(const struct sl_scan_db *db, struct sl_scan_worker *w,
 			struct sl_scan_stream *s, const uint8_t *data, size_t len,
 			sl_scan_match_fn fn, void *ctx);
 
-/* Ends the stream: matches that needed end-of-data (e.g. a trailing \b) are reported, then the
- * state returns to the pool. Safe on a closed stream. */
+/* Ends the stream: values held back for their right boundary and matches that needed end-of-data
+ * (e.g. a trailing \b) are reported, values still waiting for a keyword are dropped
+ * (near_rejects), then the state returns to the pool.
+ * Safe on a closed stream. */
 void sl_scan_stream_close(const struct sl_scan_db *db, struct sl_scan_worker *w,
 			  struct sl_scan_stream *s, sl_scan_match_fn fn, void *ctx);
 
@@ -144,8 +193,11 @@ void sl_scan_stream_close(const struct sl_scan_db *db, struct sl_scan_worker *w,
  * Hyperscan stream is closed without reporting: an end-anchored match at an arbitrary cut would
  * be false. A new one is opened on new_db and primed with the tail window, so a value that
  * straddles the switch is still found; matches ending inside the primed bytes were the old
- * database's to report and are not reported again. Returns 0, or the error of opening (the
- * stream is then failed: counted, not scanned). A closed or failed stream is left as it is. */
+ * database's to report and are not reported again. Keywords in the primed bytes count for the
+ * new database; values held back (for a keyword, or for the bytes after a grouped value) are
+ * dropped and counted. Returns 0, or the error
+ * of opening (the stream is then failed: counted, not scanned). A closed or failed stream is left
+ * as it is. */
 int sl_scan_stream_migrate(const struct sl_scan_db *old_db, struct sl_scan_worker *old_w,
 			   const struct sl_scan_db *new_db, struct sl_scan_worker *new_w,
 			   struct sl_scan_stream *s);

@@ -139,12 +139,17 @@ sl_validate_nir(const uint8_t *win, size_t win_len, size_t *start, size_t *len)
 
 /* ---- Payment cards (Luhn + issuer ranges) ----
  *
- * 13 to 19 digits, contiguous or in groups of 3 to 6 digits separated by one space or one dash
- * (the same everywhere). When a run of groups is longer than one card, the longest suffix starting
- * at a group boundary that is a valid card wins. */
+ * 13 to 19 digits, contiguous or in groups of 3 to 6 digits (the last one 1 to 6) separated by
+ * one space or one dash (the same everywhere). When a run of groups is longer than one card, the
+ * longest suffix starting at a group boundary that is a valid card wins, unless the run is the tail
+ * of a grouped IBAN
+ * ("FR76 3000 4111 1111 1111 1111 189"): about one grouped IBAN in twenty holds four groups that
+ * pass Luhn and an issuer range. */
 #define PAN_MIN	       13
 #define PAN_MAX	       19
 #define PAN_MAX_GROUPS 8
+#define IBAN_MAX_SPAN  (34 + 34 / 4) /* longest grouped IBAN, see below */
+#define PAN_LOOKBACK   (IBAN_MAX_SPAN > 2 * PAN_MAX + 2 ? IBAN_MAX_SPAN : 2 * PAN_MAX + 2)
 
 static int
 luhn_ok(const uint8_t *d, unsigned n)
@@ -206,6 +211,27 @@ pan_ok(const uint8_t *s, const uint8_t *e)
 	return n >= PAN_MIN && issuer_ok(d, n) && luhn_ok(d, n);
 }
 
+/* Returns 1 when the card starting at win[i], in groups separated by sep, continues to the left
+ * through four-character groups of the same separator up to one that opens an IBAN (two letters,
+ * two digits, not itself part of a longer token), within PAN_LOOKBACK bytes of the end. */
+static int
+inside_iban(const uint8_t *win, size_t win_len, size_t i, uint8_t sep)
+{
+	while (i >= 5 && win[i - 1] == sep && win_len - (i - 5) <= PAN_LOOKBACK) {
+		const uint8_t *g = win + i - 5;
+
+		for (int k = 0; k < 4; k++)
+			if (!is_digit(g[k]) && !is_upper(g[k]))
+				return 0;
+		if (is_upper(g[0]) && is_upper(g[1]) && is_digit(g[2]) && is_digit(g[3]))
+			return !preceded_by_alnum(win, i - 5);
+		if (i - 5 > 0 && win[i - 6] != sep)
+			return 0;
+		i -= 5;
+	}
+	return 0;
+}
+
 int
 sl_validate_luhn(const uint8_t *win, size_t win_len, size_t *start, size_t *len)
 {
@@ -229,8 +255,8 @@ sl_validate_luhn(const uint8_t *win, size_t win_len, size_t *start, size_t *len)
 		*len = win_len - i;
 		return 1;
 	}
-	if (glen < 3 || glen > 6 || i < 2 || (win[i - 1] != ' ' && win[i - 1] != '-') ||
-	    !is_digit(win[i - 2]))
+	/* The last group may be short: 13-digit Visa is written 4-4-4-1. */
+	if (glen > 6 || i < 2 || (win[i - 1] != ' ' && win[i - 1] != '-') || !is_digit(win[i - 2]))
 		return 0;
 	/* Grouped: collect group starts backwards while groups stay well-formed. */
 	sep = win[i - 1];
@@ -249,7 +275,7 @@ sl_validate_luhn(const uint8_t *win, size_t win_len, size_t *start, size_t *len)
 		if (digits >= PAN_MIN && pan_ok(win + i, win + win_len))
 			best = i; /* keep walking: a longer card wins */
 	}
-	if (best == SIZE_MAX)
+	if (best == SIZE_MAX || inside_iban(win, win_len, best, sep))
 		return 0;
 	*start = best;
 	*len = win_len - best;
@@ -327,9 +353,9 @@ sl_validate_ssn(const uint8_t *win, size_t win_len, size_t *start, size_t *len)
  * groups of four separated by single spaces (the last group may be shorter). The length must be
  * the country's and the number mod 97 (letters as 10..35, first four characters moved to the end)
  * must be 1. */
-#define IBAN_MIN      15
-#define IBAN_MAX      34
-#define IBAN_MAX_SPAN (IBAN_MAX + IBAN_MAX / 4)
+#define IBAN_MIN 15
+#define IBAN_MAX 34
+_Static_assert(IBAN_MAX_SPAN == IBAN_MAX + IBAN_MAX / 4, "IBAN_MAX_SPAN, defined with the cards");
 
 static const struct {
 	char cc[3];
@@ -443,7 +469,7 @@ sl_validate_iban(const uint8_t *win, size_t win_len, size_t *start, size_t *len)
 static const struct sl_validator validators[] = {
     {"none", NULL, 0, SL_SCAN_MASK_TAIL},
     {"nir", sl_validate_nir, NIR_GROUPED, SL_SCAN_MASK_TAIL},
-    {"luhn", sl_validate_luhn, 2 * PAN_MAX + 2, SL_SCAN_MASK_PAN},
+    {"luhn", sl_validate_luhn, PAN_LOOKBACK, SL_SCAN_MASK_PAN},
     {"ssn", sl_validate_ssn, 11, SL_SCAN_MASK_TAIL},
     {"iban", sl_validate_iban, IBAN_MAX_SPAN, SL_SCAN_MASK_TAIL},
 };

@@ -114,6 +114,56 @@ test_errors(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/sluice.conf"));
 }
 
+/* Keywords: near (strings, UTF-8 as written) and within (default 64). */
+static void
+test_sensor_near(void)
+{
+	const char *path = tmpconf(
+	    "sensors = (\n"
+	    " { name = \"a\"; patterns = [\"x\"]; near = [\"nir\", \"s\xc3\xa9" "curit\xc3\xa9 "
+	    "sociale\"]; within = 32; },\n"
+	    " { name = \"b\"; patterns = [\"y\"]; near = [\"ssn\"]; },\n"
+	    " { name = \"c\"; patterns = [\"z\"]; }\n"
+	    ");\n");
+	char *sets[] = {"sensors.[1].within=100"};
+
+	CU_ASSERT_EQUAL_FATAL(sl_conf_load(&c, path, NULL, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.sensors[0].n_near, 2);
+	CU_ASSERT_STRING_EQUAL(c.sensors[0].near[0], "nir");
+	CU_ASSERT_STRING_EQUAL(c.sensors[0].near[1], "s\xc3\xa9" "curit\xc3\xa9 sociale");
+	CU_ASSERT_EQUAL(c.sensors[0].within, 32);
+	CU_ASSERT_EQUAL(c.sensors[1].n_near, 1);
+	CU_ASSERT_EQUAL(c.sensors[1].within, SL_SCAN_NEAR_WITHIN);
+	CU_ASSERT_EQUAL(c.sensors[2].n_near, 0);
+	sl_conf_free(&c);
+	CU_ASSERT_EQUAL_FATAL(sl_conf_load(&c, path, sets, 1, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.sensors[1].within, 100);
+	sl_conf_free(&c);
+
+	expect_error("sensors = ( { name = \"a\"; patterns = [\"x\"]; within = 10; } );", NULL,
+		     "'within' needs 'near'");
+	expect_error("sensors = ( { name = \"a\"; patterns = [\"x\"]; near = [\"k\"]; within = 0; "
+		     "} );",
+		     NULL, "out of range");
+	expect_error("sensors = ( { name = \"a\"; patterns = [\"x\"]; near = [\"k\"]; within = 129; "
+		     "} );",
+		     NULL, "'within' = 129 is out of range [1, 128]");
+	expect_error("sensors = ( { name = \"a\"; patterns = [\"x\"]; near = \"k\"; } );", NULL,
+		     "'near' must be an array of 1 to 8 strings");
+	expect_error("sensors = ( { name = \"a\"; patterns = [\"x\"]; near = []; } );", NULL,
+		     "'near' must be an array");
+	expect_error("sensors = ( { name = \"a\"; patterns = [\"x\"]; near = [1, 2]; } );", NULL,
+		     "keyword 1 must be a string");
+	expect_error("sensors = ( { name = \"a\"; patterns = [\"x\"]; near = [\"\"]; } );", NULL,
+		     "keyword 1 must be a string of 1 to 48 bytes");
+	expect_error("sensors = ( { name = \"a\"; patterns = [\"x\"]; near = [\"k\", "
+		     "\"0123456789012345678901234567890123456789012345678\"]; } );",
+		     NULL, ":1: sensor 'a': keyword 2");
+	expect_error("sensors = ( { name = \"a\"; patterns = [\"x\"]; near = [\"1\", \"2\", \"3\", "
+		     "\"4\", \"5\", \"6\", \"7\", \"8\", \"9\"]; } );",
+		     NULL, "1 to 8 strings");
+}
+
 int
 main(void)
 {
@@ -123,6 +173,7 @@ main(void)
 	CU_add_test(s, "empty file gives defaults", test_empty_file_defaults);
 	CU_add_test(s, "--set overrides", test_overrides);
 	CU_add_test(s, "errors name the place and the problem", test_errors);
+	CU_add_test(s, "sensor keywords: near and within", test_sensor_near);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_failures();

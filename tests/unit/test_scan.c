@@ -1,5 +1,6 @@
 /* Unit tests for lib/scan: database build errors, the validators, streaming (values split over
- * feeds, end-of-stream matches), context filtering, masking and the stream-state pool.
+ * feeds, end-of-stream matches), context filtering, masking, the stream-state pool and keywords
+ * near values (before, after, too far, split, caseless, UTF-8).
  *
  * Test values are generated here (NIR keys, Luhn digits, IBAN check digits) or are published test
  * card numbers; none belongs to a person. */
@@ -216,6 +217,17 @@ test_luhn(void)
 	ACCEPT(sl_validate_luhn, "4111-1111-1111-1111", "4111-1111-1111-1111");
 	ACCEPT(sl_validate_luhn, "amex 3782 822463 10005", "3782 822463 10005");
 	ACCEPT(sl_validate_luhn, "ref 12 4111 1111 1111 1111", "4111 1111 1111 1111");
+	ACCEPT(sl_validate_luhn, "visa 4222 2222 2222 2", "4222 2222 2222 2");
+	ACCEPT(sl_validate_luhn, "4222-2222-2222-2", "4222-2222-2222-2");
+	REJECT(sl_validate_luhn, "4222 2222 2222 3");
+	/* Four groups of a grouped IBAN are not a card; a group that only looks like an IBAN
+	 * head is not an IBAN. */
+	REJECT(sl_validate_luhn, "iban FR76 4111 1111 1111 1111");
+	REJECT(sl_validate_luhn, "FR76 3000 4111 1111 1111 1111");
+	REJECT(sl_validate_luhn, "GB29-NWBK-4111-1111-1111-1111");
+	ACCEPT(sl_validate_luhn, "REF1 4111 1111 1111 1111", "4111 1111 1111 1111");
+	ACCEPT(sl_validate_luhn, "XFR76 4111 1111 1111 1111", "4111 1111 1111 1111");
+	ACCEPT(sl_validate_luhn, "FR76, 4111 1111 1111 1111", "4111 1111 1111 1111");
 	REJECT(sl_validate_luhn, "4111 1111-1111 1111");
 
 	/* Luhn failure, wrong issuer, wrong length for the issuer. */
@@ -908,6 +920,324 @@ test_migrate(void)
 	sl_scan_db_free(db2);
 }
 
+/* ---- Keywords (near / within) ---- */
+
+enum { N_NIR, N_CARD, N_IBAN, N_COUNT };
+
+/* fr_ssn needs one of three keywords within 64 bytes (the defaults); credit_card needs none;
+ * iban needs "iban" within 16 bytes. */
+static struct sl_scan_db *
+near_db(void)
+{
+	struct sl_sensor_def d[N_COUNT];
+	struct sl_scan_db *db;
+	char err[256];
+
+	def_init(&d[N_NIR], "fr_ssn", "nir", sl_scan_default_pattern("nir", 0));
+	d[N_NIR].near[0] = "nir";
+	d[N_NIR].near[1] = "s\xc3\xa9"
+			   "curit\xc3\xa9 sociale";
+	d[N_NIR].near[2] = "num\xc3\xa9ro de s\xc3\xa9"
+			   "cu";
+	d[N_NIR].n_near = 3;
+	def_init(&d[N_CARD], "credit_card", "luhn", NULL);
+	for (unsigned k = 0; sl_scan_default_pattern("luhn", k); k++)
+		d[N_CARD].patterns[d[N_CARD].n_patterns++] = sl_scan_default_pattern("luhn", k);
+	def_init(&d[N_IBAN], "iban", "iban", NULL);
+	for (unsigned k = 0; sl_scan_default_pattern("iban", k); k++)
+		d[N_IBAN].patterns[d[N_IBAN].n_patterns++] = sl_scan_default_pattern("iban", k);
+	d[N_IBAN].near[0] = "IBAN";
+	d[N_IBAN].n_near = 1;
+	d[N_IBAN].within = 16;
+	db = sl_scan_db_build(d, N_COUNT, err, sizeof(err));
+	if (!db)
+		fprintf(stderr, "\n%s\n", err);
+	CU_ASSERT_FATAL(db != NULL);
+	CU_ASSERT_EQUAL(sl_scan_db_sensor(db, N_NIR)->within, SL_SCAN_NEAR_WITHIN);
+	return db;
+}
+
+/* Runs text through a fresh stream whole, split at every offset and byte by byte; every run must
+ * report the same. Returns the number of fr_ssn matches of the whole run (in *ref). */
+static unsigned
+near_run(const struct sl_scan_db *db, struct sl_scan_worker *w, const char *text, struct seen *ref)
+{
+	size_t len = strlen(text);
+	struct seen got;
+	unsigned n = 0;
+
+	run_stream(db, w, SL_SCAN_CTX_BODY, text, len, 0, ref);
+	for (size_t split = 0; split <= len; split++) {
+		run_stream(db, w, SL_SCAN_CTX_BODY, text, split, 0, &got);
+		if (!seen_equal(ref, &got))
+			fprintf(stderr, "\nnear: split at %zu differs: %s\n", split, text);
+		CU_ASSERT(seen_equal(ref, &got));
+	}
+	run_stream(db, w, SL_SCAN_CTX_BODY, text, 0, 1, &got);
+	CU_ASSERT(seen_equal(ref, &got));
+	for (unsigned i = 0; i < ref->n; i++)
+		n += ref->m[i].sensor == N_NIR;
+	return n;
+}
+
+static void
+test_near(void)
+{
+	struct sl_scan_db *db = near_db();
+	struct sl_scan_worker *w = sl_scan_worker_create(db, 4, NULL, 0);
+	struct sl_scan_stats before, after;
+	struct seen ref;
+	char nir[16], g[22], text[1024], gap64[65], gap65[66];
+	int k;
+
+	CU_ASSERT_FATAL(w != NULL);
+	nir_make(nir, "1850578006084");
+	nir_group(g, nir, '.');
+	memset(gap64, '~', 64);
+	gap64[64] = '\0';
+	memset(gap65, '~', 65);
+	gap65[65] = '\0';
+
+	/* Before, at once, at the value's offset. */
+	snprintf(text, sizeof(text), "{\"nir\": \"%s\"}", nir);
+	CU_ASSERT_EQUAL(near_run(db, w, text, &ref), 1);
+	k = seen_find(&ref, N_NIR, nir);
+	CU_ASSERT(k >= 0 && ref.m[k].offset == (uint64_t)(strstr(text, nir) - text));
+	/* After, reported when the keyword comes, with the value's own offset and bytes. */
+	snprintf(text, sizeof(text), "value %s is the NIR of the client", g);
+	CU_ASSERT_EQUAL(near_run(db, w, text, &ref), 1);
+	k = seen_find(&ref, N_NIR, g);
+	CU_ASSERT(k >= 0 && ref.m[k].offset == 6);
+	/* Absent: validated, not reported, counted. */
+	sl_scan_stats_get(w, &before);
+	snprintf(text, sizeof(text), "customer %s", nir);
+	CU_ASSERT_EQUAL(near_run(db, w, text, &ref), 0);
+	sl_scan_stats_get(w, &after);
+	CU_ASSERT(after.near_rejects > before.near_rejects);
+	CU_ASSERT_EQUAL(after.validator_rejects, before.validator_rejects);
+	/* Exactly `within` bytes between keyword and value, before and after: near. */
+	snprintf(text, sizeof(text), "nir%s%s", gap64, nir);
+	CU_ASSERT_EQUAL(near_run(db, w, text, &ref), 1);
+	snprintf(text, sizeof(text), "%s%snir", nir, gap64);
+	CU_ASSERT_EQUAL(near_run(db, w, text, &ref), 1);
+	/* One byte more: too far, either side. */
+	snprintf(text, sizeof(text), "nir%s%s", gap65, nir);
+	CU_ASSERT_EQUAL(near_run(db, w, text, &ref), 0);
+	snprintf(text, sizeof(text), "%s%snir", nir, gap65);
+	CU_ASSERT_EQUAL(near_run(db, w, text, &ref), 0);
+	/* Case: ASCII and Latin-1 letters fold; an unaccented spelling is another keyword. */
+	snprintf(text, sizeof(text), "Nir=%s", nir);
+	CU_ASSERT_EQUAL(near_run(db, w, text, &ref), 1);
+	snprintf(text, sizeof(text),
+		 "S\xc3\x89"
+		 "CURIT\xc3\x89 SOCIALE : %s",
+		 g);
+	CU_ASSERT_EQUAL(near_run(db, w, text, &ref), 1);
+	snprintf(text, sizeof(text),
+		 "%s (num\xc3\xa9ro de s\xc3\xa9"
+		 "cu)",
+		 nir);
+	CU_ASSERT_EQUAL(near_run(db, w, text, &ref), 1);
+	snprintf(text, sizeof(text), "securite sociale : %s", nir);
+	CU_ASSERT_EQUAL(near_run(db, w, text, &ref), 0);
+	/* Other sensors do not care; iban has its own keyword and distance. */
+	snprintf(text, sizeof(text),
+		 "card 4111 1111 1111 1111, %s, iban FR7630006000011234567890189", nir);
+	near_run(db, w, text, &ref);
+	CU_ASSERT(seen_find(&ref, N_CARD, "4111 1111 1111 1111") >= 0);
+	CU_ASSERT(seen_find(&ref, N_IBAN, "FR7630006000011234567890189") >= 0);
+	CU_ASSERT_EQUAL(ref.n, 2);
+	snprintf(text, sizeof(text), "IBAN of the account: FR7630006000011234567890189");
+	near_run(db, w, text, &ref);
+	CU_ASSERT_EQUAL(ref.n, 0);
+	/* A keyword reaches every parked value of its sensor, up to SL_SCAN_PENDING of them;
+	 * the oldest make room and are counted. */
+	{
+		char a[16], b[16], c[16], d[16], e[16];
+
+		nir_make(a, "1850578006001");
+		nir_make(b, "2850578006002");
+		nir_make(c, "1850578006003");
+		nir_make(d, "2850578006004");
+		nir_make(e, "1850578006005");
+		sl_scan_stats_get(w, &before);
+		snprintf(text, sizeof(text), "%s %s %s %s %s nir", a, b, c, d, e);
+		CU_ASSERT_EQUAL(near_run(db, w, text, &ref), SL_SCAN_PENDING);
+		CU_ASSERT_EQUAL(seen_find(&ref, N_NIR, a), -1);
+		CU_ASSERT(seen_find(&ref, N_NIR, e) >= 0);
+		sl_scan_stats_get(w, &after);
+		CU_ASSERT(after.pending_overflow > before.pending_overflow);
+	}
+	/* Far apart in a long stream: the value stays reachable only within its window. */
+	memset(text, 'z', 600);
+	snprintf(text + 600, sizeof(text) - 600, " %s--%snir", nir, gap64 + 2);
+	CU_ASSERT_EQUAL(near_run(db, w, text, &ref), 1);
+	CU_ASSERT_EQUAL(ref.m[0].offset, 601);
+	CU_ASSERT_STRING_EQUAL(ref.m[0].value, nir);
+
+	sl_scan_stats_get(w, &after);
+	CU_ASSERT_EQUAL(after.candidates,
+			after.matches + after.validator_rejects + after.near_rejects);
+	sl_scan_worker_free(w);
+	sl_scan_db_free(db);
+}
+
+/* A grouped value followed by its separator and another group is the head of a longer token:
+ * not reported, whatever the segmentation; at the end of the stream or before other bytes, it
+ * is. */
+static void
+test_right_boundary(void)
+{
+	struct sl_scan_db *db = default_db();
+	struct sl_scan_worker *w = sl_scan_worker_create(db, 4, NULL, 0);
+	struct sl_scan_stats st;
+	struct seen ref;
+	char nir[16], g[22], text[256];
+
+	CU_ASSERT_FATAL(w != NULL);
+	nir_make(nir, "1850578006084");
+	nir_group(g, nir, ' ');
+	snprintf(text, sizeof(text), "id 4111 1111 1111 1111 123 / nir %s 12 / 536-22-8411-77", g);
+	near_run(db, w, text, &ref);
+	CU_ASSERT_EQUAL(ref.n, 0);
+	snprintf(text, sizeof(text), "4111 1111 1111 1111 / %s. 536-22-8411 / 4222 2222 2222 2", g);
+	near_run(db, w, text, &ref);
+	CU_ASSERT_EQUAL(ref.n, 4);
+	CU_ASSERT(seen_find(&ref, S_CARD, "4111 1111 1111 1111") >= 0);
+	CU_ASSERT(seen_find(&ref, S_CARD, "4222 2222 2222 2") >= 0); /* at the stream's end */
+	CU_ASSERT(seen_find(&ref, S_NIR, g) >= 0);
+	CU_ASSERT(seen_find(&ref, S_SSN, "536-22-8411") >= 0);
+	/* A separator then a non-alphanumeric byte ends the value too. */
+	run_stream(db, w, SL_SCAN_CTX_RAW, "4111-1111-1111-1111-\n", 20, 0, &ref);
+	CU_ASSERT_EQUAL(ref.n, 1);
+	sl_scan_stats_get(w, &st);
+	CU_ASSERT_EQUAL(st.candidates, st.matches + st.validator_rejects);
+	sl_scan_worker_free(w);
+	sl_scan_db_free(db);
+}
+
+static void
+test_near_build(void)
+{
+	struct sl_sensor_def d[SL_SCAN_NEAR_SENSORS + 1];
+	struct sl_scan_db *db;
+	char err[256], kw[SL_SCAN_NEAR_LEN + 2];
+
+	for (unsigned i = 0; i <= SL_SCAN_NEAR_SENSORS; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "s%u", i);
+		def_init(&d[i], name, "ssn", sl_scan_default_pattern("ssn", 0));
+		d[i].near[0] = "ssn";
+		d[i].n_near = 1;
+	}
+	CU_ASSERT_PTR_NULL(sl_scan_db_build(d, SL_SCAN_NEAR_SENSORS + 1, err, sizeof(err)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "sensors may have keywords"));
+	db = sl_scan_db_build(d, SL_SCAN_NEAR_SENSORS, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL(db);
+	sl_scan_db_free(db);
+
+	d[0].within = SL_SCAN_NEAR_MAX_WITHIN + 1;
+	CU_ASSERT_PTR_NULL(sl_scan_db_build(d, 1, err, sizeof(err)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "sensor 's0': within"));
+	d[0].within = SL_SCAN_NEAR_MAX_WITHIN;
+	memset(kw, 'k', sizeof(kw));
+	kw[SL_SCAN_NEAR_LEN] = '\0';
+	d[0].near[1] = kw;
+	d[0].n_near = 2;
+	db = sl_scan_db_build(d, 1, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL(db); /* the longest keyword and within fit a bounded value */
+	sl_scan_db_free(db);
+	kw[SL_SCAN_NEAR_LEN] = 'k';
+	kw[SL_SCAN_NEAR_LEN + 1] = '\0';
+	CU_ASSERT_PTR_NULL(sl_scan_db_build(d, 1, err, sizeof(err)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "sensor 's0' keyword 2"));
+	d[0].near[1] = "";
+	CU_ASSERT_PTR_NULL(sl_scan_db_build(d, 1, err, sizeof(err)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "keyword 2"));
+	d[0].n_near = SL_SCAN_MAX_NEAR + 1;
+	CU_ASSERT_PTR_NULL(sl_scan_db_build(d, 1, err, sizeof(err)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "keywords"));
+
+	/* An unbounded regex-only value leaves no room in the tail for a keyword after it. */
+	def_init(&d[0], "free", "", "secret:\\w+");
+	d[0].near[0] = "x";
+	d[0].n_near = 1;
+	CU_ASSERT_PTR_NULL(sl_scan_db_build(d, 1, err, sizeof(err)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "sensor 'free': value window"));
+
+	/* Keywords are copied: the caller's strings may go once build returns; metacharacters are
+	 * literal. */
+	snprintf(kw, sizeof(kw), "s.s(n");
+	def_init(&d[0], "copy", "ssn", sl_scan_default_pattern("ssn", 0));
+	d[0].near[0] = kw;
+	d[0].n_near = 1;
+	db = sl_scan_db_build(d, 1, err, sizeof(err));
+	CU_ASSERT_FATAL(db != NULL);
+	memset(kw, 'x', 5);
+	CU_ASSERT_STRING_EQUAL(sl_scan_db_sensor(db, 0)->near[0], "s.s(n");
+	{
+		struct sl_scan_worker *w = sl_scan_worker_create(db, 2, NULL, 0);
+		struct seen got;
+
+		CU_ASSERT_FATAL(w != NULL);
+		run_stream(db, w, SL_SCAN_CTX_RAW, "S.S(N 536-22-8411", 0, 3, &got);
+		CU_ASSERT_EQUAL(got.n, 1);
+		run_stream(db, w, SL_SCAN_CTX_RAW, "sxs(n 536-22-8411", 0, 3, &got);
+		CU_ASSERT_EQUAL(got.n, 0);
+		sl_scan_worker_free(w);
+	}
+	sl_scan_db_free(db);
+}
+
+/* A keyword seen before a ruleset switch still counts for a value after it; a value parked at
+ * the switch is dropped. */
+static void
+test_near_migrate(void)
+{
+	struct sl_scan_db *db1 = near_db(), *db2 = near_db();
+	struct sl_scan_worker *w1 = sl_scan_worker_create(db1, 2, NULL, 0);
+	struct sl_scan_worker *w2 = sl_scan_worker_create(db2, 2, NULL, 0);
+	struct sl_scan_stream s;
+	struct sl_scan_stats st;
+	struct seen got;
+	char nir[16], text[64];
+
+	CU_ASSERT_FATAL(w1 != NULL && w2 != NULL);
+	nir_make(nir, "2850578006084");
+	memset(&s, 0, sizeof(s));
+	memset(&got, 0, sizeof(got));
+	CU_ASSERT_EQUAL_FATAL(sl_scan_stream_open(db1, w1, &s, SL_SCAN_CTX_RAW), 0);
+	sl_scan_stream_feed(db1, w1, &s, (const uint8_t *)"nir: ", 5, collect, &got);
+	CU_ASSERT_EQUAL(sl_scan_stream_migrate(db1, w1, db2, w2, &s), 0);
+	snprintf(text, sizeof(text), "%s; %s", nir, nir);
+	sl_scan_stream_feed(db2, w2, &s, (const uint8_t *)text, 15, collect, &got);
+	sl_scan_stream_feed(db2, w2, &s, (const uint8_t *)text + 15, strlen(text) - 15, collect,
+			    &got);
+	CU_ASSERT_EQUAL(got.n, 1); /* the second one ends at the stream end: found at close */
+	sl_scan_stream_close(db2, w2, &s, collect, &got);
+	CU_ASSERT_EQUAL(got.n, 2);
+	CU_ASSERT_EQUAL(got.m[0].offset, 5);
+
+	memset(&s, 0, sizeof(s));
+	memset(&got, 0, sizeof(got));
+	CU_ASSERT_EQUAL_FATAL(sl_scan_stream_open(db1, w1, &s, SL_SCAN_CTX_RAW), 0);
+	snprintf(text, sizeof(text), "%s ", nir);
+	sl_scan_stream_feed(db1, w1, &s, (const uint8_t *)text, strlen(text), collect, &got);
+	CU_ASSERT_EQUAL(s.n_pending, 1);
+	CU_ASSERT_EQUAL(sl_scan_stream_migrate(db1, w1, db2, w2, &s), 0);
+	CU_ASSERT_EQUAL(s.n_pending, 0);
+	sl_scan_stream_feed(db2, w2, &s, (const uint8_t *)"nir", 3, collect, &got);
+	sl_scan_stream_close(db2, w2, &s, collect, &got);
+	CU_ASSERT_EQUAL(got.n, 0);
+	sl_scan_stats_get(w1, &st);
+	CU_ASSERT_EQUAL(st.near_rejects, 1);
+	sl_scan_worker_free(w1);
+	sl_scan_worker_free(w2);
+	sl_scan_db_free(db1);
+	sl_scan_db_free(db2);
+}
+
 int
 main(void)
 {
@@ -930,6 +1260,10 @@ main(void)
 	    {"defs_copied", test_defs_copied},
 	    {"page_end", test_page_end},
 	    {"migrate", test_migrate},
+	    {"near", test_near},
+	    {"near_build", test_near_build},
+	    {"right_boundary", test_right_boundary},
+	    {"near_migrate", test_near_migrate},
 	};
 	CU_pSuite suite;
 	int failed;
