@@ -5,10 +5,13 @@
  *      segments in the same order, one stream per flow direction (no parsing, no flow table);
  *   2. pipeline: sl_worker_process on bursts of 32, exactly as a worker lcore runs it,
  *      including flow creation, reassembly, validation and event records (ring, not written);
+ *   3. with --compare-raw: the same pipeline with HTTP decoding off (every stream scanned raw),
+ *      to give the cost of HTTP decoding as a ratio;
  * and prints both rates and their ratio. Each measurement repeats whole passes over the
  * capture for at least --seconds; the best pass is kept (these machines are noisy).
  *
- * usage: sl_bench [-c CONFIG] [--set PATH=VALUE]... [--seconds S] [--label NAME] [--no-hs] FILE.pcap
+ * usage: sl_bench [-c CONFIG] [--set PATH=VALUE]... [--seconds S] [--label NAME] [--no-hs]
+ *                 [--compare-raw] FILE.pcap
  */
 #include <errno.h>
 #include <getopt.h>
@@ -214,13 +217,14 @@ main(int argc, char **argv)
 	static const struct option lopts[] = {{"seconds", required_argument, NULL, 's'},
 					      {"label", required_argument, NULL, 'l'},
 					      {"no-hs", no_argument, NULL, 'n'},
+					      {"compare-raw", no_argument, NULL, 'r'},
 					      {"set", required_argument, NULL, 'S'},
 					      {NULL, 0, NULL, 0}};
 	char *eal[] = {argv[0], "--no-huge", "-m", "6144", "--no-pci", "--no-shconf",
 		       "--log-level=notice", "-l", "0", "--no-telemetry"};
 	const char *config = SL_SOURCE_DIR "/config/sluice.conf", *label = "capture";
 	double seconds = 2, t_hs = 0, t_pipe;
-	int opt, no_hs = 0;
+	int opt, no_hs = 0, compare_raw = 0;
 	char *sets[32];
 	unsigned n_sets = 0;
 	static struct sl_conf conf;
@@ -236,6 +240,8 @@ main(int argc, char **argv)
 			label = optarg;
 		else if (opt == 'n')
 			no_hs = 1;
+		else if (opt == 'r')
+			compare_raw = 1;
 		else if (opt == 'S' && n_sets < 32)
 			sets[n_sets++] = optarg;
 		else
@@ -277,7 +283,7 @@ main(int argc, char **argv)
 	}
 	if (load_capture(argv[optind], mp, &cap))
 		return 1;
-	struct sl_ruleset *rs = sl_ruleset_build(&conf, 1, 1, err, sizeof(err));
+	struct sl_ruleset *rs = sl_ruleset_build(&conf, 1, 2, err, sizeof(err));
 	if (rs == NULL) {
 		fprintf(stderr, "sl_bench: %s\n", err);
 		return 1;
@@ -298,6 +304,22 @@ main(int argc, char **argv)
 
 	struct hs_plan pl = {0};
 	struct bench b = {.pl = &pl, .w = w, .c = &cap};
+	/* The raw-only twin: same ruleset, no HTTP state, so every stream is scanned as sent. */
+	static struct sl_conf raw_conf;
+	struct sl_worker *w_raw = NULL;
+	struct bench b_raw = b;
+	double t_raw = 1e30;
+	if (compare_raw) {
+		raw_conf = conf;
+		raw_conf.http_flows = 0;
+		struct sl_worker_params wr = {.id = 1, .conf = &raw_conf, .rs_slot = &rs};
+		w_raw = sl_worker_create(&wr, err, sizeof(err));
+		if (w_raw == NULL) {
+			fprintf(stderr, "sl_bench: %s\n", err);
+			return 1;
+		}
+		b_raw.w = w_raw;
+	}
 	no_hs |= cap.payload_bytes == 0; /* nothing to scan: no scan limit to compare with */
 	if (!no_hs && hs_plan_build(&conf, &cap, &pl))
 		return 1;
@@ -309,6 +331,8 @@ main(int argc, char **argv)
 		if (!no_hs)
 			t_hs = RTE_MIN(t_hs, timed(run_hs, &b));
 		t_pipe = RTE_MIN(t_pipe, timed(run_pipeline, &b));
+		if (compare_raw)
+			t_raw = RTE_MIN(t_raw, timed(run_pipeline, &b_raw));
 	} while (rte_rdtsc() < end);
 
 	struct sl_worker_stats ws;
@@ -324,6 +348,13 @@ main(int argc, char **argv)
 		       "sensors)\n",
 		       label, (double)cap.payload_bytes * 8 / t_hs / 1e9);
 		printf("%s: ratio pipeline/scan-limit = %.2f\n", label, t_hs / t_pipe);
+	}
+	if (compare_raw) {
+		printf("%s: raw-only      %7.3f Gbit/s wire (HTTP decoding off)\n", label,
+		       (double)cap.wire_bytes * 8 / t_raw / 1e9);
+		printf("%s: ratio with-HTTP/raw-only = %.2f (cost of HTTP decoding)\n", label,
+		       t_raw / t_pipe);
+		sl_worker_free(w_raw);
 	}
 	sl_worker_free(w);
 	sl_ruleset_free(rs);

@@ -145,6 +145,16 @@ fingerprint(const uint8_t *v, uint32_t len)
 	return h;
 }
 
+/* strlcpy: a bounded copy without snprintf's format machinery (called per HTTP message). */
+static inline void
+copy_str(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 static void
 emit(struct sl_worker *w, struct sl_event *ev)
 {
@@ -324,13 +334,13 @@ http_on_message(void *ctx, const struct sl_http_msg *m)
 	struct sl_worker *w = ctx;
 	struct http_msg_info *mi = &w->cur_state->http->msg[w->cur_side];
 
-	snprintf(mi->method, sizeof(mi->method), "%s", m->method);
-	snprintf(mi->ctype, sizeof(mi->ctype), "%s", m->content_type);
+	copy_str(mi->method, sizeof(mi->method), m->method);
+	copy_str(mi->ctype, sizeof(mi->ctype), m->content_type);
 	mi->status = m->status;
 	mi->length = m->content_length;
 	if (m->is_request) {
-		snprintf(mi->host, sizeof(mi->host), "%s", m->host);
-		snprintf(mi->url, sizeof(mi->url), "%s", m->url);
+		copy_str(mi->host, sizeof(mi->host), m->host);
+		copy_str(mi->url, sizeof(mi->url), m->url);
 	}
 	mi->valid = 1;
 }
