@@ -805,9 +805,13 @@ inspect_tcp(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *p
 	}
 	if (pi->tcp_flags & SL_PKT_TCP_FIN)
 		sd->fin = 1;
+	/* A direction whose reassembly gave up (caps, policy bypass) is no longer inspected:
+	 * its data follows the fail policy. */
+	uint8_t v = unlikely(sd->tcp.bypass && pi->payload_len) ? uninspected(w, m)
+								  : SL_VERDICT_FORWARD;
 	if ((pi->tcp_flags & SL_PKT_TCP_RST) || (fs->side[0].fin && fs->side[1].fin))
 		sl_flow_end(w->flows, f, SL_FLOW_END_CLOSED);
-	return SL_VERDICT_FORWARD;
+	return v;
 }
 
 void

@@ -1,0 +1,317 @@
+/* Unit tests of the worker pipeline (app/sluice/sl_worker.c) on frames built here: verdicts,
+ * deny with resets, the fail policy, and a ruleset switch in the middle of a value. Needs the EAL
+ * for mbufs and the flow table, not hugepages. */
+#include <string.h>
+
+#include <CUnit/Basic.h>
+#include <rte_common.h>
+#include <rte_eal.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_tcp.h>
+
+#include "sl_ruleset.h"
+#include "sl_worker.h"
+
+/* A generated NIR: 1 85 05 78 006 084, key = 97 - (1850578006084 mod 97). */
+static char nir[16];
+static struct rte_mempool *mp;
+static uint8_t port_inline[RTE_MAX_ETHPORTS];
+static uint16_t port_peer[RTE_MAX_ETHPORTS];
+
+static void
+make_nir(void)
+{
+	unsigned long long n = 1850578006084ull;
+
+	snprintf(nir, sizeof(nir), "%llu%02llu", n, 97 - n % 97);
+}
+
+/* A TCP frame 198.18.0.1:40000 -> 198.19.0.2:80 (dir 0) or back (dir 1), from port `port`. */
+static struct rte_mbuf *
+frame(int dir, uint32_t seq, uint32_t ack, uint8_t flags, const char *payload, uint16_t port)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+	size_t plen = payload ? strlen(payload) : 0;
+	uint8_t *p;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	if (rte_pktmbuf_append(m, (uint16_t)(54 + plen)) == NULL)
+		CU_FAIL_FATAL("append");
+	p = rte_pktmbuf_mtod(m, uint8_t *);
+	struct rte_ipv4_hdr *ip = (void *)(p + 14);
+	struct rte_tcp_hdr *tcp = (void *)(p + 34);
+
+	memset(p, 0, 54);
+	p[0] = 0x02, p[5] = dir ? 1 : 2;
+	p[6] = 0x02, p[11] = dir ? 2 : 1;
+	p[12] = 0x08;
+	ip->version_ihl = 0x45;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(40 + plen));
+	ip->time_to_live = 64;
+	ip->next_proto_id = 6;
+	ip->src_addr = rte_cpu_to_be_32(dir ? 0xc6130002 : 0xc6120001);
+	ip->dst_addr = rte_cpu_to_be_32(dir ? 0xc6120001 : 0xc6130002);
+	tcp->src_port = rte_cpu_to_be_16(dir ? 80 : 40000);
+	tcp->dst_port = rte_cpu_to_be_16(dir ? 40000 : 80);
+	tcp->sent_seq = rte_cpu_to_be_32(seq);
+	tcp->recv_ack = rte_cpu_to_be_32(ack);
+	tcp->data_off = 5 << 4;
+	tcp->tcp_flags = flags;
+	memcpy(p + 54, payload, plen);
+	m->port = port;
+	return m;
+}
+
+static struct sl_conf conf;
+
+static struct sl_ruleset *
+ruleset(const char *policy_mode, int deny)
+{
+	char err[256];
+	struct sl_conf c = conf;
+
+	c.policy.mode = !strcmp(policy_mode, "protect") ? SL_POLICY_MODE_PROTECT
+							 : SL_POLICY_MODE_MONITOR;
+	c.n_rules = 0;
+	if (deny) {
+		c.n_rules = 1;
+		memset(&c.rules[0], 0, sizeof(c.rules[0]));
+		strcpy(c.rules[0].from, "any");
+		strcpy(c.rules[0].to, "any");
+		strcpy(c.rules[0].sensors[0], "fr_ssn");
+		c.rules[0].n_sensors = 1;
+		c.rules[0].action = SL_POLICY_DENY;
+	}
+	struct sl_ruleset *rs = sl_ruleset_build(&c, 1, 1, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rs);
+	return rs;
+}
+
+static struct sl_worker *
+worker(struct sl_ruleset **slot)
+{
+	char err[256];
+	struct sl_worker_params p = {
+		.id = 0,
+		.conf = &conf,
+		.rs_slot = slot,
+		.tx_pool = mp,
+		.port_inline = port_inline,
+		.port_peer = port_peer,
+	};
+	struct sl_worker *w = sl_worker_create(&p, err, sizeof(err));
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	return w;
+}
+
+/* Processes one frame, frees it, returns its verdict. */
+static uint8_t
+one(struct sl_worker *w, struct rte_mbuf *m)
+{
+	uint8_t v;
+
+	sl_worker_process(w, &m, 1, &v, 1000);
+	rte_pktmbuf_free(m);
+	return v;
+}
+
+static struct sl_worker_stats
+stats(struct sl_worker *w)
+{
+	struct sl_worker_stats s;
+
+	sl_worker_stats_get(w, &s, NULL, NULL, NULL);
+	return s;
+}
+
+static void
+handshake(struct sl_worker *w, uint16_t port)
+{
+	CU_ASSERT_EQUAL(one(w, frame(0, 1000, 0, RTE_TCP_SYN_FLAG, NULL, port)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(one(w, frame(1, 5000, 1001, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, NULL, port)),
+			SL_VERDICT_FORWARD);
+}
+
+static void
+test_split_value_alerts_once(void)
+{
+	struct sl_ruleset *rs = ruleset("monitor", 0);
+	struct sl_worker *w = worker(&rs);
+	char a[64], b[64];
+
+	snprintf(a, sizeof(a), "id=%.7s", nir);
+	snprintf(b, sizeof(b), "%s; again %s.", nir + 7, nir);
+	handshake(w, 0);
+	CU_ASSERT_EQUAL(one(w, frame(0, 1001, 5001, RTE_TCP_ACK_FLAG, a, 0)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(stats(w).events, 0);
+	CU_ASSERT_EQUAL(one(w, frame(0, 1001 + (uint32_t)strlen(a), 5001, RTE_TCP_ACK_FLAG, b, 0)),
+			SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(stats(w).events, 1); /* one alert; the second value raises the count */
+	sl_worker_drain(w);
+	CU_ASSERT_EQUAL(stats(w).events, 2); /* + the flow-end update with count 2 */
+	sl_worker_free(w);
+	sl_ruleset_free(rs);
+}
+
+static void
+test_deny_drops_blocks_and_resets(void)
+{
+	struct sl_ruleset *rs = ruleset("protect", 1);
+	struct sl_worker *w = worker(&rs);
+	struct rte_mbuf **inj;
+	const uint16_t *inj_port;
+	char body[64];
+
+	port_inline[3] = 1, port_peer[3] = 4;
+	port_inline[4] = 1, port_peer[4] = 3;
+	snprintf(body, sizeof(body), "nir=%s\n", nir);
+	handshake(w, 3);
+	CU_ASSERT_EQUAL(one(w, frame(0, 1001, 5001, RTE_TCP_ACK_FLAG, "hello ", 3)),
+			SL_VERDICT_FORWARD);
+	sl_worker_inject_reset(w);
+	CU_ASSERT_EQUAL(one(w, frame(0, 1007, 5001, RTE_TCP_ACK_FLAG, body, 3)), SL_VERDICT_DROP);
+	/* two resets: to the receiver through the peer port, to the sender back through port 3 */
+	CU_ASSERT_EQUAL_FATAL(sl_worker_injected(w, &inj, &inj_port), 2);
+	for (int k = 0; k < 2; k++) {
+		struct sl_pkt_info pi;
+		CU_ASSERT_EQUAL(sl_pkt_parse(rte_pktmbuf_mtod(inj[k], uint8_t *),
+					     rte_pktmbuf_data_len(inj[k]), &pi),
+				SL_PKT_OK);
+		CU_ASSERT(pi.tcp_flags & SL_PKT_TCP_RST);
+		if (inj_port[k] == 4) { /* to the server: the sequence it expects next */
+			CU_ASSERT_EQUAL(pi.seq, 1007);
+		} else {
+			CU_ASSERT_EQUAL(inj_port[k], 3); /* to the client: the server's next seq */
+			CU_ASSERT_EQUAL(pi.seq, 5001);
+			CU_ASSERT_EQUAL(pi.ack, 1007 + strlen(body));
+		}
+		rte_pktmbuf_free(inj[k]);
+	}
+	sl_worker_inject_reset(w);
+	/* everything after, both ways, is dropped */
+	CU_ASSERT_EQUAL(one(w, frame(1, 5001, 1007, RTE_TCP_ACK_FLAG, "HTTP/1.1 200", 4)),
+			SL_VERDICT_DROP);
+	CU_ASSERT_EQUAL(one(w, frame(0, 1007, 5001, RTE_TCP_ACK_FLAG, "more", 3)), SL_VERDICT_DROP);
+	struct sl_worker_stats s = stats(w);
+	CU_ASSERT_EQUAL(s.blocked_flows, 1);
+	CU_ASSERT_EQUAL(s.drop_blocked, 3);
+	CU_ASSERT_EQUAL(s.rst_sent, 2);
+	/* a new connection on the same tuple starts afresh */
+	CU_ASSERT_EQUAL(one(w, frame(0, 9000, 0, RTE_TCP_SYN_FLAG, NULL, 3)), SL_VERDICT_FORWARD);
+	sl_worker_free(w);
+	sl_ruleset_free(rs);
+	port_inline[3] = port_inline[4] = 0;
+}
+
+static void
+test_deny_on_mirror_only_reports(void)
+{
+	struct sl_ruleset *rs = ruleset("protect", 1);
+	struct sl_worker *w = worker(&rs);
+	char body[64];
+
+	snprintf(body, sizeof(body), "nir=%s\n", nir);
+	handshake(w, 0);
+	CU_ASSERT_EQUAL(one(w, frame(0, 1001, 5001, RTE_TCP_ACK_FLAG, body, 0)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(stats(w).blocked_flows, 0);
+	CU_ASSERT_EQUAL(stats(w).events, 1);
+	sl_worker_free(w);
+	sl_ruleset_free(rs);
+}
+
+/* Reassembly gives up on a direction (per-flow cap 0, bypass): on an inline port its data is
+ * dropped with fail closed and forwarded with fail open, counted either way. */
+static void
+fail_policy(enum sl_policy_fail fail, uint8_t want)
+{
+	struct sl_conf saved = conf;
+	conf.reasm_bytes_per_flow = 0;
+	conf.reasm_on_cap = SL_CONF_CAP_BYPASS;
+	conf.fail_inline = fail;
+	struct sl_ruleset *rs = ruleset("monitor", 0);
+	struct sl_worker *w = worker(&rs);
+
+	port_inline[3] = 1, port_peer[3] = 4;
+	handshake(w, 3);
+	/* out of order: cannot be held with a cap of 0 -> bypass */
+	CU_ASSERT_EQUAL(one(w, frame(0, 1101, 5001, RTE_TCP_ACK_FLAG, "later", 3)), want);
+	CU_ASSERT_EQUAL(one(w, frame(0, 1001, 5001, RTE_TCP_ACK_FLAG, "first", 3)), want);
+	CU_ASSERT(stats(w).uninspected >= 1);
+	CU_ASSERT_EQUAL(stats(w).drop_fail_closed, want == SL_VERDICT_DROP ? 2 : 0);
+	sl_worker_free(w);
+	sl_ruleset_free(rs);
+	port_inline[3] = 0;
+	conf = saved;
+}
+
+static void
+test_fail_closed(void)
+{
+	fail_policy(SL_POLICY_FAIL_CLOSED, SL_VERDICT_DROP);
+}
+
+static void
+test_fail_open(void)
+{
+	fail_policy(SL_POLICY_FAIL_OPEN, SL_VERDICT_FORWARD);
+}
+
+/* A new ruleset taken between the two halves of a value: the value is still found once. */
+static void
+test_ruleset_switch_mid_value(void)
+{
+	struct sl_ruleset *rs = ruleset("monitor", 0), *next = ruleset("monitor", 0), *old;
+	struct sl_worker *w = worker(&rs);
+	char a[32], b[32];
+
+	snprintf(a, sizeof(a), "x %.6s", nir);
+	snprintf(b, sizeof(b), "%s y", nir + 6);
+	handshake(w, 0);
+	one(w, frame(0, 1001, 5001, RTE_TCP_ACK_FLAG, a, 0));
+	old = rs;
+	rs = next; /* what sl_run_swap_ruleset publishes */
+	CU_ASSERT_EQUAL(sl_worker_sync_ruleset(w), 1);
+	sl_ruleset_free(old); /* the worker holds nothing of it any more */
+	one(w, frame(0, 1001 + (uint32_t)strlen(a), 5001, RTE_TCP_ACK_FLAG, b, 0));
+	CU_ASSERT_EQUAL(stats(w).events, 1);
+	CU_ASSERT_EQUAL(stats(w).ruleset_switches, 1);
+	sl_worker_free(w);
+	sl_ruleset_free(rs);
+}
+
+int
+main(void)
+{
+	char *eal[] = {"test_worker", "--no-huge", "-m", "256", "--no-pci", "--no-shconf",
+		       "--log-level=error", "-l", "0", "--no-telemetry"};
+	char err[256];
+
+	if (rte_eal_init(RTE_DIM(eal), eal) < 0)
+		return 1;
+	make_nir();
+	mp = rte_pktmbuf_pool_create("test", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+	if (mp == NULL ||
+	    sl_conf_load(&conf, SL_SOURCE_DIR "/config/sluice.conf", NULL, 0, err, sizeof(err))) {
+		fprintf(stderr, "setup: %s\n", err);
+		return 1;
+	}
+	conf.flow_capacity = 1024;
+	conf.http_flows = 16;
+	CU_initialize_registry();
+	CU_pSuite s = CU_add_suite("worker", NULL, NULL);
+	CU_add_test(s, "value split over two segments: one alert, count in flow end", test_split_value_alerts_once);
+	CU_add_test(s, "deny in protect on inline: drop, block both ways, two resets", test_deny_drops_blocks_and_resets);
+	CU_add_test(s, "deny on a mirror port only reports", test_deny_on_mirror_only_reports);
+	CU_add_test(s, "fail closed drops what cannot be inspected", test_fail_closed);
+	CU_add_test(s, "fail open forwards it", test_fail_open);
+	CU_add_test(s, "ruleset switch between two halves of a value", test_ruleset_switch_mid_value);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	unsigned fails = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	sl_conf_free(&conf);
+	rte_eal_cleanup();
+	return fails != 0;
+}
