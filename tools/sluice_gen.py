@@ -12,12 +12,15 @@ Usage:
     --out       pcap to write (default NAME.pcap; with 'all' a directory, default sluice_pcaps)
     --expect    expected events (default: the pcap's name with .json)
     --seed      random seed (default 1); same seed and options -> byte-identical files
-    --flows     mixed: flows (default 200); small: flows the ACKs are spread over (default 1024)
-    --size      mixed: total TCP payload in MB (MiB), default 20
+    --flows     mixed, bench_http: flows (default 200); small: flows the ACKs are spread over
+                (default 1024)
+    --size      mixed, bench_http: total TCP payload in MB (MiB), default 20
     --packets   small: number of frames (default 100000)
     --deep-mb   deep: where the NIR is placed, in MiB of stream (default 5)
     --nir-style contiguous|spaces: force the NIR format in the single-flow scenarios
                 (default contiguous; c2_raw and mixed always use a mix)
+    --seg-size  http_* scenarios: TCP payload bytes per segment (default 1460; 1 = one byte
+                per segment, for split tests: the expected events do not change)
 
 Scenarios (one flow unless said otherwise; HTTP bodies are JSON with "nir": "<value>"):
     one_segment       HTTP POST on port 80 in one segment, 200 response, FIN close.
@@ -45,6 +48,47 @@ Scenarios (one flow unless said otherwise; HTTP bodies are JSON with "nir": "<va
                       Mastercard 2-series and Amex; one NIR in five is grouped with spaces.
     small             --packets 60-byte frames (64 on the wire with the FCS): pure ACKs spread
                       over --flows flows, for packets-per-second benchmarks. No event expected.
+    bench_http        --flows keep-alive HTTP connections (default 200) on 80/8080/8081/3000,
+                      ~20% IPv6, --size MiB of TCP payload: GETs answered with JSON or HTML
+                      (~30% gzip-compressed, half of those chunked) and JSON POSTs; ~30% of
+                      the connections carry values (all four sensors, context body). For the
+                      HTTP-decoding vs raw-stream benchmark (raw: --set http.max_flows=0).
+
+  HTTP inspection (issue 3), one flow each unless said otherwise, handshake and FIN; the
+  expected entries carry an "http" object (hostname, http_method, url before masking,
+  http_content_type, status for responses, length = Content-Length when present):
+    http_url_query    NIR in a GET query (port 80, context url); NIR with every digit
+                      percent-encoded as %3X in the query (port 8081).
+    http_cookie       NIR in a Cookie header (port 3000, context header); a keep-alive flow
+                      (port 80) whose 2nd request has a NIR in Cookie and whose 2nd response
+                      sets one in Set-Cookie (to_client, status 200).
+    http_form         form-urlencoded POST body with a NIR (context body).
+    http_form_pct     form body (port 8081): NIR digits as %3X, a grouped NIR with '+' spaces.
+    http_json         JSON body (port 3000): 2 NIRs, an SSN, a card.
+    http_chunked_cut  chunked POST, NIR cut by a chunk boundary, chunk extensions, a trailer.
+    http_gzip_req     Content-Encoding: gzip POST body.
+    http_deflate_req  Content-Encoding: deflate POSTs, zlib-wrapped (80) and raw (8081).
+    http_gzip_resp    gzip JSON response with a NIR and a card (to_client).
+    http_multipart_csv  multipart/form-data CSV upload (port 3000): 4 NIRs, 3 SSNs, 2 cards
+                      (body, count = values) and an IBAN in the file part's header (header).
+    http_pipelined    two POSTs in one segment (port 8081), the NIR in the second.
+    http_pipelined_resp  two GETs in one segment, the NIR in the FIRST response: its event
+                      names the first request.
+    http_keepalive3   keep-alive, three requests, the NIR in the third (a POST).
+  Evasions (entries marked "evasion": true: the value must be reported by its sensor in any
+  context or by an "uninspectable" alert on its flow; "context" is where a careful parser
+  finds it):
+    http_cl_conflict  two different Content-Lengths (short first, short last, one list header).
+    http_cl_te        Content-Length + chunked; TE.CL smuggled request; "xchunked".
+    http_chunk_ext    ~2 KB chunk extensions around a cut NIR; a 12 KB extension (beyond
+                      http.max_line); an SSN inside an extension.
+    http_folding      obs-fold: NIR on a folded Cookie line; SSN on a tab-folded header.
+    http_bad_chunk    non-hex chunk size, 17-digit chunk size, chunk longer than its size.
+    http_gzip_members gzip bodies of two members (RFC 1952), the value in the second: NIR in
+                      a request (80), card in a response (8081).
+    http_gzip_bomb    gzip bodies of 24 MiB of spaces (~1000:1), request (80) and response
+                      (8081): a NIR in the first bytes (exact, context body) and an SSN after
+                      the padding (evasion: beyond the ratio cap).
 
 Expected events file: a JSON list, ONE object per (flow, direction, sensor):
     {"sensor": "fr_ssn" | "us_ssn" | "credit_card" | "iban",
@@ -54,11 +98,16 @@ Expected events file: a JSON list, ONE object per (flow, direction, sensor):
      "direction": "to_server" | "to_client",        relative to the flow initiator
                                                     (midstream: the first packet's sender),
      "app_proto": "http" | "failed",                failed = raw stream, not HTTP (Suricata)
-     "context": "body" | "raw",
+     "context": "url" | "header" | "body" | "raw",
      "count": N,                                     occurrences in that flow direction
      "values": [...],                                the values exactly as written on the wire
-                                                    (grouped NIRs keep their spaces)
+                                                    (grouped NIRs keep their spaces), or as
+                                                    decoded when encoded on the wire
      "flow": {"src_ip", "src_port", "dest_ip", "dest_port"}}   the initiator -> responder
+  and, in the http_* scenarios only:
+     "http": {"hostname", "http_method", "url", ["http_content_type"], ["status"], ["length"]}
+     "wire_values": [...]                            the encoded forms as sent (%3X, '+')
+     "evasion": true                                 see the evasion scenarios above
 Objects are ordered by flow creation, then direction, then sensor.
 
 Values: generated NIRs are never also Luhn-valid (see gen_nir), so a loose card rule cannot
@@ -77,6 +126,7 @@ the validators) can be imported: `from sluice_gen import gen_nir; gen_nir(random
 
 import argparse
 import calendar
+import gzip
 import ipaddress
 import json
 import os
@@ -84,6 +134,7 @@ import random
 import struct
 import sys
 import time
+import zlib
 
 EPOCH = calendar.timegm((2026, 11, 27, 12, 0, 0))
 MSS = 1460
@@ -680,7 +731,12 @@ class Context:
         flow.no = len(self.tuples)
         return flow
 
-    def expect(self, flow, to_server, sensor, value, app_proto, context):
+    def expect(self, flow, to_server, sensor, value, app_proto, context, http=None,
+               evasion=False, wire=None):
+        """Records one planted value. http: the event's expected http object (raw url, before
+        masking); evasion: the value only has to be reported, by its sensor in any context or
+        by an "uninspectable" alert on the flow; wire: the value as written on the wire when
+        that differs from `value` (percent-encoded...), kept in "wire_values"."""
         direction = "to_server" if to_server else "to_client"
         key = (flow.no, direction, sensor)
         ev = self.events.get(key)
@@ -688,9 +744,15 @@ class Context:
             ev = {"sensor": sensor, **flow.endpoints(to_server), "proto": "TCP",
                   "direction": direction, "app_proto": app_proto, "context": context,
                   "count": 0, "values": [], "flow": flow.endpoints(True)}
+            if http is not None:
+                ev["http"] = http
+            if evasion:
+                ev["evasion"] = True
             self.events[key] = ev
         ev["count"] += 1
         ev["values"].append(value)
+        if wire is not None:
+            ev.setdefault("wire_values", []).append(wire)
 
     def nir(self, **kw):
         v = gen_nir(self.rng, **kw)
@@ -970,6 +1032,542 @@ def sc_negatives(ctx):
 
 
 # --------------------------------------------------------------------------------------------
+# HTTP inspection scenarios (issue 3): contexts, decodings, message framing, evasions
+# --------------------------------------------------------------------------------------------
+
+UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+FORM = "application/x-www-form-urlencoded"
+
+
+def http_head(start, headers):
+    """Start line + (name, value) headers + empty line. A value may hold "\\r\\n " (folding)."""
+    return ("\r\n".join([start] + ["%s: %s" % hv for hv in headers]) + "\r\n\r\n").encode()
+
+
+def http_req(method, target, host, body=b"", ctype=None, headers=(), length=True):
+    """A request with the usual browser headers; `headers` go after Content-Type; length:
+    add Content-Length when there is a body (or for POST/PUT)."""
+    hs = [("Host", host), ("User-Agent", UA), ("Accept", "*/*"),
+          ("Accept-Language", "fr-FR,fr;q=0.9")]
+    if ctype:
+        hs.append(("Content-Type", ctype))
+    hs += list(headers)
+    if length and (body or method in ("POST", "PUT")):
+        hs.append(("Content-Length", str(len(body))))
+    hs.append(("Connection", "keep-alive"))
+    return http_head("%s %s HTTP/1.1" % (method, target), hs) + body
+
+
+def http_resp(body=b"", status="200 OK", ctype="application/json", headers=(), length=True):
+    hs = [("Date", "Fri, 27 Nov 2026 12:00:00 GMT"), ("Server", "nginx")]
+    if ctype:
+        hs.append(("Content-Type", ctype))
+    hs += list(headers)
+    if length:
+        hs.append(("Content-Length", str(len(body))))
+    hs.append(("Cache-Control", "no-store"))
+    return http_head("HTTP/1.1 " + status, hs) + body
+
+
+def http_fields(method, url, host, ctype=None, status=None, length=None):
+    """The http object an event should carry (url raw: sluice masks its digits and escapes)."""
+    h = {"hostname": host, "http_method": method, "url": url}
+    if ctype:
+        h["http_content_type"] = ctype
+    if status:
+        h["status"] = status
+    if length is not None:
+        h["length"] = length
+    return h
+
+
+def chunked(body, cuts, ext=lambda i: "", trailers=()):
+    """Chunked transfer coding of body, a chunk boundary at every cut; ext(i) is the i-th
+    chunk's extension text (";name=value..."); trailers: (name, value) after the last chunk."""
+    bounds = sorted({0, len(body), *(c for c in cuts if 0 < c < len(body))})
+    out = [b"%x%s\r\n%s\r\n" % (hi - lo, ext(i).encode(), body[lo:hi])
+           for i, (lo, hi) in enumerate(zip(bounds, bounds[1:]))]
+    out.append(b"0\r\n" + b"".join(b"%s: %s\r\n" % (n.encode(), v.encode())
+                                   for n, v in trailers) + b"\r\n")
+    return b"".join(out)
+
+
+def pct_digits(s):
+    """Every digit as %3X (what a client percent-encoding everything would send)."""
+    return "".join("%%%02X" % ord(c) if c.isdigit() else c for c in s)
+
+
+def gz(data):
+    return gzip.compress(data, compresslevel=6, mtime=0)
+
+
+def raw_deflate(data):
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return c.compress(data) + c.flush()
+
+
+def http_flow(ctx, port, exchanges, v6=False):
+    """Handshake, then each (request, response, request cut offsets) in turn on one keep-alive
+    connection (None skips a side), FIN. Returns the flow."""
+    seg = getattr(ctx.args, "seg_size", None) or MSS
+    flow = ctx.new_flow(port, v6=v6)
+    ctx.emit(flow.handshake(), 30)
+    ctx.pcap.pause(200)
+    for req, resp, cuts in exchanges:
+        if req:
+            ctx.emit(flow.send(req, True, cuts=cuts, seg_size=seg))
+        ctx.pcap.pause(400)
+        if resp:
+            ctx.emit(flow.send(resp, False, seg_size=seg))
+        ctx.pcap.pause(300)
+    ctx.emit(flow.close())
+    return flow
+
+
+OK_JSON = b'{"status":"ok"}'
+
+
+def small_html(ctx, n=600):
+    return b"<html><head><title>Espace client</title></head><body><p>" + \
+        ctx.filler.text_bytes(n) + b"</p></body></html>"
+
+
+@scenario
+def sc_http_url_query(ctx):
+    """NIR in a GET query string (port 80), and percent-encoded as %3X digits (port 8081)."""
+    rng, host = ctx.rng, "crm.example.net"
+    nir = gen_nir(rng, corsica=0)
+    url = "/api/search?q=dossier&nir=%s&lang=fr" % nir
+    flow = http_flow(ctx, 80, [(http_req("GET", url, host), http_resp(OK_JSON), ())])
+    ctx.expect(flow, True, "fr_ssn", nir, "http", "url", http=http_fields("GET", url, host))
+    nir2 = gen_nir(rng, corsica=0)
+    url2 = "/lookup?client=%s&view=full" % pct_digits(nir2)
+    flow = http_flow(ctx, 8081, [(http_req("GET", url2, host), http_resp(OK_JSON), ())])
+    ctx.expect(flow, True, "fr_ssn", nir2, "http", "url", http=http_fields("GET", url2, host),
+               wire=pct_digits(nir2))
+
+
+@scenario
+def sc_http_cookie(ctx):
+    """NIR in Cookie (port 3000); keep-alive flow with NIRs in 2nd Cookie and Set-Cookie.
+
+    The keep-alive flow (port 80): its SECOND request has a NIR in its Cookie and its second
+    response sets one (Set-Cookie); the events must name that request and that response."""
+    host = "portal.example.net"
+    nir = gen_nir(ctx.rng, corsica=0)
+    url = "/account/profile"
+    cookie = "session=QWxhZGRpbjpvcGVu; nir=%s; theme=dark" % nir
+    flow = http_flow(ctx, 3000, [(http_req("GET", url, host, headers=[("Cookie", cookie)]),
+                                  http_resp(small_html(ctx), ctype="text/html"), ())])
+    ctx.expect(flow, True, "fr_ssn", nir, "http", "header", http=http_fields("GET", url, host))
+    n1, n2 = gen_nir(ctx.rng, corsica=0), gen_nir(ctx.rng, corsica=0)
+    url2 = "/account/settings"
+    html = small_html(ctx, 400)
+    ex = [(http_req("GET", "/", host), http_resp(b"", status="302 Found", ctype="text/plain",
+                                                  headers=[("Location", url2)]), ()),
+          (http_req("GET", url2, host, headers=[("Cookie", "theme=dark; nir=%s" % n1)]),
+           http_resp(html, ctype="text/html",
+                     headers=[("Set-Cookie", "nir=%s; Path=/; HttpOnly" % n2)]), ())]
+    flow = http_flow(ctx, 80, ex)
+    ctx.expect(flow, True, "fr_ssn", n1, "http", "header", http=http_fields("GET", url2, host))
+    ctx.expect(flow, False, "fr_ssn", n2, "http", "header",  # Set-Cookie precedes the length
+               http=http_fields("GET", url2, host, "text/html", status=200))
+
+
+@scenario
+def sc_http_form(ctx):
+    """NIR in an application/x-www-form-urlencoded POST body (port 80)."""
+    host = "forms.example.net"
+    nir = gen_nir(ctx.rng, corsica=0)
+    body = ("nom=Dupont&prenom=Marie&nir=%s&ville=Paris&envoyer=Valider" % nir).encode()
+    url = "/contact/submit"
+    flow = http_flow(ctx, 80, [(http_req("POST", url, host, body, FORM),
+                                http_resp(small_html(ctx), ctype="text/html"), ())])
+    ctx.expect(flow, True, "fr_ssn", nir, "http", "body",
+               http=http_fields("POST", url, host, FORM, length=len(body)))
+
+
+@scenario
+def sc_http_form_pct(ctx):
+    """Form body (port 8081): one NIR with every digit as %3X, one grouped with '+' spaces."""
+    host = "forms.example.net"
+    rng = ctx.rng
+    nir1, nir2 = gen_nir(rng, corsica=0), gen_nir(rng, corsica=0)
+    w1, w2 = pct_digits(nir1), nir_grouped(nir2).replace(" ", "+")
+    body = ("ref=ABCD&nir=%s&nir_conjoint=%s&accord=oui" % (w1, w2)).encode()
+    url = "/dossier/create"
+    flow = http_flow(ctx, 8081, [(http_req("POST", url, host, body, FORM),
+                                  http_resp(OK_JSON), ())])
+    for v, w in ((nir1, w1), (nir_grouped(nir2), w2)):
+        ctx.expect(flow, True, "fr_ssn", v, "http", "body",
+                   http=http_fields("POST", url, host, FORM, length=len(body)), wire=w)
+
+
+@scenario
+def sc_http_json(ctx):
+    """JSON POST body on port 3000: two NIRs, an SSN and a card in nested objects."""
+    rng, host = ctx.rng, "api.example.net"
+    n1, n2, ssn, card = gen_nir(rng, corsica=0), gen_nir(rng), gen_ssn(rng), gen_card(rng)
+    doc = {"batch": "B-QXKT", "clients": [
+        {"nom": rng.choice(NAMES), "prenom": rng.choice(FIRST), "nir": n1},
+        {"nom": rng.choice(NAMES), "prenom": rng.choice(FIRST), "nir": n2, "us": {"ssn": ssn}}],
+        "paiement": {"carte": card, "titulaire": rng.choice(NAMES)},
+        "notes": ctx.filler.text_bytes(400).decode()}
+    body = json.dumps(doc, indent=1).encode()
+    url = "/v/clients/import"
+    ct = "application/json"
+    flow = http_flow(ctx, 3000, [(http_req("POST", url, host, body, ct), http_resp(OK_JSON), ())])
+    h = http_fields("POST", url, host, ct, length=len(body))
+    for sensor, v in (("fr_ssn", n1), ("fr_ssn", n2), ("us_ssn", ssn), ("credit_card", card)):
+        ctx.expect(flow, True, sensor, v, "http", "body", http=h)
+
+
+@scenario
+def sc_http_chunked_cut(ctx):
+    """Chunked POST body (port 80), the NIR cut by a chunk boundary, chunk extensions, trailer."""
+    rng, host = ctx.rng, "crm.example.net"
+    nir = gen_nir(rng, corsica=0)
+    body = customer_json(rng, {"nir": nir}, ctx.filler.text_bytes(900))
+    at = body.index(nir.encode())
+    cuts = [at - 300, at + 6, at + 200]
+    exts = {0: ";name=alpha", 1: ';sig="abcdef"; retry', 3: ";x"}
+    data = chunked(body, cuts, lambda i: exts.get(i, ""), trailers=[("X-Trace", "done")])
+    ct = "application/json"
+    req = http_req("POST", "/api/v/customers", host, data, ct,
+                   headers=[("Transfer-Encoding", "chunked")], length=False)
+    hdr = req.index(b"\r\n\r\n") + 4
+    flow = http_flow(ctx, 80, [(req, http_resp(OK_JSON), [hdr, hdr + 700])])
+    ctx.expect(flow, True, "fr_ssn", nir, "http", "body",
+               http=http_fields("POST", "/api/v/customers", host, ct))
+
+
+def compressed_post(ctx, port, encode, coding, url):
+    rng, host = ctx.rng, "upload.example.net"
+    nir = gen_nir(rng, corsica=0)
+    plain = customer_json(rng, {"nir": nir}, ctx.filler.text_bytes(6000))
+    body = encode(plain)
+    ct = "application/json"
+    req = http_req("POST", url, host, body, ct, headers=[("Content-Encoding", coding)])
+    flow = http_flow(ctx, port, [(req, http_resp(OK_JSON), ())])
+    ctx.expect(flow, True, "fr_ssn", nir, "http", "body",
+               http=http_fields("POST", url, host, ct, length=len(body)))
+
+
+@scenario
+def sc_http_gzip_req(ctx):
+    """POST with Content-Encoding: gzip (JSON with a NIR, ~7 KB inflated) on port 80."""
+    compressed_post(ctx, 80, gz, "gzip", "/api/sync")
+
+
+@scenario
+def sc_http_deflate_req(ctx):
+    """Content-Encoding: deflate POSTs: zlib-wrapped (port 80) and raw deflate (port 8081)."""
+    compressed_post(ctx, 80, zlib.compress, "deflate", "/api/sync")
+    compressed_post(ctx, 8081, raw_deflate, "deflate", "/api/sync")
+
+
+@scenario
+def sc_http_gzip_resp(ctx):
+    """GET, gzip-compressed JSON response (server -> client) with a NIR and a card."""
+    rng, host = ctx.rng, "crm.example.net"
+    nir, card = gen_nir(rng, corsica=0), gen_card(rng)
+    plain = customer_json(rng, {"nir": nir, "card": card}, ctx.filler.text_bytes(5000))
+    body = gz(plain)
+    url = "/api/customers/export"
+    resp = http_resp(body, headers=[("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")])
+    req = http_req("GET", url, host, headers=[("Accept-Encoding", "gzip, deflate")])
+    flow = http_flow(ctx, 80, [(req, resp, ())])
+    h = http_fields("GET", url, host, "application/json", status=200, length=len(body))
+    ctx.expect(flow, False, "fr_ssn", nir, "http", "body", http=h)
+    ctx.expect(flow, False, "credit_card", card, "http", "body", http=h)
+
+
+@scenario
+def sc_http_multipart_csv(ctx):
+    """multipart/form-data CSV upload (port 3000): 4 NIRs, 3 SSNs, 2 cards, IBAN in a part header.
+
+    The IBAN is in the file part's Content-Disposition filename (context header)."""
+    rng, host = ctx.rng, "files.example.net"
+    boundary = "----WebKitFormBoundaryQzXkPbRtVwYsJmNa"
+    nirs = [gen_nir(rng, corsica=0) for _ in range(3)] + [nir_grouped(gen_nir(rng, corsica=0))]
+    ssns = [gen_ssn(rng) for _ in range(3)]
+    card = gen_card(rng)
+    spaced = gen_card(rng)
+    card2 = " ".join(spaced[i:i + 4] for i in range(0, 16, 4))
+    cards = [card, card2]
+    iban = gen_iban_fr(rng)
+    rows = ["nom;prenom;nir;ssn;carte"]
+    for i in range(4):
+        rows.append(";".join((rng.choice(NAMES), rng.choice(FIRST), nirs[i],
+                              ssns[i] if i < 3 else "", cards[i] if i < 2 else "")))
+    csv = ("\r\n".join(rows) + "\r\n").encode()
+    b = boundary.encode()
+    body = (b"--" + b + b"\r\nContent-Disposition: form-data; name=\"commentaire\"\r\n\r\n"
+            + b"Export clients, voir pieces jointes\r\n--" + b + b"\r\n"
+            + b"Content-Disposition: form-data; name=\"fichier\"; filename=\"releve-"
+            + iban.encode() + b".csv\"\r\nContent-Type: text/csv\r\n\r\n" + csv
+            + b"\r\n--" + b + b"--\r\n")
+    ct = "multipart/form-data; boundary=" + boundary
+    url = "/upload"
+    flow = http_flow(ctx, 3000, [(http_req("POST", url, host, body, ct), http_resp(OK_JSON), ())])
+    h = http_fields("POST", url, host, ct, length=len(body))
+    for v in nirs:
+        ctx.expect(flow, True, "fr_ssn", v, "http", "body", http=h)
+    for v in ssns:
+        ctx.expect(flow, True, "us_ssn", v, "http", "body", http=h)
+    for v in cards:
+        ctx.expect(flow, True, "credit_card", v, "http", "body", http=h)
+    ctx.expect(flow, True, "iban", iban, "http", "header", http=h)
+
+
+@scenario
+def sc_http_pipelined(ctx):
+    """Two pipelined POSTs in one segment (port 8081), the NIR in the second; two responses."""
+    rng, host = ctx.rng, "api.example.net"
+    nir = gen_nir(rng, corsica=0)
+    ct = "application/json"
+    b1 = b'{"event":"login","user":"mdupont"}'
+    b2 = customer_json(rng, {"nir": nir})
+    req = http_req("POST", "/api/events", host, b1, ct) + \
+        http_req("POST", "/api/customers", host, b2, ct)
+    assert len(req) <= MSS
+    resp = http_resp(OK_JSON) + http_resp(b'{"status":"stored"}', status="201 Created")
+    flow = http_flow(ctx, 8081, [(req, resp, ())])
+    ctx.expect(flow, True, "fr_ssn", nir, "http", "body",
+               http=http_fields("POST", "/api/customers", host, ct, length=len(b2)))
+
+
+@scenario
+def sc_http_pipelined_resp(ctx):
+    """Two pipelined GETs in one segment, the NIR in the FIRST response (names request 1).
+
+    Responses are matched to requests in order: the event must carry the first URL."""
+    rng, host = ctx.rng, "crm.example.net"
+    nir = gen_nir(rng, corsica=0)
+    req = http_req("GET", "/api/customers/first", host) + \
+        http_req("GET", "/static/second.html", host)
+    body = customer_json(rng, {"nir": nir})
+    resp = http_resp(body) + http_resp(small_html(ctx, 300), ctype="text/html")
+    flow = http_flow(ctx, 80, [(req, resp, ())])
+    ctx.expect(flow, False, "fr_ssn", nir, "http", "body",
+               http=http_fields("GET", "/api/customers/first", host, "application/json",
+                                status=200, length=len(body)))
+
+
+@scenario
+def sc_http_keepalive3(ctx):
+    """Keep-alive connection (port 80), three requests; only the third (a POST) has a NIR."""
+    rng, host = ctx.rng, "crm.example.net"
+    nir = gen_nir(rng, corsica=0)
+    ct = "application/json"
+    body = customer_json(rng, {"nir": nir}, ctx.filler.text_bytes(300))
+    ex = [(http_req("GET", "/", host), http_resp(small_html(ctx), ctype="text/html"), ()),
+          (http_req("GET", "/api/me", host), http_resp(b'{"user":"mdupont"}'), ()),
+          (http_req("POST", "/api/customers", host, body, ct),
+           http_resp(b'{"status":"stored"}', status="201 Created"), ())]
+    flow = http_flow(ctx, 80, ex)
+    ctx.expect(flow, True, "fr_ssn", nir, "http", "body",
+               http=http_fields("POST", "/api/customers", host, ct, length=len(body)))
+
+
+# Evasions: the value must be reported, by its sensor (any context) or by an "uninspectable"
+# alert on its flow; the expected "context" is where a careful parser would find it.
+
+def evasion_post(ctx, port, make_req, context="raw", sensor="fr_ssn"):
+    """One flow whose request carries one value; make_req(value) returns the request bytes."""
+    v = {"fr_ssn": lambda: gen_nir(ctx.rng, corsica=0), "us_ssn": lambda: gen_ssn(ctx.rng),
+         "credit_card": lambda: gen_card(ctx.rng)}[sensor]()
+    flow = http_flow(ctx, port, [(make_req(v), http_resp(OK_JSON), ())])
+    ctx.expect(flow, True, sensor, v, "http", context, evasion=True)
+    return flow
+
+
+def post_head(host, url, ctype, headers):
+    hs = [("Host", host), ("User-Agent", UA), ("Content-Type", ctype), *headers,
+          ("Connection", "keep-alive")]
+    return http_head("POST %s HTTP/1.1" % url, hs)
+
+
+@scenario
+def sc_http_cl_conflict(ctx):
+    """Two different Content-Length headers (short first / short last / one list header)."""
+    host, rng = "api.example.net", ctx.rng
+
+    def make(order):
+        def req(v):
+            body = customer_json(rng, {"nir": v})
+            short = str(len(body) // 4)
+            full = str(len(body))
+            if order == "list":
+                hs = [("Content-Length", "%s, %s" % (short, full))]
+            else:
+                a, b = (short, full) if order == "short_first" else (full, short)
+                hs = [("Content-Length", a), ("Content-Length", b)]
+            return post_head(host, "/api/customers", "application/json", hs) + body
+        return req
+    evasion_post(ctx, 80, make("short_first"))
+    evasion_post(ctx, 8081, make("short_last"))
+    evasion_post(ctx, 3000, make("list"))
+
+
+@scenario
+def sc_http_cl_te(ctx):
+    """Content-Length and Transfer-Encoding: chunked together (CL.TE / TE.CL smuggling)."""
+    host, rng = "api.example.net", ctx.rng
+
+    def cl_first(v):  # CL far too short, chunked body holding the value
+        body = customer_json(rng, {"nir": v})
+        data = chunked(body, [body.index(v.encode()) + 5])
+        return post_head(host, "/api/customers", "application/json",
+                         [("Content-Length", "4"), ("Transfer-Encoding", "chunked")]) + data
+
+    def smuggle(v):  # chunked ends at once; CL covers a smuggled request carrying the value
+        inner = ("nir=%s&x=y" % v).encode()
+        hidden = http_head("POST /admin/import HTTP/1.1",
+                           [("Host", host), ("Content-Type", FORM),
+                            ("Content-Length", str(len(inner)))]) + inner
+        data = b"0\r\n\r\n" + hidden
+        return post_head(host, "/api/ping", "application/json",
+                         [("Transfer-Encoding", "chunked"),
+                          ("Content-Length", str(len(data)))]) + data
+
+    def xchunked(v):  # an unknown transfer coding next to a CL
+        body = customer_json(rng, {"nir": v})
+        return post_head(host, "/api/customers", "application/json",
+                         [("Content-Length", str(len(body))),
+                          ("Transfer-Encoding", "xchunked")]) + body
+    evasion_post(ctx, 80, cl_first, "body")
+    evasion_post(ctx, 8081, smuggle, "body")
+    evasion_post(ctx, 3000, xchunked, "raw")
+
+
+@scenario
+def sc_http_chunk_ext(ctx):
+    """Long chunk extensions: 2 KB around a cut NIR, 12 KB (> max_line), an SSN inside one."""
+    host, rng = "api.example.net", ctx.rng
+    te = [("Transfer-Encoding", "chunked")]
+
+    def long_ext(v):
+        body = customer_json(rng, {"nir": v})
+        pad = ";" + ";".join("e%s=%s" % ("abcdefgh"[i % 8], "z" * 40) for i in range(48))
+        data = chunked(body, [body.index(v.encode()) + 7], lambda i: pad)
+        return post_head(host, "/api/customers", "application/json", te) + data
+
+    def huge_ext(v):
+        body = customer_json(rng, {"nir": v})
+        data = chunked(body, [body.index(v.encode()) - 3], lambda i: ";x=" + "q" * 12000)
+        return post_head(host, "/api/customers", "application/json", te) + data
+
+    def value_in_ext(v):
+        body = customer_json(rng, {"note": "rien"})
+        data = chunked(body, [40], lambda i: ";ref=%s" % v if i == 1 else "")
+        return post_head(host, "/api/customers", "application/json", te) + data
+    evasion_post(ctx, 80, long_ext, "body")
+    evasion_post(ctx, 8081, huge_ext, "raw")
+    evasion_post(ctx, 3000, value_in_ext, "header", sensor="us_ssn")
+
+
+@scenario
+def sc_http_folding(ctx):
+    """Header folding: a NIR on a folded Cookie line (space), an SSN on a tab-folded header."""
+    host = "portal.example.net"
+
+    def cookie(v):
+        return http_head("GET /account HTTP/1.1",
+                         [("Host", host), ("User-Agent", UA),
+                          ("Cookie", "session=QWxhZGRpbjpvcGVu;\r\n nir=%s; theme=dark" % v),
+                          ("Accept", "*/*")])
+
+    def tab(v):
+        return http_head("GET /account HTTP/1.1",
+                         [("Host", host), ("X-Client-Data", "profil=complet\r\n\tssn=%s" % v),
+                          ("Accept", "*/*")])
+    evasion_post(ctx, 80, cookie, "header")
+    evasion_post(ctx, 3000, tab, "header", sensor="us_ssn")
+
+
+@scenario
+def sc_http_bad_chunk(ctx):
+    """Invalid chunk sizes, then a NIR: non-hex, 17 hex digits, chunk longer than its size."""
+    host, rng = "api.example.net", ctx.rng
+    te = [("Transfer-Encoding", "chunked")]
+
+    def head():
+        return post_head(host, "/api/customers", "application/json", te)
+
+    def non_hex(v):
+        rest = customer_json(rng, {"nir": v})
+        return head() + b"10\r\n" + b'{"pad":"abcdefg"' + b"\r\nzz\r\n" + rest + b"\r\n0\r\n\r\n"
+
+    def overflow(v):
+        rest = customer_json(rng, {"nir": v})
+        return head() + b"1" + b"0" * 16 + b"\r\n" + rest + b"\r\n0\r\n\r\n"
+
+    def overlong(v):
+        body = customer_json(rng, {"nir": v})
+        at = body.index(v.encode())
+        return head() + b"%x\r\n" % (at - 2) + body + b"\r\n0\r\n\r\n"
+    evasion_post(ctx, 80, non_hex)
+    evasion_post(ctx, 8081, overflow)
+    evasion_post(ctx, 3000, overlong)
+
+
+@scenario
+def sc_http_gzip_members(ctx):
+    """gzip bodies of two members (RFC 1952 2.2), the value in the second member.
+
+    Request (port 80, NIR) and response (port 8081, card). zlib's gunzip, Python, Go and Node
+    decode every member, so the receiver sees the value."""
+    rng, host = ctx.rng, "api.example.net"
+    ct = "application/json"
+    nir, card = gen_nir(rng, corsica=0), gen_card(rng)
+
+    def two(field, v):
+        return gz(b'{"notes":"' + ctx.filler.text_bytes(900) + b'",') + \
+            gz(b'"%s":"%s"}' % (field, v.encode()))
+    body = two(b"nir", nir)
+    req = http_req("POST", "/api/upload", host, body, ct, headers=[("Content-Encoding", "gzip")])
+    flow = http_flow(ctx, 80, [(req, http_resp(OK_JSON), ())])
+    ctx.expect(flow, True, "fr_ssn", nir, "http", "body", evasion=True)
+    body = two(b"card", card)
+    resp = http_resp(body, headers=[("Content-Encoding", "gzip")])
+    flow = http_flow(ctx, 8081, [(http_req("GET", "/api/report", host), resp, ())])
+    ctx.expect(flow, False, "credit_card", card, "http", "body", evasion=True)
+
+
+BOMB_MB = 24
+
+
+@scenario
+def sc_http_gzip_bomb(ctx):
+    """gzip bombs (24 MiB, ~1000:1), request and response: NIR first (found), SSN after the cap.
+
+    The SSN lies beyond the ratio cap: it is covered by the "uninspectable" alert."""
+    rng, host = ctx.rng, "api.example.net"
+    pad = b" " * (BOMB_MB << 20)
+
+    def bomb(nir, ssn):
+        return gz(b'{"nir":"%s","data":"' % nir.encode() + pad + b'","ssn":"%s"}' % ssn.encode())
+    ct = "application/json"
+    nir, ssn = gen_nir(rng, corsica=0), gen_ssn(rng)
+    body = bomb(nir, ssn)
+    url = "/api/upload"
+    req = http_req("POST", url, host, body, ct, headers=[("Content-Encoding", "gzip")])
+    flow = http_flow(ctx, 80, [(req, http_resp(OK_JSON), ())])
+    ctx.expect(flow, True, "fr_ssn", nir, "http", "body",
+               http=http_fields("POST", url, host, ct, length=len(body)))
+    ctx.expect(flow, True, "us_ssn", ssn, "http", "body", evasion=True)
+    nir, ssn = gen_nir(rng, corsica=0), gen_ssn(rng)
+    body = bomb(nir, ssn)
+    url = "/api/report"
+    resp = http_resp(body, headers=[("Content-Encoding", "gzip")])
+    flow = http_flow(ctx, 8081, [(http_req("GET", url, host), resp, ())])
+    ctx.expect(flow, False, "fr_ssn", nir, "http", "body",
+               http=http_fields("GET", url, host, ct, status=200, length=len(body)))
+    ctx.expect(flow, False, "us_ssn", ssn, "http", "body", evasion=True)
+
+
+# --------------------------------------------------------------------------------------------
 # Mixed (benchmark) and small
 # --------------------------------------------------------------------------------------------
 
@@ -1154,6 +1752,87 @@ def sc_small(ctx):
         pcap.write(f.pure_ack(from_client), 1)
 
 
+BENCH_HTTP_PORTS = (80, 80, 80, 8080, 8081, 3000)
+
+
+def html_body(ctx, size):
+    """An HTML page of about `size` bytes: filler paragraphs in a small layout."""
+    head = (b"<!DOCTYPE html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Espace "
+            b"client</title><link rel=\"stylesheet\" href=\"/static/site.css\"></head><body>"
+            b"<nav><a href=\"/\">Accueil</a> <a href=\"/compte\">Compte</a></nav><main>")
+    tail = b"</main><footer>Service client</footer></body></html>"
+    text = ctx.filler.text_bytes(max(size - len(head) - len(tail), 64))
+    paras = b"</p>\n<p>".join(text[i:i + 480] for i in range(0, len(text), 480))
+    return head + b"<p>" + paras + b"</p>" + tail
+
+
+def bench_http_flow(ctx, budget):
+    """Frames of one keep-alive HTTP connection carrying about `budget` bytes of TCP payload:
+    GETs answered with JSON or HTML (30% gzip, half of those chunked) and JSON POSTs."""
+    rng = ctx.rng
+    v6 = rng.random() < 0.2
+    flow = ctx.new_flow(rng.choice(BENCH_HTTP_PORTS), v6=v6)
+    plan = MixedFlowPlan(ctx, flow, "http")
+    host = rng.choice(("app.example.net", "shop.example.net", "crm.example.net"))
+    yield from flow.handshake()
+    while budget > 0:
+        size = next(message_sizes(rng, min(budget, 1 << 20)))
+        if rng.random() < 0.3:
+            body = json_body_with(ctx, size, plan.maybe_values(to_server=True))
+            req = http_req("POST", "/api/v/records", host, body, "application/json")
+            resp = http_resp(b'{"ok":true}')
+        else:
+            vals = plan.maybe_values(to_server=False)
+            req = http_req("GET", rng.choice(("/", "/compte", "/api/v/records?page=a",
+                                              "/catalogue/chaussures")), host,
+                           headers=[("Accept-Encoding", "gzip, deflate")])
+            if vals or rng.random() < 0.5:
+                body, ct = json_body_with(ctx, size, vals), "application/json"
+            else:
+                body, ct = html_body(ctx, size), "text/html; charset=utf-8"
+            if rng.random() < 0.3:
+                z = gz(body)
+                if rng.random() < 0.5:
+                    resp = http_resp(chunked(z, range(8192, len(z), 8192)), ctype=ct,
+                                     headers=[("Content-Encoding", "gzip"),
+                                              ("Transfer-Encoding", "chunked")], length=False)
+                else:
+                    resp = http_resp(z, ctype=ct, headers=[("Content-Encoding", "gzip")])
+            else:
+                resp = http_resp(body, ctype=ct)
+        budget -= len(req) + len(resp)
+        yield from flow.send(req, True)
+        yield from flow.send(resp, False)
+    yield from flow.close(client_first=rng.random() < 0.7)
+
+
+@scenario
+def sc_bench_http(ctx):
+    """--flows keep-alive HTTP connections (200), --size MiB: JSON/HTML, ~30% gzip responses."""
+    rng, args = ctx.rng, ctx.args
+    nflows = args.flows or 200
+    budgets = flow_budgets(rng, nflows, int(args.size * (1 << 20)))
+    pending = iter(range(nflows))
+    active = []
+    concurrency = min(64, nflows)
+    while True:
+        while len(active) < concurrency:
+            i = next(pending, None)
+            if i is None:
+                break
+            active.append(bench_http_flow(ctx, budgets[i]))
+        if not active:
+            break
+        k = rng.randrange(len(active))
+        for _ in range(rng.randint(1, 6)):
+            fr = next(active[k], None)
+            if fr is None:
+                active[k] = active[-1]
+                active.pop()
+                break
+            ctx.pcap.write(fr, rng.randint(1, 6))
+
+
 # --------------------------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------------------------
@@ -1166,7 +1845,7 @@ def run_scenario(name, args, pcap_path, expect_path):
     n_events = ctx.finish(expect_path)
     dt = time.monotonic() - t0
     size = os.path.getsize(pcap_path)
-    print("%-17s %8d frames %11d bytes %4d expected events %7.2f s  %s"
+    print("%-20s %8d frames %11d bytes %4d expected events %7.2f s  %s"
           % (name, ctx.pcap.frames, size, n_events, dt, pcap_path), file=sys.stderr)
 
 
@@ -1181,17 +1860,21 @@ def parse_args(argv):
     p.add_argument("--out", help="pcap file (a directory with 'all')")
     p.add_argument("--expect", help="expected events JSON (default: --out with .json)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    p.add_argument("--flows", type=int, help="mixed: flows (200); small: flows (1024)")
-    p.add_argument("--size", type=float, default=20, help="mixed: total payload in MiB (20)")
+    p.add_argument("--flows", type=int,
+                   help="mixed, bench_http: flows (200); small: flows (1024)")
+    p.add_argument("--size", type=float, default=20,
+                   help="mixed, bench_http: total payload in MiB (20)")
     p.add_argument("--packets", type=int, default=100000, help="small: frames (100000)")
     p.add_argument("--deep-mb", type=float, default=5, help="deep: NIR offset in MiB (5)")
+    p.add_argument("--seg-size", type=int, default=MSS,
+                   help="http_* scenarios: TCP payload bytes per segment (1460)")
     p.add_argument("--nir-style", choices=("contiguous", "spaces"), default="contiguous",
                    help="NIR format in the single-flow scenarios (contiguous)")
     args = p.parse_args(argv)
     if args.list:
         for name, fn in SCENARIOS.items():
-            print("%-17s %s" % (name, fn.__doc__.strip().split("\n")[0]))
-        print("%-17s %s" % ("all", "every scenario into the directory --out (sluice_pcaps)"))
+            print("%-20s %s" % (name, fn.__doc__.strip().split("\n")[0]))
+        print("%-20s %s" % ("all", "every scenario into the directory --out (sluice_pcaps)"))
         sys.exit(0)
     if not args.scenario:
         p.error("a SCENARIO (or --list) is required")

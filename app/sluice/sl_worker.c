@@ -24,6 +24,7 @@
 #define SL_EXPIRE_BUDGET 64 /* flows expired per tick, to bound the pause */
 #define SL_MAX_INJECT    64 /* resets made per burst (2 per blocked flow) */
 #define SL_PREFETCH_AHEAD 4 /* frames whose headers are prefetched ahead of use */
+#define SL_PENDING 16       /* alerts waiting for the HTTP message they belong to */
 
 struct flow_hit {
 	uint8_t used;
@@ -57,8 +58,11 @@ struct http_msg_info {
 	char ctype[SL_HTTP_CTYPE_LEN];
 	uint16_t status;
 	int64_t length;
+	uint32_t index; /* request: its number; response: the request it answers */
 	uint8_t valid;
 };
+
+#define HTTP_REQ_RING 4 /* requests remembered for the responses that answer them */
 
 /* HTTP state of a flow, from a per-worker pool: only flows that speak HTTP pay for it. Each
  * side has one scan stream per context slot, since a body stays open while chunk extensions
@@ -69,7 +73,8 @@ enum { HTTP_SLOT_URL_RAW = 0, HTTP_SLOT_HEADER, HTTP_SLOT_BODY, HTTP_SLOTS };
 struct http_state {
 	struct sl_http_conn conn;
 	struct sl_scan_stream st[2][HTTP_SLOTS];
-	struct http_msg_info msg[2];
+	struct http_msg_info msg[2];          /* the message each side is in */
+	struct http_msg_info req[HTTP_REQ_RING]; /* requests by index, for pipelined responses */
 	uint32_t next_free; /* pool free list: index + 1 */
 };
 
@@ -77,6 +82,7 @@ struct flow_state {
 	struct flow_side side[2];
 	struct flow_hit hits[SL_MAX_HITS];
 	struct http_state *http; /* NULL unless a side speaks HTTP */
+	uint32_t http_anomalies; /* bit per enum sl_http_anomaly seen, reported in events */
 	uint8_t incomplete;      /* some content could not be inspected (reported once) */
 	uint8_t blocked;         /* deny enforced: every later packet is dropped */
 	uint8_t block_sensor; /* the sensor that blocked it */
@@ -105,6 +111,15 @@ struct sl_worker {
 	uint32_t http_free; /* free list head: index + 1 */
 	uint64_t http_anomalies[SL_HTTP_AN_COUNT];
 	struct sl_scan_stats scan_base; /* counts of scan workers of earlier rulesets */
+	/* Alerts found in a URL or header wait for the parser to finish that message's headers,
+	 * so that the event names the right message (host, method, URL, status). */
+	struct pending_alert {
+		struct sl_event ev;
+		uint64_t flow_id;
+		uint8_t side;
+		uint8_t used;
+	} pending[SL_PENDING];
+	unsigned n_pending;
 	/* flows.top: the control thread sets top_state 1, the worker fills top[] and sets 2 */
 	int top_state;
 	unsigned top_n, top_count;
@@ -149,14 +164,16 @@ fingerprint(const uint8_t *v, uint32_t len)
 static inline void
 copy_str(char *dst, size_t cap, const char *src)
 {
-	size_t n = strnlen(src, cap - 1);
+	size_t n = 0;
 
+	while (n + 1 < cap && src[n])
+		n++;
 	memcpy(dst, src, n);
 	dst[n] = '\0';
 }
 
 static void
-emit(struct sl_worker *w, struct sl_event *ev)
+emit(struct sl_worker *w, const struct sl_event *ev)
 {
 	if (w->events == NULL || sl_event_push(w->events, ev) == 0)
 		w->st.events++;
@@ -177,22 +194,48 @@ mask_url(const char *in, char *out, size_t outlen)
 }
 
 /* HTTP fields of an event about bytes sent by `side`: the request they belong to (for a
- * response, the request it answers, which carries the host and URL). */
+ * response, the request it answers, found by index, which carries the host and URL). */
 static void
 http_event_fields(const struct http_state *hs, uint8_t side, uint8_t client, struct sl_event *ev)
 {
-	const struct http_msg_info *req = &hs->msg[client], *me = &hs->msg[side];
+	const struct http_msg_info *me = &hs->msg[side], *req = &hs->msg[client];
 
+	if (side != client && me->valid) {
+		const struct http_msg_info *r = &hs->req[me->index % HTTP_REQ_RING];
+
+		if (r->valid && r->index == me->index)
+			req = r;
+	}
 	if (!req->valid && !me->valid)
 		return;
 	ev->has_http = 1;
-	snprintf(ev->http.method, sizeof(ev->http.method), "%s", req->method);
-	snprintf(ev->http.hostname, sizeof(ev->http.hostname), "%s", req->host);
+	copy_str(ev->http.method, sizeof(ev->http.method), req->method);
+	copy_str(ev->http.hostname, sizeof(ev->http.hostname), req->host);
 	mask_url(req->url, ev->http.url, sizeof(ev->http.url));
-	snprintf(ev->http.content_type, sizeof(ev->http.content_type), "%s", me->ctype);
+	copy_str(ev->http.content_type, sizeof(ev->http.content_type), me->ctype);
 	if (side != client)
 		ev->http.status = me->status;
 	ev->http.length = me->length > 0 ? (uint64_t)me->length : 0;
+}
+
+/* Names of the HTTP anomalies of a flow, comma-separated, for its events. */
+static void
+anomaly_names(uint32_t bits, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (unsigned a = 0; a < SL_HTTP_AN_COUNT && bits; a++) {
+		const char *n = sl_http_anomaly_name(a);
+		size_t len = strlen(n);
+
+		if (!(bits & (1u << a)) || o + len + 2 > cap)
+			continue;
+		if (o)
+			out[o++] = ',';
+		memcpy(out + o, n, len + 1);
+		o += len;
+	}
 }
 
 static void
@@ -212,6 +255,7 @@ event_init(struct sl_worker *w, const struct sl_flow *f, const struct flow_state
 	ev->incomplete = fs->incomplete;
 	if (fs->http)
 		http_event_fields(fs->http, h->side, f->client, ev);
+	anomaly_names(fs->http_anomalies, ev->anomalies, sizeof(ev->anomalies));
 	ev->severity = d->severity;
 	ev->signature_id = d->signature_id;
 	ev->count = h->count;
@@ -221,6 +265,44 @@ event_init(struct sl_worker *w, const struct sl_flow *f, const struct flow_state
 	snprintf(ev->sensor, sizeof(ev->sensor), "%s", d->name);
 	snprintf(ev->category, sizeof(ev->category), "%s", d->category);
 	snprintf(ev->context, sizeof(ev->context), "%s", sl_scan_context_name(h->context));
+}
+
+/* Holds an alert until the HTTP message it belongs to is known; emits it at once when no slot
+ * is free (the event then lacks or has older HTTP fields, never goes missing). */
+static void
+defer(struct sl_worker *w, const struct sl_event *ev)
+{
+	for (unsigned i = 0; i < SL_PENDING; i++)
+		if (!w->pending[i].used) {
+			w->pending[i].ev = *ev;
+			w->pending[i].flow_id = w->cur_flow->id;
+			w->pending[i].side = w->cur_side;
+			w->pending[i].used = 1;
+			w->n_pending++;
+			return;
+		}
+	emit(w, ev);
+}
+
+/* Emits the alerts of the current flow (and side, or both when side > 1) that were waiting,
+ * with the HTTP fields known now. */
+static void
+release_pending(struct sl_worker *w, unsigned side)
+{
+	struct flow_state *fs = w->cur_state;
+
+	for (unsigned i = 0; w->n_pending && i < SL_PENDING; i++) {
+		struct pending_alert *p = &w->pending[i];
+
+		if (!p->used || p->flow_id != w->cur_flow->id || (side <= 1 && p->side != side))
+			continue;
+		if (fs->http)
+			http_event_fields(fs->http, p->side, w->cur_flow->client, &p->ev);
+		anomaly_names(fs->http_anomalies, p->ev.anomalies, sizeof(p->ev.anomalies));
+		emit(w, &p->ev);
+		p->used = 0;
+		w->n_pending--;
+	}
 }
 
 /* A confirmed match on the current flow and side. */
@@ -289,12 +371,24 @@ on_match(void *ctx, const struct sl_scan_match *m)
 	ev.context[0] = '\0';
 	snprintf(ev.context, sizeof(ev.context), "%s", sl_scan_context_name(m->context));
 	sl_scan_mask(w->db, m->sensor, m->value, m->value_len, ev.evidence, sizeof(ev.evidence));
-	sl_event_value_hash(w->hash_key, m->value, m->value_len, ev.value_hash,
-			    sizeof(ev.value_hash));
+	/* Hash the value as the fingerprint sees it (alphanumerics, case-folded), so the same
+	 * number written with or without separators correlates across events. */
+	uint8_t norm[SL_SCAN_WINDOW];
+	size_t nl = 0;
+	for (uint32_t i = 0; i < m->value_len && nl < sizeof(norm); i++) {
+		uint8_t c = m->value[i];
+		if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
+			norm[nl++] = c >= 'A' && c <= 'Z' ? (uint8_t)(c | 0x20) : c;
+	}
+	sl_event_value_hash(w->hash_key, norm, nl, ev.value_hash, sizeof(ev.value_hash));
+	memset(norm, 0, sizeof(norm));
 	h->alerted = 1;
 	h->alerted_count = h->count;
 	h->context = (uint8_t)m->context;
-	emit(w, &ev);
+	if (fs->http && sd->http && (m->context == SL_SCAN_CTX_URL || m->context == SL_SCAN_CTX_HEADER))
+		defer(w, &ev);
+	else
+		emit(w, &ev);
 }
 
 /* --- HTTP: the parser's output goes to one scan stream per context slot --- */
@@ -326,23 +420,31 @@ http_on_unit_end(void *ctx, enum sl_scan_context c)
 	struct sl_worker *w = ctx;
 
 	sl_scan_stream_close(w->db, w->scan, http_stream(w, c), on_match, w);
+	if (c == SL_SCAN_CTX_BODY)
+		release_pending(w, w->cur_side); /* part headers, trailers: this message */
 }
 
 static void
 http_on_message(void *ctx, const struct sl_http_msg *m)
 {
 	struct sl_worker *w = ctx;
-	struct http_msg_info *mi = &w->cur_state->http->msg[w->cur_side];
+	struct http_state *hs = w->cur_state->http;
+	struct http_msg_info *mi = &hs->msg[w->cur_side];
 
 	copy_str(mi->method, sizeof(mi->method), m->method);
 	copy_str(mi->ctype, sizeof(mi->ctype), m->content_type);
 	mi->status = m->status;
 	mi->length = m->content_length;
+	mi->index = m->index;
+	mi->host[0] = mi->url[0] = '\0';
 	if (m->is_request) {
 		copy_str(mi->host, sizeof(mi->host), m->host);
 		copy_str(mi->url, sizeof(mi->url), m->url);
 	}
 	mi->valid = 1;
+	if (m->is_request)
+		hs->req[m->index % HTTP_REQ_RING] = *mi;
+	release_pending(w, w->cur_side);
 }
 
 static void uninspectable(struct sl_worker *w, const char *why);
@@ -353,6 +455,9 @@ http_on_anomaly(void *ctx, enum sl_http_anomaly a)
 	struct sl_worker *w = ctx;
 
 	w->http_anomalies[a]++;
+	w->cur_state->http_anomalies |= 1u << a;
+	/* the message may never complete (the parser may give up here): report what waits */
+	release_pending(w, w->cur_side);
 	if (sl_http_anomaly_uninspected(a))
 		uninspectable(w, sl_http_anomaly_name(a));
 }
@@ -460,7 +565,12 @@ on_bytes(void *ctx, const uint8_t *data, uint32_t len)
 		/* HTTP by content, on any port. A prefix that could still be HTTP goes to the
 		 * parser too: it falls back to raw without losing a byte if it is not. */
 		sd->sniffed = 1;
-		sd->http = sl_http_detect(data, len) != 0 && http_attach(w, fs) != NULL;
+		if (sl_http_detect(data, len) != 0) {
+			sd->http = http_attach(w, fs) != NULL;
+			/* Scanned raw, compressed or encoded values would go unseen: say so. */
+			if (!sd->http)
+				uninspectable(w, "http_state_pool_empty");
+		}
 	}
 	if (depth && sd->delivered + len > depth) {
 		if (sd->delivered >= depth) {
@@ -509,6 +619,7 @@ on_flow_end(void *ctx, struct sl_flow *f, enum sl_flow_end_reason why)
 			sl_http_eof(w->http, &fs->http->conn, s, &http_cb, w);
 		sl_scan_stream_close(w->db, w->scan, &fs->side[s].scan, on_match, w);
 	}
+	release_pending(w, 2);
 	for (unsigned i = 0; i < SL_MAX_HITS; i++) {
 		struct flow_hit *h = &fs->hits[i];
 		struct sl_event ev;

@@ -196,6 +196,16 @@ sl_event_format(const struct sl_event *ev, char *buf, size_t len)
 		json_object_set_new(dlp, "dropped_packets", json_integer(ev->dropped));
 	if (ev->incomplete)
 		json_object_set_new(dlp, "incomplete", json_true());
+	if (ev->anomalies[0]) {
+		json_t *a = json_array();
+		char tmp[sizeof(ev->anomalies)], *save = NULL;
+
+		memcpy(tmp, ev->anomalies, sizeof(tmp));
+		tmp[sizeof(tmp) - 1] = '\0';
+		for (char *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save))
+			json_array_append_new(a, json_string(t));
+		json_object_set_new(dlp, "anomalies", a);
+	}
 	json_object_set_new(o, "dlp", dlp);
 
 	n = json_dumpb(o, buf, len > 0 ? len - 1 : 0, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -70,6 +70,7 @@ struct sl_event {
 	uint32_t dropped;           /* packets dropped after the flow was blocked */
 	uint64_t first_ns;
 	char end_reason[12];
+	char anomalies[128]; /* protocol anomalies of the flow, comma-separated names */
 	struct sl_event_http http;
 };
 

@@ -58,7 +58,7 @@ enum state {
 enum role { ROLE_NONE = 0, ROLE_REQ, ROLE_RESP };
 enum hdr_kind { HK_OTHER = 0, HK_CL, HK_TE, HK_CE, HK_CT, HK_HOST };
 enum enc { ENC_GZIP = 1, ENC_DEFLATE };
-enum layer_phase { LP_DETECT = 0, LP_RUN, LP_DONE, LP_FAILED };
+enum layer_phase { LP_DETECT = 0, LP_RUN, LP_DONE, LP_FAILED, LP_MEMBER_END };
 enum ctype_kind { CT_IDENTITY = 0, CT_FORM, CT_MULTIPART };
 enum mp_state {
 	MP_CONTENT = 0, /* preamble or part content, matching the delimiter */
@@ -611,6 +611,34 @@ inflate_run(struct run *r, unsigned i, const uint8_t *p, size_t n)
 			decode(r, i + 1, rest, left);
 			return;
 		}
+		if (st->block_state == ISAL_BLOCK_FINISH && l->kind == ENC_GZIP) {
+			/* A gzip body may hold several members, and every gunzip decodes them
+			 * all: a member that follows is decoded too. Bytes that do not start
+			 * one pass on undecoded, as after any finished coding. */
+			/* ISA-L hands back the whole bytes it read ahead past the member by
+			 * moving next_in back: the next member starts there, when that is
+			 * still inside this buffer. */
+			const uint8_t *rest = st->next_in;
+			size_t left = st->avail_in;
+
+			if (rest < p || rest > p + n) {
+				left = left > n ? n : left;
+				rest = p + n - left;
+			}
+			if (left == 0) {
+				l->phase = LP_MEMBER_END; /* the next bytes decide */
+				return;
+			}
+			if (rest[0] == 0x1f && (left == 1 || rest[1] == 0x8b)) {
+				isal_inflate_init(st);
+				st->crc_flag = ISAL_GZIP;
+				st->next_in = (uint8_t *)rest;
+				st->avail_in = (uint32_t)left;
+				p = rest;
+				n = left;
+				continue;
+			}
+		}
 		if (st->block_state == ISAL_BLOCK_FINISH) {
 			size_t left = st->avail_in;
 			const uint8_t *rest = p + n - left;
@@ -674,6 +702,22 @@ decode(struct run *r, unsigned i, const uint8_t *p, size_t n)
 	case LP_RUN:
 		inflate_run(r, i, p, n);
 		return;
+	case LP_MEMBER_END: {
+		/* gzip member finished at the end of the last buffer: another member? */
+		struct inflate_state *st = &r->pool->states[l->slot - 1];
+
+		if (p[0] == 0x1f) {
+			isal_inflate_init(st);
+			st->crc_flag = ISAL_GZIP;
+			l->phase = LP_RUN;
+			inflate_run(r, i, p, n);
+			return;
+		}
+		l->phase = LP_DONE;
+		slot_put(r->pool, &l->slot);
+		decode(r, i + 1, p, n);
+		return;
+	}
 	default:
 		decode(r, i + 1, p, n);
 		return;

@@ -250,6 +250,10 @@ def test_evasion_bad_chunk_sizes():
     evasion("http_bad_chunk")
 
 
+def test_evasion_gzip_two_members():
+    evasion("http_gzip_members")
+
+
 def test_evasion_gzip_bomb():
     """The NIR before the cap is found; the SSN after it is covered by the ratio cap alert."""
     run, expected, unins = evasion("http_gzip_bomb")

@@ -402,6 +402,32 @@ compressed_request(const char *name, int wbits, const char *coding, int layers)
 	tc_free(&tc);
 }
 
+/* A gzip body of two members: every gunzip decodes both, so the value in the second must be
+ * scanned, whatever the split (the member boundary falls at every point). */
+static void
+test_gzip_two_members(void)
+{
+	const char *a = "{\"name\":\"first member\",", *b = "\"nir\":\"185127800000112\"}";
+	struct tcase tc = {.name = "gzip-members"};
+	struct buf za = zcomp(a, strlen(a), 31), zb = zcomp(b, strlen(b), 31);
+	char *t;
+
+	buf_printf(&tc.req,
+		   "POST /m HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: %zu\r\n\r\n",
+		   za.n + zb.n);
+	buf_mem(&tc.req, za.p, za.n);
+	buf_mem(&tc.req, zb.p, zb.n);
+	buf_str(&tc.req, "GET /after HTTP/1.1\r\n\r\n");
+	t = check_splits(&tc);
+	EXPECT(t, "\n[body]{\"name\":\"first member\",\"nir\":\"185127800000112\"}\n[/body]");
+	EXPECT(t, "[url]/after");
+	EXPECT_NOT(t, "!");
+	free(t);
+	free(za.p);
+	free(zb.p);
+	tc_free(&tc);
+}
+
 static void
 test_gzip_request(void)
 {
@@ -871,6 +897,7 @@ main(void)
 	    {"chunked with extensions and trailers", test_chunked_ext_trailers},
 	    {"value cut by chunk boundaries", test_value_cut_by_chunk},
 	    {"gzip request body", test_gzip_request},
+	    {"gzip body of two members", test_gzip_two_members},
 	    {"deflate raw and zlib", test_deflate_raw_and_zlib},
 	    {"layered encodings", test_layered},
 	    {"gzip chunked response", test_gzip_response},
