@@ -1,6 +1,7 @@
 /* Unit tests of the worker pipeline (app/sluice/sl_worker.c) on frames built here: verdicts,
  * deny with resets, the fail policy, and a ruleset switch in the middle of a value. Needs the EAL
  * for mbufs and the flow table, not hugepages. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <CUnit/Basic.h>
@@ -9,6 +10,9 @@
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_tcp.h>
+#include <rte_thash.h>
+
+#include "sl_run.h"
 
 #include "sl_ruleset.h"
 #include "sl_worker.h"
@@ -281,6 +285,41 @@ test_ruleset_switch_mid_value(void)
 	sl_ruleset_free(rs);
 }
 
+/* Multi-queue ports get sl_rss_sym_key: the NIC's Toeplitz hash of a flow must be the same in
+ * both directions, so both land on one worker's queue. Checked in software (rte_softrss). */
+static void
+test_rss_key_is_symmetric(void)
+{
+	uint8_t key[40];
+	unsigned diff_flows = 0;
+
+	rte_convert_rss_key((const uint32_t *)sl_rss_sym_key, (uint32_t *)key, sizeof(key));
+	srand(7);
+	for (int i = 0; i < 10000; i++) {
+		struct rte_ipv4_tuple a, b;
+		uint32_t ha, hb;
+
+		a.src_addr = 0xc6120000u | (uint32_t)(rand() & 0x1ffff);
+		a.dst_addr = 0xc6120000u | (uint32_t)(rand() & 0x1ffff);
+		a.sport = (uint16_t)rand();
+		a.dport = (uint16_t)rand();
+		b.src_addr = a.dst_addr;
+		b.dst_addr = a.src_addr;
+		b.sport = a.dport;
+		b.dport = a.sport;
+		ha = rte_softrss_be((uint32_t *)&a, RTE_THASH_V4_L4_LEN, key);
+		hb = rte_softrss_be((uint32_t *)&b, RTE_THASH_V4_L4_LEN, key);
+		CU_ASSERT_EQUAL(ha, hb);
+		diff_flows += ha != rte_softrss_be((uint32_t *)&(struct rte_ipv4_tuple){
+							   .src_addr = a.src_addr + 1,
+							   .dst_addr = a.dst_addr,
+							   .sport = a.sport,
+							   .dport = a.dport},
+						   RTE_THASH_V4_L4_LEN, key);
+	}
+	CU_ASSERT(diff_flows > 9000); /* and it still spreads different flows */
+}
+
 int
 main(void)
 {
@@ -307,6 +346,7 @@ main(void)
 	CU_add_test(s, "fail closed drops what cannot be inspected", test_fail_closed);
 	CU_add_test(s, "fail open forwards it", test_fail_open);
 	CU_add_test(s, "ruleset switch between two halves of a value", test_ruleset_switch_mid_value);
+	CU_add_test(s, "symmetric RSS key: both directions hash alike", test_rss_key_is_symmetric);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_failures();
