@@ -327,7 +327,9 @@ main(int argc, char **argv)
 	 * the rest of the machine hits both alike instead of skewing the ratio. */
 	t_hs = t_pipe = 1e30;
 	uint64_t end = rte_rdtsc() + (uint64_t)(seconds * (double)rte_get_tsc_hz());
+	double passes = 0;
 	do {
+		passes++;
 		if (!no_hs)
 			t_hs = RTE_MIN(t_hs, timed(run_hs, &b));
 		t_pipe = RTE_MIN(t_pipe, timed(run_pipeline, &b));
@@ -336,11 +338,15 @@ main(int argc, char **argv)
 	} while (rte_rdtsc() < end);
 
 	struct sl_worker_stats ws;
-	sl_worker_stats_get(w, &ws, NULL, NULL, NULL);
+	struct sl_scan_stats ss;
+	sl_worker_stats_get(w, &ws, NULL, NULL, &ss);
 	double gbps = (double)cap.wire_bytes * 8 / t_pipe / 1e9;
 	double mpps = (double)cap.n / t_pipe / 1e6;
 	printf("%s: %" PRIu32 " packets, %.1f MB on the wire, %.1f MB TCP payload\n", label,
 	       cap.n, (double)cap.wire_bytes / 1e6, (double)cap.payload_bytes / 1e6);
+	printf("%s: per pass: %.0f Hyperscan candidates, %.0f confirmed, %.0f alerts\n", label,
+	       (double)ss.candidates / passes, (double)ss.matches / passes,
+	       (double)ws.events / passes);
 	printf("%s: pipeline      %7.3f Gbit/s wire  %7.3f Gbit/s payload  %7.3f Mpps\n", label,
 	       gbps, (double)cap.payload_bytes * 8 / t_pipe / 1e9, mpps);
 	if (!no_hs) {

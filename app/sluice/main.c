@@ -342,7 +342,6 @@ main(int argc, char **argv)
 		fprintf(stderr, "sluice: %s\n", err);
 		return 1;
 	}
-	ro.hash_key = key;
 
 	if (split) {
 		argv[split] = argv[0];
@@ -358,6 +357,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	ev = sl_event_out_create(conf.events_path, conf.event_ring_size, err, sizeof(err));
+	if (ev)
+		sl_event_out_set_key(ev, key);
 	if (ev == NULL || sl_event_out_start(ev)) {
 		fprintf(stderr, "sluice: %s\n", err);
 		return 1;

@@ -344,7 +344,6 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 			.conf = conf,
 			.rs_slot = rs_slot,
 			.events = events,
-			.hash_key = opts->hash_key,
 			.tx_pool = mp,
 			.port_inline = port_inline,
 			.port_peer = port_peer,

@@ -17,7 +17,6 @@ struct sl_run_opts {
 	const char *pcap_path;       /* capture-file mode: read it once, drain, stop */
 	uint64_t pcap_packets;       /* frames in the file (for progress and end detection) */
 	int progress;                /* print progress to stderr */
-	const uint8_t *hash_key;     /* SL_EVENT_KEY_LEN bytes */
 };
 
 struct sl_run_summary {

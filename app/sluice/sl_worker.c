@@ -125,7 +125,6 @@ struct sl_worker {
 	unsigned top_n, top_count;
 	struct sl_flow_brief top[SL_WORKER_TOP_MAX];
 	uint64_t tcp_timeout_ns, udp_timeout_ns;
-	uint8_t hash_key[SL_EVENT_KEY_LEN];
 	struct sl_worker_stats st;
 	/* set for the duration of one packet's inspection, read by the callbacks */
 	struct sl_flow *cur_flow;
@@ -262,9 +261,9 @@ event_init(struct sl_worker *w, const struct sl_flow *f, const struct flow_state
 	ev->distinct = h->distinct;
 	ev->offset = h->offset;
 	ev->action = SL_EVENT_ACTION_ALLOWED;
-	snprintf(ev->sensor, sizeof(ev->sensor), "%s", d->name);
-	snprintf(ev->category, sizeof(ev->category), "%s", d->category);
-	snprintf(ev->context, sizeof(ev->context), "%s", sl_scan_context_name(h->context));
+	copy_str(ev->sensor, sizeof(ev->sensor), d->name);
+	copy_str(ev->category, sizeof(ev->category), d->category);
+	copy_str(ev->context, sizeof(ev->context), sl_scan_context_name(h->context));
 }
 
 /* Holds an alert until the HTTP message it belongs to is known; emits it at once when no slot
@@ -369,19 +368,15 @@ on_match(void *ctx, const struct sl_scan_match *m)
 		}
 	}
 	ev.context[0] = '\0';
-	snprintf(ev.context, sizeof(ev.context), "%s", sl_scan_context_name(m->context));
+	copy_str(ev.context, sizeof(ev.context), sl_scan_context_name(m->context));
 	sl_scan_mask(w->db, m->sensor, m->value, m->value_len, ev.evidence, sizeof(ev.evidence));
-	/* Hash the value as the fingerprint sees it (alphanumerics, case-folded), so the same
-	 * number written with or without separators correlates across events. */
-	uint8_t norm[SL_SCAN_WINDOW];
-	size_t nl = 0;
-	for (uint32_t i = 0; i < m->value_len && nl < sizeof(norm); i++) {
+	/* The writer thread hashes the value as the fingerprint sees it (alphanumerics,
+	 * case-folded), so the same number written with or without separators correlates. */
+	for (uint32_t i = 0; i < m->value_len && ev.value_len < sizeof(ev.value); i++) {
 		uint8_t c = m->value[i];
 		if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
-			norm[nl++] = c >= 'A' && c <= 'Z' ? (uint8_t)(c | 0x20) : c;
+			ev.value[ev.value_len++] = c >= 'A' && c <= 'Z' ? (uint8_t)(c | 0x20) : c;
 	}
-	sl_event_value_hash(w->hash_key, norm, nl, ev.value_hash, sizeof(ev.value_hash));
-	memset(norm, 0, sizeof(norm));
 	h->alerted = 1;
 	h->alerted_count = h->count;
 	h->context = (uint8_t)m->context;
@@ -670,8 +665,6 @@ sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen)
 	w->port_peer = p->port_peer;
 	w->tcp_timeout_ns = (uint64_t)c->tcp_idle_timeout_s * 1000000000ull;
 	w->udp_timeout_ns = (uint64_t)c->udp_idle_timeout_s * 1000000000ull;
-	if (p->hash_key)
-		memcpy(w->hash_key, p->hash_key, sizeof(w->hash_key));
 
 	snprintf(name, sizeof(name), "sl_flows_%u_%p", p->id, (void *)w);
 	struct sl_flow_params fp = {
@@ -925,6 +918,17 @@ inspect_tcp(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *p
 	return v;
 }
 
+/* The L2-L4 headers of a frame: with VLAN tags or IPv6 the TCP header crosses into the second
+ * cache line. */
+static inline void
+prefetch_headers(const struct rte_mbuf *m)
+{
+	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+
+	rte_prefetch0(d);
+	rte_prefetch0(d + RTE_CACHE_LINE_SIZE);
+}
+
 void
 sl_worker_process(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint8_t *verdict,
 		  uint64_t now_ns)
@@ -938,7 +942,7 @@ sl_worker_process(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint8
 	for (uint16_t i = 0; i < n && i < 2 * SL_PREFETCH_AHEAD; i++)
 		rte_prefetch0(pkts[i]);
 	for (uint16_t i = 0; i < n && i < SL_PREFETCH_AHEAD; i++)
-		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+		prefetch_headers(pkts[i]);
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		enum sl_pkt_error e;
@@ -946,7 +950,7 @@ sl_worker_process(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint8
 		if (i + 2 * SL_PREFETCH_AHEAD < n)
 			rte_prefetch0(pkts[i + 2 * SL_PREFETCH_AHEAD]);
 		if (i + SL_PREFETCH_AHEAD < n)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + SL_PREFETCH_AHEAD], void *));
+			prefetch_headers(pkts[i + SL_PREFETCH_AHEAD]);
 		verdict[i] = SL_VERDICT_FORWARD;
 		w->st.pkts++;
 		w->st.bytes += rte_pktmbuf_pkt_len(m);

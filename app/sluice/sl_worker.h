@@ -71,7 +71,6 @@ struct sl_worker_params {
 	struct rte_mempool *tx_pool;  /* buffers for TCP resets; NULL: never reset */
 	const uint8_t *port_inline;   /* [port id] 1 when frames from it are forwarded (can block) */
 	const uint16_t *port_peer;    /* [port id] where frames from an inline port leave */
-	const uint8_t *hash_key;      /* SL_EVENT_KEY_LEN bytes for value hashes; NULL = zeros */
 };
 
 struct sl_worker *sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen);

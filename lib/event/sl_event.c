@@ -31,6 +31,8 @@ struct sl_event_out {
 	int started;
 	atomic_int stop;
 	atomic_uint_fast64_t written;
+	uint8_t key[SL_EVENT_KEY_LEN];
+	int have_key;
 	void (*tap)(void *ctx, const char *line, size_t len);
 	void *tap_ctx;
 };
@@ -271,7 +273,17 @@ drain(struct sl_event_out *o)
 	unsigned n = rte_ring_dequeue_burst_elem(o->ring, batch, sizeof(batch[0]), 32, NULL);
 
 	for (unsigned i = 0; i < n; i++) {
-		int len = sl_event_format(&batch[i], line, sizeof(line));
+		struct sl_event *ev = &batch[i];
+		int len;
+
+		if (ev->value_len) {
+			if (o->have_key)
+				sl_event_value_hash(o->key, ev->value, ev->value_len, ev->value_hash,
+						    sizeof(ev->value_hash));
+			memset(ev->value, 0, sizeof(ev->value));
+			ev->value_len = 0;
+		}
+		len = sl_event_format(ev, line, sizeof(line));
 
 		if (len <= 0)
 			continue;
@@ -299,6 +311,13 @@ writer_main(void *arg)
 		;
 	fflush(o->fp);
 	return NULL;
+}
+
+void
+sl_event_out_set_key(struct sl_event_out *o, const uint8_t key[SL_EVENT_KEY_LEN])
+{
+	memcpy(o->key, key, SL_EVENT_KEY_LEN);
+	o->have_key = 1;
 }
 
 void

@@ -66,6 +66,11 @@ struct sl_event {
 	char context[8];
 	char evidence[48];   /* masked */
 	char value_hash[20]; /* keyed hash of the value, hex, for correlation */
+	/* The matched value, normalised (alphanumerics, case-folded), in transit only: the writer
+	 * thread turns it into value_hash and wipes it; it is never rendered. Keeping the HMAC
+	 * off the worker is worth a few microseconds per alert. */
+	uint8_t value[64];
+	uint8_t value_len;
 	uint64_t pkts[2], bytes[2]; /* per key side, for SL_EVENT_FLOW */
 	uint32_t dropped;           /* packets dropped after the flow was blocked */
 	uint64_t first_ns;
@@ -95,6 +100,9 @@ struct sl_event_out;
  * with a message in err on failure. Needs the EAL (rte_ring). */
 struct sl_event_out *sl_event_out_create(const char *path, unsigned ring_size, char *err,
 					 size_t errlen);
+
+/* Key of value_hash (SL_EVENT_KEY_LEN bytes); without one, value_hash is left out. */
+void sl_event_out_set_key(struct sl_event_out *o, const uint8_t key[SL_EVENT_KEY_LEN]);
 
 /* Starts the writer thread. Returns 0 or a negative errno. */
 int sl_event_out_start(struct sl_event_out *o);

@@ -190,6 +190,37 @@ test_ring_and_writer(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent-dir/x.json"));
 }
 
+/* The worker hands the normalised value over; the writer hashes it with the key and wipes it:
+ * the line has the hash and never the value. */
+static void
+test_writer_hashes_and_wipes_value(void)
+{
+	uint8_t key[SL_EVENT_KEY_LEN] = {'J', 'e', 'f', 'e'};
+	const char *v = "what do ya want for nothing?";
+	struct sl_event ev = sample();
+	char path[64], err[256], line[4096];
+	struct sl_event_out *o;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/tmp/sl_event_hash_%d.json", (int)getpid());
+	unlink(path);
+	ev.value_hash[0] = '\0';
+	memcpy(ev.value, v, strlen(v));
+	ev.value_len = (uint8_t)strlen(v);
+	o = sl_event_out_create(path, 64, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	sl_event_out_set_key(o, key);
+	CU_ASSERT_EQUAL(sl_event_push(o, &ev), 0);
+	sl_event_out_free(o);
+	fp = fopen(path, "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+	CU_ASSERT_PTR_NOT_NULL(fgets(line, sizeof(line), fp));
+	fclose(fp);
+	unlink(path);
+	CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"value_hash\":\"5bdcc146bf60754e\""));
+	CU_ASSERT_PTR_NULL(strstr(line, "want for nothing"));
+}
+
 int
 main(void)
 {
@@ -205,6 +236,7 @@ main(void)
 	CU_add_test(s, "EVE alert rendering", test_format_alert);
 	CU_add_test(s, "IPv6 and flow-end update", test_ipv6_and_flow_event);
 	CU_add_test(s, "ring never blocks; writer drains", test_ring_and_writer);
+	CU_add_test(s, "writer hashes the value and never renders it", test_writer_hashes_and_wipes_value);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_failures();
