@@ -65,7 +65,8 @@ on_signal(int sig)
 /* Builds the default EAL arguments: no hugepages, no PCI, private runtime, lcores 0..workers
  * spread over the available CPUs. */
 static int
-default_eal_args(char *argv0, unsigned workers, char **out, char *buf, size_t buflen)
+default_eal_args(char *argv0, unsigned workers, int telemetry, char **out, char *buf,
+		 size_t buflen)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int n = 0;
@@ -90,6 +91,8 @@ default_eal_args(char *argv0, unsigned workers, char **out, char *buf, size_t bu
 	out[n++] = "--log-level=warning";
 	out[n++] = lc;
 	out[n++] = prefix;
+	if (!telemetry)
+		out[n++] = "--no-telemetry"; /* a capture read once has nobody to serve */
 	return n;
 }
 
@@ -348,8 +351,8 @@ main(int argc, char **argv)
 		eal_argc = split;
 		rc = rte_eal_init(eal_argc, argv);
 	} else {
-		eal_argc = default_eal_args(argv[0], conf.workers, eal_argv, eal_buf,
-					    sizeof(eal_buf));
+		eal_argc = default_eal_args(argv[0], conf.workers, ro.pcap_path == NULL, eal_argv,
+					    eal_buf, sizeof(eal_buf));
 		rc = rte_eal_init(eal_argc, eal_argv);
 	}
 	if (rc < 0) {
