@@ -51,7 +51,9 @@ sl_run_stop(void)
 struct port {
 	uint16_t id;
 	uint16_t nb_rxq;
-	int rss; /* workers poll their own queue */
+	int rss;        /* RSS with the symmetric key: queue i belongs to worker i */
+	int by_workers; /* polled by the workers themselves (RSS, or a single worker), not the
+			 * main lcore's distributor */
 	const struct sl_conf_port *conf;
 };
 
@@ -212,16 +214,23 @@ worker_main(void *arg)
 
 		if (c->ring)
 			n = rte_ring_dequeue_burst(c->ring, (void **)pkts, BURST, NULL);
-		for (unsigned p = 0; p < c->n_ports && n == 0; p++)
-			if (c->ports[p].rss)
-				n = rte_eth_rx_burst(c->ports[p].id, (uint16_t)c->idx, pkts, BURST);
+		for (unsigned p = 0; p < c->n_ports && n == 0; p++) {
+			const struct port *pt = &c->ports[p];
+
+			for (unsigned q = c->idx; pt->by_workers && q < pt->nb_rxq && n == 0;
+			     q += n_run_workers)
+				n = rte_eth_rx_burst(pt->id, (uint16_t)q, pkts, BURST);
+		}
 		if (n) {
 			sl_worker_process(c->w, pkts, (uint16_t)n, verdict, now_ns());
 			forward(c, pkts, verdict, (uint16_t)n);
-		} else if (atomic_load(&input_done) || stop_requested) {
+		} else if (atomic_load(&input_done)) {
 			if (c->ring == NULL || rte_ring_empty(c->ring))
 				break;
 		}
+		/* A live input never runs dry: stop when asked, even mid-traffic. */
+		if (unlikely(stop_requested))
+			break;
 		if (rte_rdtsc() >= next_tick) {
 			sl_worker_tick(c->w, now_ns());
 			next_tick = rte_rdtsc() + tick_tsc;
@@ -322,7 +331,11 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 		if (rc)
 			goto out_ports;
 		n_set_up++;
-		any_single |= !ports[i].rss;
+		/* One worker needs no distribution: it polls the ports itself and the main lcore
+		 * sleeps, leaving its CPU to the rest of the machine. A capture file keeps the
+		 * distributor, which detects its end and paces reading to the worker. */
+		ports[i].by_workers = ports[i].rss || (nw == 1 && !opts->pcap_path);
+		any_single |= !ports[i].by_workers;
 	}
 	memset(port_inline, 0, sizeof(port_inline));
 	for (i = 0; i < n_ports; i++) {
@@ -393,13 +406,19 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 
 	/* Main lcore: receive from single-queue ports and distribute by flow. */
 	uint16_t q = 0; /* queues of multi-queue ports without RSS are polled in turn */
+	uint64_t idle_since = 0;
 	while (!stop_requested) {
 		struct rte_mbuf *pkts[BURST], *per[MAX_WORKER][BURST];
 		unsigned cnt[MAX_WORKER];
 		uint16_t n = 0;
 
+		if (!any_single) {
+			const struct timespec nap = {0, 10000000};
+			nanosleep(&nap, NULL);
+			continue;
+		}
 		for (unsigned p = 0; p < n_ports; p++) {
-			if (ports[p].rss)
+			if (ports[p].by_workers)
 				continue;
 			n = rte_eth_rx_burst(ports[p].id, q, pkts, BURST);
 			if (++q >= ports[p].nb_rxq)
@@ -448,12 +467,12 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 			if (rx >= opts->pcap_packets)
 				break;
 			/* A file that yields nothing for a second is finished (or was cut short). */
-			if (n == 0) {
-				static uint64_t idle_since;
-				if (idle_since == 0)
-					idle_since = t;
-				else if (t - idle_since > tsc_hz)
-					break;
+			if (n) {
+				idle_since = 0;
+			} else if (idle_since == 0) {
+				idle_since = t;
+			} else if (t - idle_since > tsc_hz) {
+				break;
 			}
 		}
 	}
