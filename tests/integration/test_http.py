@@ -230,12 +230,20 @@ def test_one_byte_per_segment_same_events():
 
 # --- evasions ---
 
+def anomalies_reported(run, name):
+    """Every event of a flow that had the framing anomaly `name` names it in dlp.anomalies."""
+    flagged = [e for e in run.events if name in e["dlp"].get("anomalies", [])]
+    assert flagged, f"no event names the anomaly {name}"
+
+
 def test_evasion_conflicting_content_lengths():
-    evasion("http_cl_conflict")
+    run, _, _ = evasion("http_cl_conflict")
+    anomalies_reported(run, "http_cl_conflict")
 
 
 def test_evasion_content_length_and_chunked():
-    evasion("http_cl_te")
+    run, _, _ = evasion("http_cl_te")
+    anomalies_reported(run, "http_cl_and_chunked")
 
 
 def test_evasion_long_chunk_extensions():
@@ -247,7 +255,8 @@ def test_evasion_header_folding():
 
 
 def test_evasion_bad_chunk_sizes():
-    evasion("http_bad_chunk")
+    run, _, _ = evasion("http_bad_chunk")
+    anomalies_reported(run, "http_bad_chunk_size")
 
 
 def test_evasion_gzip_two_members():
