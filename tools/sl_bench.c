@@ -214,14 +214,12 @@ run_pipeline(void *arg)
 int
 main(int argc, char **argv)
 {
-	static const struct option lopts[] = {{"seconds", required_argument, NULL, 's'},
-					      {"label", required_argument, NULL, 'l'},
-					      {"no-hs", no_argument, NULL, 'n'},
-					      {"compare-raw", no_argument, NULL, 'r'},
-					      {"set", required_argument, NULL, 'S'},
-					      {NULL, 0, NULL, 0}};
-	char *eal[] = {argv[0], "--no-huge", "-m", "6144", "--no-pci", "--no-shconf",
-		       "--log-level=notice", "-l", "0", "--no-telemetry"};
+	static const struct option lopts[] = {
+	    {"seconds", required_argument, NULL, 's'}, {"label", required_argument, NULL, 'l'},
+	    {"no-hs", no_argument, NULL, 'n'},	       {"compare-raw", no_argument, NULL, 'r'},
+	    {"set", required_argument, NULL, 'S'},     {NULL, 0, NULL, 0}};
+	char *eal[] = {argv[0],	      "--no-huge",	    "-m", "6144", "--no-pci",
+		       "--no-shconf", "--log-level=notice", "-l", "0",	  "--no-telemetry"};
 	const char *config = SL_SOURCE_DIR "/config/sluice.conf", *label = "capture";
 	double seconds = 2, t_hs = 0, t_pipe;
 	int opt, no_hs = 0, compare_raw = 0;
@@ -275,8 +273,8 @@ main(int argc, char **argv)
 			frames++;
 		pcap_close(p);
 	}
-	struct rte_mempool *mp = rte_pktmbuf_pool_create("bench", frames + 1024, 0, 0,
-							 RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+	struct rte_mempool *mp =
+	    rte_pktmbuf_pool_create("bench", frames + 1024, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
 	if (mp == NULL) {
 		fprintf(stderr, "sl_bench: cannot allocate the packet pool\n");
 		return 1;
@@ -342,8 +340,8 @@ main(int argc, char **argv)
 	sl_worker_stats_get(w, &ws, NULL, NULL, &ss);
 	double gbps = (double)cap.wire_bytes * 8 / t_pipe / 1e9;
 	double mpps = (double)cap.n / t_pipe / 1e6;
-	printf("%s: %" PRIu32 " packets, %.1f MB on the wire, %.1f MB TCP payload\n", label,
-	       cap.n, (double)cap.wire_bytes / 1e6, (double)cap.payload_bytes / 1e6);
+	printf("%s: %" PRIu32 " packets, %.1f MB on the wire, %.1f MB TCP payload\n", label, cap.n,
+	       (double)cap.wire_bytes / 1e6, (double)cap.payload_bytes / 1e6);
 	printf("%s: per pass: %.0f Hyperscan candidates, %.0f confirmed, %.0f alerts\n", label,
 	       (double)ss.candidates / passes, (double)ss.matches / passes,
 	       (double)ws.events / passes);

@@ -34,25 +34,26 @@
 static void
 usage(FILE *fp)
 {
-	fprintf(fp,
-		"usage: sluice [EAL options --] [options]\n"
-		"\n"
-		"  -c, --config FILE    configuration (default config/sluice.conf)\n"
-		"      --set PATH=VALUE override one setting, e.g. --set flow.capacity=100000\n"
-		"      --pcap FILE      inspect a capture file, report, exit\n"
-		"      --loop           with --pcap: replay the capture until stopped (live input for\n"
-		"                       trying things out; the control socket is open)\n"
-		"      --socket PATH    control socket (same as --set control.socket=PATH)\n"
-		"      --events FILE    write events there ('-' = stdout; default from config)\n"
-		"      --inline A:B     bridge kernel interfaces A and B (net_af_packet), inspecting\n"
-		"      --mirror IFACE   inspect what arrives on a TAP/SPAN interface, never transmit\n"
-		"  -w, --workers N      worker lcores (same as --set workers=N)\n"
-		"  -q, --quiet          no progress, no summary\n"
-		"  -V, --version        print the version\n"
-		"  -h, --help           this text\n"
-		"\n"
-		"Without EAL options sluice needs no hugepages and no PCI device:\n"
-		"  --no-huge --no-pci --no-shconf and one lcore per worker plus the main one.\n");
+	fprintf(
+	    fp,
+	    "usage: sluice [EAL options --] [options]\n"
+	    "\n"
+	    "  -c, --config FILE    configuration (default config/sluice.conf)\n"
+	    "      --set PATH=VALUE override one setting, e.g. --set flow.capacity=100000\n"
+	    "      --pcap FILE      inspect a capture file, report, exit\n"
+	    "      --loop           with --pcap: replay the capture until stopped (live input for\n"
+	    "                       trying things out; the control socket is open)\n"
+	    "      --socket PATH    control socket (same as --set control.socket=PATH)\n"
+	    "      --events FILE    write events there ('-' = stdout; default from config)\n"
+	    "      --inline A:B     bridge kernel interfaces A and B (net_af_packet), inspecting\n"
+	    "      --mirror IFACE   inspect what arrives on a TAP/SPAN interface, never transmit\n"
+	    "  -w, --workers N      worker lcores (same as --set workers=N)\n"
+	    "  -q, --quiet          no progress, no summary\n"
+	    "  -V, --version        print the version\n"
+	    "  -h, --help           this text\n"
+	    "\n"
+	    "Without EAL options sluice needs no hugepages and no PCI device:\n"
+	    "  --no-huge --no-pci --no-shconf and one lcore per worker plus the main one.\n");
 }
 
 static void
@@ -65,8 +66,7 @@ on_signal(int sig)
 /* Builds the default EAL arguments: no hugepages, no PCI, private runtime, lcores 0..workers
  * spread over the available CPUs. */
 static int
-default_eal_args(char *argv0, unsigned workers, int telemetry, char **out, char *buf,
-		 size_t buflen)
+default_eal_args(char *argv0, unsigned workers, int telemetry, char **out, char *buf, size_t buflen)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int n = 0;
@@ -195,13 +195,19 @@ int
 main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-		{"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 's'},
-		{"pcap", required_argument, NULL, 'p'},   {"events", required_argument, NULL, 'e'},
-		{"workers", required_argument, NULL, 'w'}, {"quiet", no_argument, NULL, 'q'},
-		{"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
-		{"inline", required_argument, NULL, 'i'}, {"mirror", required_argument, NULL, 'm'},
-		{"loop", no_argument, NULL, 'l'},         {"socket", required_argument, NULL, 'S'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"set", required_argument, NULL, 's'},
+	    {"pcap", required_argument, NULL, 'p'},
+	    {"events", required_argument, NULL, 'e'},
+	    {"workers", required_argument, NULL, 'w'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"inline", required_argument, NULL, 'i'},
+	    {"mirror", required_argument, NULL, 'm'},
+	    {"loop", no_argument, NULL, 'l'},
+	    {"socket", required_argument, NULL, 'S'},
+	    {NULL, 0, NULL, 0},
 	};
 	char *sets[MAX_SETS], workers_set[32], events_set[SL_CONF_PATH_LEN + 16];
 	char socket_set[SL_CONF_PATH_LEN + 16];
@@ -322,8 +328,8 @@ main(int argc, char **argv)
 		/* The capture replaces the configured ports. */
 		memset(conf.ports, 0, sizeof(conf.ports));
 		snprintf(conf.ports[0].name, sizeof(conf.ports[0].name), "pcap0");
-		snprintf(conf.ports[0].dev, sizeof(conf.ports[0].dev),
-			 "net_pcap_sl0,rx_pcap=%s%s", pcap, loop ? ",infinite_rx=1" : "");
+		snprintf(conf.ports[0].dev, sizeof(conf.ports[0].dev), "net_pcap_sl0,rx_pcap=%s%s",
+			 pcap, loop ? ",infinite_rx=1" : "");
 		conf.ports[0].role = SL_PORT_MIRROR;
 		conf.n_ports = 1;
 		/* A capture read once has an end: no control socket, a summary. Looping, it is a
@@ -386,23 +392,24 @@ main(int argc, char **argv)
 		double s = sum.seconds > 0 ? sum.seconds : 1e-9;
 
 		fprintf(out,
-			"sluice: %" PRIu64 " packets, %" PRIu64 " bytes, %" PRIu64 " flows, %" PRIu64
-			" events (%" PRIu64 " lost), %" PRIu64 " undecodable packets, %" PRIu64
-			" dropped (workers too slow)\n"
+			"sluice: %" PRIu64 " packets, %" PRIu64 " bytes, %" PRIu64
+			" flows, %" PRIu64 " events (%" PRIu64 " lost), %" PRIu64
+			" undecodable packets, %" PRIu64 " dropped (workers too slow)\n"
 			"sluice: %.3f s, %.3f Gbit/s, %.3f Mpps; events in %s\n",
-			sum.pkts, sum.bytes, sum.flows, sum.events, sum.events_lost,
-			sum.pkt_errors, sum.ring_drops, s, (double)sum.bytes * 8 / s / 1e9,
+			sum.pkts, sum.bytes, sum.flows, sum.events, sum.events_lost, sum.pkt_errors,
+			sum.ring_drops, s, (double)sum.bytes * 8 / s / 1e9,
 			(double)sum.pkts / s / 1e6, conf.events_path);
 		for (unsigned i = 0; i < sum.n_ports && !ro.pcap_path; i++)
 			fprintf(out,
 				"sluice: port %s: rx %" PRIu64 " tx %" PRIu64 " missed %" PRIu64
 				" rx_errors %" PRIu64 " tx_errors %" PRIu64 "\n",
-				sum.port[i].name, sum.port[i].rx, sum.port[i].tx, sum.port[i].missed,
-				sum.port[i].rx_errors, sum.port[i].tx_errors);
+				sum.port[i].name, sum.port[i].rx, sum.port[i].tx,
+				sum.port[i].missed, sum.port[i].rx_errors, sum.port[i].tx_errors);
 		if (inl)
 			fprintf(out,
-				"sluice: %" PRIu64 " forwarded, %" PRIu64 " dropped by policy, %" PRIu64
-				" refused by tx queues, %" PRIu64 " resets sent\n",
+				"sluice: %" PRIu64 " forwarded, %" PRIu64
+				" dropped by policy, %" PRIu64 " refused by tx queues, %" PRIu64
+				" resets sent\n",
 				sum.forwarded, sum.dropped, sum.tx_dropped, sum.rst_sent);
 	}
 	sl_ruleset_free(rs);

@@ -178,7 +178,8 @@ sensor_fields(struct sl_sensor_def *d, json_t *args, struct sl_ctl_error *err)
 	int n, rc;
 
 	if (json_object_get(args, "pattern") && json_object_get(args, "patterns"))
-		return sl_ctl_fail(err, SL_CTL_E_BAD_ARGS, "give 'pattern' or 'patterns', not both");
+		return sl_ctl_fail(err, SL_CTL_E_BAD_ARGS,
+				   "give 'pattern' or 'patterns', not both");
 	n = str_list(args, json_object_get(args, "pattern") ? "pattern" : "patterns", pats,
 		     SL_SCAN_MAX_PATTERNS, err);
 	if (n < 0)
@@ -250,10 +251,9 @@ sensor_fields(struct sl_sensor_def *d, json_t *args, struct sl_ctl_error *err)
 	return 0;
 }
 
-static const char *const sensor_keys[] = {"name",	  "pattern",  "patterns", "validator",
-					  "category",	  "severity", "signature_id",
-					  "min_count",	  "contexts", "near",	  "within",
-					  "caseless",	  NULL};
+static const char *const sensor_keys[] = {
+    "name",	 "pattern",  "patterns", "validator", "category", "severity", "signature_id",
+    "min_count", "contexts", "near",	 "within",    "caseless", NULL};
 
 /* --- actions --- */
 
@@ -288,15 +288,14 @@ sl_action_status(struct sl_control *c, struct sl_ctl_client *cl, json_t *args, j
 	(void)cl, (void)args, (void)err;
 	for (unsigned i = 0; i < np; i++)
 		json_array_append_new(
-			ports, json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", pc[i]->name, "role",
-					 pc[i]->role == SL_PORT_INLINE ? "inline" : "mirror", "dev",
-					 pc[i]->dev, "peer", pc[i]->peer, "port_id", ids[i]));
-	*result = json_pack("{s:s, s:f, s:s, s:i, s:o, s:I, s:i, s:s, s:s}", "version", SL_VERSION,
-			    "uptime_s", uptime(c), "mode",
-			    sl_policy_mode_name(c->conf->policy.mode), "workers", nw, "ports",
-			    ports, "ruleset_generation", (json_int_t)c->generation, "sensors",
-			    c->conf->n_sensors, "config", c->conf->path, "events",
-			    c->conf->events_path);
+		    ports, json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", pc[i]->name, "role",
+				     pc[i]->role == SL_PORT_INLINE ? "inline" : "mirror", "dev",
+				     pc[i]->dev, "peer", pc[i]->peer, "port_id", ids[i]));
+	*result = json_pack(
+	    "{s:s, s:f, s:s, s:i, s:o, s:I, s:i, s:s, s:s}", "version", SL_VERSION, "uptime_s",
+	    uptime(c), "mode", sl_policy_mode_name(c->conf->policy.mode), "workers", nw, "ports",
+	    ports, "ruleset_generation", (json_int_t)c->generation, "sensors", c->conf->n_sensors,
+	    "config", c->conf->path, "events", c->conf->events_path);
 	return 0;
 }
 
@@ -332,13 +331,15 @@ sl_action_stats(struct sl_control *c, struct sl_ctl_client *cl, json_t *args, js
 #define SL_X(fld, name) json_object_set_new(o, name, json_integer((json_int_t)t.fld));
 		SL_TCP_COUNTERS(SL_X)
 #undef SL_X
-		json_object_set_new(o, "reassembly_bytes_held", json_integer((json_int_t)t.bytes_held));
+		json_object_set_new(o, "reassembly_bytes_held",
+				    json_integer((json_int_t)t.bytes_held));
 #define SL_X(fld, name) json_object_set_new(o, name, json_integer((json_int_t)s.fld));
 		SL_SCAN_COUNTERS(SL_X)
 #undef SL_X
 		uint64_t drops = w.drop_blocked + w.drop_fail_closed;
 		json_object_set_new(o, "drops", json_integer((json_int_t)drops));
-		json_object_set_new(o, "ring_full_drops", json_integer((json_int_t)sl_run_ring_drops(i)));
+		json_object_set_new(o, "ring_full_drops",
+				    json_integer((json_int_t)sl_run_ring_drops(i)));
 		uint64_t pe = 0;
 		for (unsigned e = 0; e < SL_PKT_ERR_COUNT; e++)
 			pe += w.pkt_errors[e];
@@ -369,21 +370,19 @@ sl_action_stats(struct sl_control *c, struct sl_ctl_client *cl, json_t *args, js
 		memset(&es, 0, sizeof(es));
 		rte_eth_stats_get(ids[i], &es);
 		json_array_append_new(
-			ports, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "name",
-					 pc[i]->name, "role",
-					 pc[i]->role == SL_PORT_INLINE ? "inline" : "mirror", "rx",
-					 (json_int_t)es.ipackets, "tx", (json_int_t)es.opackets,
-					 "rx_bytes", (json_int_t)es.ibytes, "tx_bytes",
-					 (json_int_t)es.obytes, "missed", (json_int_t)es.imissed,
-					 "rx_errors", (json_int_t)es.ierrors, "tx_errors",
-					 (json_int_t)es.oerrors));
+		    ports,
+		    json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "name", pc[i]->name,
+			      "role", pc[i]->role == SL_PORT_INLINE ? "inline" : "mirror", "rx",
+			      (json_int_t)es.ipackets, "tx", (json_int_t)es.opackets, "rx_bytes",
+			      (json_int_t)es.ibytes, "tx_bytes", (json_int_t)es.obytes, "missed",
+			      (json_int_t)es.imissed, "rx_errors", (json_int_t)es.ierrors,
+			      "tx_errors", (json_int_t)es.oerrors));
 	}
 	for (unsigned k = 0; k < sl_scan_db_sensor_count(rs->db); k++)
-		json_array_append_new(sensors,
-				      json_pack("{s:s, s:I, s:I}", "name",
-						sl_scan_db_sensor(rs->db, k)->name, "hits",
-						(json_int_t)hits[k], "validator_rejects",
-						(json_int_t)rejects[k]));
+		json_array_append_new(sensors, json_pack("{s:s, s:I, s:I}", "name",
+							 sl_scan_db_sensor(rs->db, k)->name, "hits",
+							 (json_int_t)hits[k], "validator_rejects",
+							 (json_int_t)rejects[k]));
 	*result = json_pack("{s:f, s:o, s:o, s:o, s:o}", "uptime_s", uptime(c), "workers", workers,
 			    "ports", ports, "sensors", sensors, "control",
 			    c->srv ? sl_ctl_server_stats_json(c->srv) : json_object());
@@ -402,8 +401,8 @@ sl_action_sensors_list(struct sl_control *c, struct sl_ctl_client *cl, json_t *a
 }
 
 int
-sl_action_sensors_get(struct sl_control *c, struct sl_ctl_client *cl, json_t *args,
-		      json_t **result, struct sl_ctl_error *err)
+sl_action_sensors_get(struct sl_control *c, struct sl_ctl_client *cl, json_t *args, json_t **result,
+		      struct sl_ctl_error *err)
 {
 	const char *name;
 	int i;
@@ -419,8 +418,8 @@ sl_action_sensors_get(struct sl_control *c, struct sl_ctl_client *cl, json_t *ar
 }
 
 int
-sl_action_sensors_add(struct sl_control *c, struct sl_ctl_client *cl, json_t *args,
-		      json_t **result, struct sl_ctl_error *err)
+sl_action_sensors_add(struct sl_control *c, struct sl_ctl_client *cl, json_t *args, json_t **result,
+		      struct sl_ctl_error *err)
 {
 	struct sl_conf *next;
 	struct sl_sensor_def *d;
@@ -436,10 +435,13 @@ sl_action_sensors_add(struct sl_control *c, struct sl_ctl_client *cl, json_t *ar
 		return sl_ctl_fail(err, SL_CTL_E_BAD_ARGS, "a sensor name has 1 to %d characters",
 				   SL_SCAN_NAME_LEN - 1);
 	if (sensor_find(c->conf, name) >= 0)
-		return sl_ctl_fail(err, SL_CTL_E_EXISTS, "sensor '%s' exists (sensors.update changes "
-				   "it)", name);
+		return sl_ctl_fail(err, SL_CTL_E_EXISTS,
+				   "sensor '%s' exists (sensors.update changes "
+				   "it)",
+				   name);
 	if (c->conf->n_sensors == SL_SCAN_MAX_SENSORS)
-		return sl_ctl_fail(err, SL_CTL_E_BAD_ARGS, "at most %d sensors", SL_SCAN_MAX_SENSORS);
+		return sl_ctl_fail(err, SL_CTL_E_BAD_ARGS, "at most %d sensors",
+				   SL_SCAN_MAX_SENSORS);
 	next = conf_clone(c->conf);
 	if (next == NULL)
 		return sl_ctl_fail(err, SL_CTL_E_INTERNAL, "out of memory");
@@ -557,10 +559,10 @@ sl_action_policies_list(struct sl_control *c, struct sl_ctl_client *cl, json_t *
 			json_array_append_new(vl, json_integer(g->vlans[k]));
 		for (unsigned k = 0; k < g->n_ports; k++)
 			json_array_append_new(po, json_integer(g->ports[k]));
-		json_array_append_new(groups, json_pack("{s:s, s:o, s:o, s:o, s:s}", "name",
-							g->name, "cidrs", nets, "vlans", vl,
-							"ports", po, "mode",
-							sl_policy_mode_name(g->mode)));
+		json_array_append_new(groups,
+				      json_pack("{s:s, s:o, s:o, s:o, s:s}", "name", g->name,
+						"cidrs", nets, "vlans", vl, "ports", po, "mode",
+						sl_policy_mode_name(g->mode)));
 	}
 	for (unsigned i = 0; i < cf->n_rules; i++) {
 		const struct sl_conf_rule *r = &cf->rules[i];
@@ -568,10 +570,10 @@ sl_action_policies_list(struct sl_control *c, struct sl_ctl_client *cl, json_t *
 
 		for (unsigned k = 0; k < r->n_sensors; k++)
 			json_array_append_new(s, json_string(r->sensors[k]));
-		json_array_append_new(rules, json_pack("{s:s, s:s, s:o, s:s}", "from", r->from, "to",
-						       r->to, "sensors", s, "action",
-						       r->action == SL_POLICY_DENY ? "deny"
-										   : "alert"));
+		json_array_append_new(rules,
+				      json_pack("{s:s, s:s, s:o, s:s}", "from", r->from, "to",
+						r->to, "sensors", s, "action",
+						r->action == SL_POLICY_DENY ? "deny" : "alert"));
 	}
 	*result = json_pack("{s:s, s:s, s:o, s:o}", "mode", sl_policy_mode_name(cf->policy.mode),
 			    "fail", cf->fail_inline == SL_POLICY_FAIL_CLOSED ? "closed" : "open",
@@ -585,7 +587,8 @@ parse_groups(json_t *arr, struct sl_policy *p, struct sl_ctl_error *err)
 {
 	p->n_groups = 0;
 	if (json_array_size(arr) > SL_POLICY_MAX_GROUPS)
-		return sl_ctl_fail(err, SL_CTL_E_BAD_ARGS, "at most %d groups", SL_POLICY_MAX_GROUPS);
+		return sl_ctl_fail(err, SL_CTL_E_BAD_ARGS, "at most %d groups",
+				   SL_POLICY_MAX_GROUPS);
 	for (size_t i = 0; i < json_array_size(arr); i++) {
 		json_t *o = json_array_get(arr, i), *nets, *v;
 		struct sl_policy_group *g = &p->groups[p->n_groups];
@@ -600,16 +603,19 @@ parse_groups(json_t *arr, struct sl_policy *p, struct sl_ctl_error *err)
 							       "group %zu is not an object", i);
 		if (strlen(name) >= sizeof(g->name) || !strcmp(name, "any") ||
 		    sl_policy_group_find(p, name) >= 0)
-			return sl_ctl_fail(err, SL_CTL_E_BAD_ARGS, "group name '%s' is invalid or "
-					   "repeated", name);
+			return sl_ctl_fail(err, SL_CTL_E_BAD_ARGS,
+					   "group name '%s' is invalid or "
+					   "repeated",
+					   name);
 		snprintf(g->name, sizeof(g->name), "%s", name);
 		int m = sl_policy_parse_mode(mode, 1);
 		if (m < 0)
-			return sl_ctl_fail(err, SL_CTL_E_BAD_ARGS, "group '%s': mode '%s'", name, mode);
+			return sl_ctl_fail(err, SL_CTL_E_BAD_ARGS, "group '%s': mode '%s'", name,
+					   mode);
 		g->mode = (enum sl_policy_mode)m;
 		if (json_array_size(nets) == 0 || json_array_size(nets) > SL_POLICY_MAX_NETS)
-			return sl_ctl_fail(err, SL_CTL_E_BAD_ARGS, "group '%s': 1 to %d cidrs", name,
-					   SL_POLICY_MAX_NETS);
+			return sl_ctl_fail(err, SL_CTL_E_BAD_ARGS, "group '%s': 1 to %d cidrs",
+					   name, SL_POLICY_MAX_NETS);
 		for (size_t k = 0; k < json_array_size(nets); k++) {
 			const char *t = json_string_value(json_array_get(nets, k));
 			if (t == NULL || sl_policy_parse_net(t, &g->nets[g->n_nets++]))
@@ -659,8 +665,8 @@ parse_rules(json_t *arr, struct sl_conf *cf, struct sl_ctl_error *err)
 		for (int k = 0; k < 2; k++) {
 			const char *g = k ? to : from;
 			if (strcmp(g, "any") && sl_policy_group_find(&cf->policy, g) < 0)
-				return sl_ctl_fail(err, SL_CTL_E_NOT_FOUND, "rule %zu: no group '%s'",
-						   i, g);
+				return sl_ctl_fail(err, SL_CTL_E_NOT_FOUND,
+						   "rule %zu: no group '%s'", i, g);
 		}
 		snprintf(r->from, sizeof(r->from), "%s", from);
 		snprintf(r->to, sizeof(r->to), "%s", to);
@@ -713,11 +719,11 @@ sl_action_policies_set(struct sl_control *c, struct sl_ctl_client *cl, json_t *a
 	if (fail) {
 		if (strcmp(fail, "open") && strcmp(fail, "closed")) {
 			conf_drop(next);
-			return sl_ctl_fail(err, SL_CTL_E_BAD_ARGS, "fail '%s' is not open or closed",
-					   fail);
+			return sl_ctl_fail(err, SL_CTL_E_BAD_ARGS,
+					   "fail '%s' is not open or closed", fail);
 		}
-		next->fail_inline = !strcmp(fail, "closed") ? SL_POLICY_FAIL_CLOSED
-							    : SL_POLICY_FAIL_OPEN;
+		next->fail_inline =
+		    !strcmp(fail, "closed") ? SL_POLICY_FAIL_CLOSED : SL_POLICY_FAIL_OPEN;
 		next->policy.fail = next->fail_inline;
 	}
 	/* Rules refer to groups: new groups invalidate old rules unless rules come too. */
@@ -787,9 +793,9 @@ event_matches(json_t *ev, json_t *args)
 	static const struct {
 		const char *arg, *obj, *key;
 	} filters[] = {
-		{"sensor", "dlp", "sensor"},	  {"action", "dlp", "action"},
-		{"src_ip", NULL, "src_ip"},	  {"dest_ip", NULL, "dest_ip"},
-		{"event_type", NULL, "event_type"},
+	    {"sensor", "dlp", "sensor"},	{"action", "dlp", "action"},
+	    {"src_ip", NULL, "src_ip"},		{"dest_ip", NULL, "dest_ip"},
+	    {"event_type", NULL, "event_type"},
 	};
 
 	for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
@@ -804,11 +810,11 @@ event_matches(json_t *ev, json_t *args)
 }
 
 int
-sl_action_events_tail(struct sl_control *c, struct sl_ctl_client *cl, json_t *args,
-		       json_t **result, struct sl_ctl_error *err)
+sl_action_events_tail(struct sl_control *c, struct sl_ctl_client *cl, json_t *args, json_t **result,
+		      struct sl_ctl_error *err)
 {
-	static const char *const keys[] = {"n", "sensor", "action", "src_ip", "dest_ip",
-					   "event_type", NULL};
+	static const char *const keys[] = {"n",	      "sensor",	    "action", "src_ip",
+					   "dest_ip", "event_type", NULL};
 	int64_t n = 20;
 	json_t *out = json_array();
 
@@ -863,8 +869,8 @@ brief_json(const struct sl_flow_brief *b)
 }
 
 int
-sl_action_flows_top(struct sl_control *c, struct sl_ctl_client *cl, json_t *args,
-		    json_t **result, struct sl_ctl_error *err)
+sl_action_flows_top(struct sl_control *c, struct sl_ctl_client *cl, json_t *args, json_t **result,
+		    struct sl_ctl_error *err)
 {
 	static const char *const keys[] = {"n", "src_ip", "dest_ip", "port", NULL};
 	static struct sl_flow_brief all[SL_RULESET_MAX_WORKERS * SL_WORKER_TOP_MAX];
@@ -891,7 +897,7 @@ sl_action_flows_top(struct sl_control *c, struct sl_ctl_client *cl, json_t *args
 		for (unsigned i = 0; i < total; i++)
 			if (all[i].flow_id &&
 			    (best < 0 || all[i].bytes[0] + all[i].bytes[1] >
-						 all[best].bytes[0] + all[best].bytes[1]))
+					     all[best].bytes[0] + all[best].bytes[1]))
 				best = (int)i;
 		if (best < 0)
 			break;
@@ -953,10 +959,10 @@ sl_action_config_reload(struct sl_control *c, struct sl_ctl_client *cl, json_t *
 }
 
 int
-sl_action_log_level(struct sl_control *c, struct sl_ctl_client *cl, json_t *args,
-		    json_t **result, struct sl_ctl_error *err)
+sl_action_log_level(struct sl_control *c, struct sl_ctl_client *cl, json_t *args, json_t **result,
+		    struct sl_ctl_error *err)
 {
-	static const char *const names[] = {"emerg", "alert", "crit",	"error",
+	static const char *const names[] = {"emerg",   "alert",	 "crit", "error",
 					    "warning", "notice", "info", "debug"};
 	const char *level;
 
@@ -985,7 +991,7 @@ sl_action_shutdown(struct sl_control *c, struct sl_ctl_client *cl, json_t *args,
 
 /* --- command table: thin wrappers --- */
 
-#define SL_X(fn, name, usage, help)                                                                 \
+#define SL_X(fn, name, usage, help)                                                                \
 	static int cmd_##fn(void *ctx, struct sl_ctl_client *cl, json_t *a, json_t **r,            \
 			    struct sl_ctl_error *e)                                                \
 	{                                                                                          \
@@ -996,7 +1002,7 @@ SL_ACTIONS(SL_X)
 
 static const struct sl_ctl_cmd commands[] = {
 #define SL_X(fn, name, usage, help) {name, cmd_##fn, help, usage},
-	SL_ACTIONS(SL_X)
+    SL_ACTIONS(SL_X)
 #undef SL_X
 };
 
@@ -1106,11 +1112,11 @@ int
 sl_control_start(struct sl_control *c, char *err, size_t errlen)
 {
 	struct sl_ctl_params p = {
-		.path = c->conf->ctl_socket,
-		.group = c->conf->ctl_group[0] ? c->conf->ctl_group : NULL,
-		.cmds = commands,
-		.ncmds = sizeof(commands) / sizeof(commands[0]),
-		.app_ctx = c,
+	    .path = c->conf->ctl_socket,
+	    .group = c->conf->ctl_group[0] ? c->conf->ctl_group : NULL,
+	    .cmds = commands,
+	    .ncmds = sizeof(commands) / sizeof(commands[0]),
+	    .app_ctx = c,
 	};
 
 	telemetry_ctl = c;

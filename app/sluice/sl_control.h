@@ -39,7 +39,7 @@ void sl_control_free(struct sl_control *c);
 	X(sensors_list, "sensors.list", "", "sensors in force")                                    \
 	X(sensors_get, "sensors.get", "name=NAME", "one sensor, with its patterns")                \
 	X(sensors_add, "sensors.add",                                                              \
-	  "name=NAME pattern=RE... [validator=V] [category=C] [severity=1-3] [contexts=...] "     \
+	  "name=NAME pattern=RE... [validator=V] [category=C] [severity=1-3] [contexts=...] "      \
 	  "[min_count=N] [near=WORD... within=N]",                                                 \
 	  "add a sensor (compiled off the data path)")                                             \
 	X(sensors_update, "sensors.update", "name=NAME [field=value...]",                          \
@@ -52,15 +52,15 @@ void sl_control_free(struct sl_control *c);
 	  "set the mode globally or for a group")                                                  \
 	X(events_tail, "events.tail", "[n=N] [sensor=S] [src_ip=A] [dest_ip=A] [action=A]",        \
 	  "last events, newest last")                                                              \
-	X(events_follow, "events.follow", "", "stream events on this connection")                 \
+	X(events_follow, "events.follow", "", "stream events on this connection")                  \
 	X(flows_top, "flows.top", "[n=N] [src_ip=A] [dest_ip=A] [port=P]",                         \
 	  "flows with the most bytes")                                                             \
-	X(config_reload, "config.reload", "", "re-read the configuration file")                   \
-	X(log_level, "log.level", "level=debug|info|notice|warning|error", "set the log level")   \
+	X(config_reload, "config.reload", "", "re-read the configuration file")                    \
+	X(log_level, "log.level", "level=debug|info|notice|warning|error", "set the log level")    \
 	X(shutdown, "shutdown", "", "stop sluice")
 
-#define SL_X(fn, name, usage, help)                                                                 \
-	int sl_action_##fn(struct sl_control *c, struct sl_ctl_client *cl, json_t *args,          \
+#define SL_X(fn, name, usage, help)                                                                \
+	int sl_action_##fn(struct sl_control *c, struct sl_ctl_client *cl, json_t *args,           \
 			   json_t **result, struct sl_ctl_error *err);
 SL_ACTIONS(SL_X)
 #undef SL_X

@@ -65,7 +65,8 @@ sl_ruleset_build(const struct sl_conf *conf, uint64_t generation, unsigned n_wor
 		return NULL;
 	}
 	for (unsigned i = 0; i < n_workers; i++) {
-		rs->scan[i] = sl_scan_worker_create(rs->db, sl_ruleset_max_streams(conf), err, errlen);
+		rs->scan[i] =
+		    sl_scan_worker_create(rs->db, sl_ruleset_max_streams(conf), err, errlen);
 		if (rs->scan[i] == NULL) {
 			sl_ruleset_free(rs);
 			return NULL;

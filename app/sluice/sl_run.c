@@ -21,14 +21,14 @@
 #include "sl_run.h"
 #include "sl_worker.h"
 
-#define BURST      32
+#define BURST	   32
 #define RING_SIZE  4096
 #define MAX_WORKER 64
 
 const uint8_t sl_rss_sym_key[40] = {
-	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
-	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
-	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -51,7 +51,7 @@ sl_run_stop(void)
 struct port {
 	uint16_t id;
 	uint16_t nb_rxq;
-	int rss;        /* RSS with the symmetric key: queue i belongs to worker i */
+	int rss;	/* RSS with the symmetric key: queue i belongs to worker i */
 	int by_workers; /* polled by the workers themselves (RSS, or a single worker), not the
 			 * main lcore's distributor */
 	const struct sl_conf_port *conf;
@@ -112,7 +112,7 @@ port_setup(struct port *p, const struct sl_conf_port *pc, unsigned workers, stru
 		ec.rx_adv_conf.rss_conf.rss_key = (uint8_t *)(uintptr_t)sl_rss_sym_key;
 		ec.rx_adv_conf.rss_conf.rss_key_len = sizeof(sl_rss_sym_key);
 		ec.rx_adv_conf.rss_conf.rss_hf =
-			info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP);
+		    info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP);
 	}
 	/* Inline ports transmit from every worker, each on its own queue: no locks. */
 	uint16_t nb_txq = pc->role == SL_PORT_INLINE ? (uint16_t)workers : 1;
@@ -349,17 +349,18 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 	}
 
 	i = 0;
-	RTE_LCORE_FOREACH_WORKER(lcore) {
+	RTE_LCORE_FOREACH_WORKER(lcore)
+	{
 		char name[32];
 		struct sl_worker_params wp = {
-			.id = (uint16_t)i,
-			.socket_id = (int)rte_lcore_to_socket_id(lcore),
-			.conf = conf,
-			.rs_slot = rs_slot,
-			.events = events,
-			.tx_pool = mp,
-			.port_inline = port_inline,
-			.port_peer = port_peer,
+		    .id = (uint16_t)i,
+		    .socket_id = (int)rte_lcore_to_socket_id(lcore),
+		    .conf = conf,
+		    .rs_slot = rs_slot,
+		    .events = events,
+		    .tx_pool = mp,
+		    .port_inline = port_inline,
+		    .port_peer = port_peer,
 		};
 
 		if (i == nw)
@@ -398,7 +399,8 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 		fprintf(stderr, "sluice: ready: %u ports, %u workers\n", n_ports, nw);
 	t0 = rte_rdtsc();
 	i = 0;
-	RTE_LCORE_FOREACH_WORKER(lcore) {
+	RTE_LCORE_FOREACH_WORKER(lcore)
+	{
 		if (i == nw)
 			break;
 		rte_eal_remote_launch(worker_main, &wc[i++], lcore);
@@ -466,7 +468,8 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 			}
 			if (rx >= opts->pcap_packets)
 				break;
-			/* A file that yields nothing for a second is finished (or was cut short). */
+			/* A file that yields nothing for a second is finished (or was cut short).
+			 */
 			if (n) {
 				idle_since = 0;
 			} else if (idle_since == 0) {

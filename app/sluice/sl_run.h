@@ -14,9 +14,9 @@
 #include "sl_ruleset.h"
 
 struct sl_run_opts {
-	const char *pcap_path;       /* capture-file mode: read it once, drain, stop */
-	uint64_t pcap_packets;       /* frames in the file (for progress and end detection) */
-	int progress;                /* print progress to stderr */
+	const char *pcap_path; /* capture-file mode: read it once, drain, stop */
+	uint64_t pcap_packets; /* frames in the file (for progress and end detection) */
+	int progress;	       /* print progress to stderr */
 };
 
 struct sl_run_summary {

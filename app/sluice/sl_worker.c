@@ -19,12 +19,12 @@
 #include "sl_http.h"
 #include "sl_worker.h"
 
-#define SL_MAX_HITS      8  /* distinct (sensor, side) hits tracked per flow */
-#define SL_MAX_DISTINCT  16 /* value fingerprints kept per hit for distinct counts */
-#define SL_EXPIRE_BUDGET 64 /* flows expired per tick, to bound the pause */
-#define SL_MAX_INJECT    64 /* resets made per burst (2 per blocked flow) */
-#define SL_PREFETCH_AHEAD 4 /* frames whose headers are prefetched ahead of use */
-#define SL_PENDING 16       /* alerts waiting for the HTTP message they belong to */
+#define SL_MAX_HITS	  8  /* distinct (sensor, side) hits tracked per flow */
+#define SL_MAX_DISTINCT	  16 /* value fingerprints kept per hit for distinct counts */
+#define SL_EXPIRE_BUDGET  64 /* flows expired per tick, to bound the pause */
+#define SL_MAX_INJECT	  64 /* resets made per burst (2 per blocked flow) */
+#define SL_PREFETCH_AHEAD 4  /* frames whose headers are prefetched ahead of use */
+#define SL_PENDING	  16 /* alerts waiting for the HTTP message they belong to */
 
 struct flow_hit {
 	uint8_t used;
@@ -43,8 +43,8 @@ struct flow_hit {
 struct flow_side {
 	struct sl_tcp_dir tcp;
 	struct sl_scan_stream scan; /* raw stream (sides that are not HTTP) */
-	uint64_t delivered;         /* bytes handed to inspection, gaps included */
-	uint64_t base;              /* `delivered` when the current raw stream opened */
+	uint64_t delivered;	    /* bytes handed to inspection, gaps included */
+	uint64_t base;		    /* `delivered` when the current raw stream opened */
 	uint8_t fin;
 	uint8_t http; /* bytes go through the HTTP parser (flow_state.http) */
 	uint8_t sniffed;
@@ -73,9 +73,9 @@ enum { HTTP_SLOT_URL_RAW = 0, HTTP_SLOT_HEADER, HTTP_SLOT_BODY, HTTP_SLOTS };
 struct http_state {
 	struct sl_http_conn conn;
 	struct sl_scan_stream st[2][HTTP_SLOTS];
-	struct http_msg_info msg[2];          /* the message each side is in */
+	struct http_msg_info msg[2];		 /* the message each side is in */
 	struct http_msg_info req[HTTP_REQ_RING]; /* requests by index, for pipelined responses */
-	uint32_t next_free; /* pool free list: index + 1 */
+	uint32_t next_free;			 /* pool free list: index + 1 */
 };
 
 struct flow_state {
@@ -83,11 +83,11 @@ struct flow_state {
 	struct flow_hit hits[SL_MAX_HITS];
 	struct http_state *http; /* NULL unless a side speaks HTTP */
 	uint32_t http_anomalies; /* bit per enum sl_http_anomaly seen, reported in events */
-	uint8_t incomplete;      /* some content could not be inspected (reported once) */
-	uint8_t blocked;         /* deny enforced: every later packet is dropped */
-	uint8_t block_sensor; /* the sensor that blocked it */
+	uint8_t incomplete;	 /* some content could not be inspected (reported once) */
+	uint8_t blocked;	 /* deny enforced: every later packet is dropped */
+	uint8_t block_sensor;	 /* the sensor that blocked it */
 	uint8_t block_side;
-	uint32_t dropped;     /* packets dropped since */
+	uint32_t dropped; /* packets dropped since */
 };
 
 struct sl_worker {
@@ -250,7 +250,7 @@ event_init(struct sl_worker *w, const struct sl_flow *f, const struct flow_state
 	ev->src_side = h->side;
 	ev->client_side = f->client;
 	ev->app = fs->side[f->client].http || fs->side[!f->client].http ? SL_EVENT_APP_HTTP
-									 : SL_EVENT_APP_RAW;
+									: SL_EVENT_APP_RAW;
 	ev->incomplete = fs->incomplete;
 	if (fs->http)
 		http_event_fields(fs->http, h->side, f->client, ev);
@@ -326,8 +326,8 @@ on_match(void *ctx, const struct sl_scan_match *m)
 			h->sensor = (uint8_t)m->sensor;
 			h->context = (uint8_t)m->context;
 			h->offset = m->context == SL_SCAN_CTX_RAW && !sd->http
-					    ? sd->base + m->offset
-					    : m->offset;
+					? sd->base + m->offset
+					: m->offset;
 		} else if (c->side == w->cur_side && c->sensor == m->sensor) {
 			h = c;
 		}
@@ -348,8 +348,8 @@ on_match(void *ctx, const struct sl_scan_match *m)
 		return;
 
 	struct sl_event ev;
-	struct sl_policy_verdict v = sl_policy_decide(&w->rs->policy, &w->cur_flow->key,
-						      w->cur_side, m->sensor);
+	struct sl_policy_verdict v =
+	    sl_policy_decide(&w->rs->policy, &w->cur_flow->key, w->cur_side, m->sensor);
 	event_init(w, w->cur_flow, fs, h, &ev);
 	ev.offset = m->context == SL_SCAN_CTX_RAW && !sd->http ? sd->base + m->offset : m->offset;
 	if (v.action == SL_POLICY_DENY) {
@@ -380,7 +380,8 @@ on_match(void *ctx, const struct sl_scan_match *m)
 	h->alerted = 1;
 	h->alerted_count = h->count;
 	h->context = (uint8_t)m->context;
-	if (fs->http && sd->http && (m->context == SL_SCAN_CTX_URL || m->context == SL_SCAN_CTX_HEADER))
+	if (fs->http && sd->http &&
+	    (m->context == SL_SCAN_CTX_URL || m->context == SL_SCAN_CTX_HEADER))
 		defer(w, &ev);
 	else
 		emit(w, &ev);
@@ -392,8 +393,8 @@ static struct sl_scan_stream *
 http_stream(struct sl_worker *w, enum sl_scan_context c)
 {
 	unsigned slot = c == SL_SCAN_CTX_HEADER ? HTTP_SLOT_HEADER
-			: c == SL_SCAN_CTX_BODY	  ? HTTP_SLOT_BODY
-						  : HTTP_SLOT_URL_RAW;
+			: c == SL_SCAN_CTX_BODY ? HTTP_SLOT_BODY
+						: HTTP_SLOT_URL_RAW;
 
 	return &w->cur_state->http->st[w->cur_side][slot];
 }
@@ -458,10 +459,10 @@ http_on_anomaly(void *ctx, enum sl_http_anomaly a)
 }
 
 static const struct sl_http_callbacks http_cb = {
-	.on_data = http_on_data,
-	.on_unit_end = http_on_unit_end,
-	.on_message = http_on_message,
-	.on_anomaly = http_on_anomaly,
+    .on_data = http_on_data,
+    .on_unit_end = http_on_unit_end,
+    .on_message = http_on_message,
+    .on_anomaly = http_on_anomaly,
 };
 
 /* Some content of the current flow could not be inspected (decoding caps, unknown encoding, a
@@ -668,26 +669,26 @@ sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen)
 
 	snprintf(name, sizeof(name), "sl_flows_%u_%p", p->id, (void *)w);
 	struct sl_flow_params fp = {
-		.name = name,
-		.capacity = c->flow_capacity,
-		.user_size = sizeof(struct flow_state),
-		.idle_timeout_ns = w->tcp_timeout_ns,
-		.worker_id = p->id,
-		.socket_id = p->socket_id,
-		.on_end = on_flow_end,
-		.ctx = w,
+	    .name = name,
+	    .capacity = c->flow_capacity,
+	    .user_size = sizeof(struct flow_state),
+	    .idle_timeout_ns = w->tcp_timeout_ns,
+	    .worker_id = p->id,
+	    .socket_id = p->socket_id,
+	    .on_end = on_flow_end,
+	    .ctx = w,
 	};
 	w->flows = sl_flow_table_create(&fp, err, errlen);
 	if (w->flows == NULL)
 		goto fail_flows;
 
 	struct sl_tcp_pool_params tp = {
-		.max_segments = c->reasm_segments,
-		.cap_per_dir = c->reasm_bytes_per_flow,
-		.cap_per_worker = c->reasm_bytes_per_worker,
-		.cap_policy = c->reasm_on_cap == SL_CONF_CAP_BYPASS ? SL_TCP_CAP_BYPASS
-								    : SL_TCP_CAP_INSPECT,
-		.ops = {.hold = mbuf_hold, .release = mbuf_release},
+	    .max_segments = c->reasm_segments,
+	    .cap_per_dir = c->reasm_bytes_per_flow,
+	    .cap_per_worker = c->reasm_bytes_per_worker,
+	    .cap_policy =
+		c->reasm_on_cap == SL_CONF_CAP_BYPASS ? SL_TCP_CAP_BYPASS : SL_TCP_CAP_INSPECT,
+	    .ops = {.hold = mbuf_hold, .release = mbuf_release},
 	};
 	w->tcp = sl_tcp_pool_create(&tp);
 	if (w->tcp == NULL) {
@@ -696,17 +697,17 @@ sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen)
 	}
 	/* Two streams per flow, plus headroom for HTTP units opened while the flow streams are. */
 	struct sl_http_params hp = {
-		.max_inflate = c->http_inflate,
-		.max_line = c->http_max_line,
-		.max_headers = c->http_max_headers,
-		.max_body_out = c->http_max_body,
-		.max_ratio = c->http_max_ratio,
+	    .max_inflate = c->http_inflate,
+	    .max_line = c->http_max_line,
+	    .max_headers = c->http_max_headers,
+	    .max_body_out = c->http_max_body,
+	    .max_ratio = c->http_max_ratio,
 	};
 	w->http = sl_http_pool_create(&hp);
 	if (c->http_flows)
-		w->http_states = rte_zmalloc_socket("sl_http_states",
-						    sizeof(struct http_state) * c->http_flows,
-						    RTE_CACHE_LINE_SIZE, p->socket_id);
+		w->http_states =
+		    rte_zmalloc_socket("sl_http_states", sizeof(struct http_state) * c->http_flows,
+				       RTE_CACHE_LINE_SIZE, p->socket_id);
 	if (w->http == NULL || (c->http_flows && w->http_states == NULL)) {
 		snprintf(err, errlen, "worker %u: cannot allocate %u HTTP states", p->id,
 			 c->http_flows);
@@ -911,8 +912,8 @@ inspect_tcp(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *p
 		sd->fin = 1;
 	/* A direction whose reassembly gave up (caps, policy bypass) is no longer inspected:
 	 * its data follows the fail policy. */
-	uint8_t v = unlikely(sd->tcp.bypass && pi->payload_len) ? uninspected(w, m)
-								  : SL_VERDICT_FORWARD;
+	uint8_t v =
+	    unlikely(sd->tcp.bypass && pi->payload_len) ? uninspected(w, m) : SL_VERDICT_FORWARD;
 	if ((pi->tcp_flags & SL_PKT_TCP_RST) || (fs->side[0].fin && fs->side[1].fin))
 		sl_flow_end(w->flows, f, SL_FLOW_END_CLOSED);
 	return v;
@@ -1150,8 +1151,8 @@ sl_worker_tick(struct sl_worker *w, uint64_t now_ns)
 }
 
 void
-sl_worker_stats_get(const struct sl_worker *w, struct sl_worker_stats *ws,
-		    struct sl_flow_stats *fs, struct sl_tcp_stats *ts, struct sl_scan_stats *ss)
+sl_worker_stats_get(const struct sl_worker *w, struct sl_worker_stats *ws, struct sl_flow_stats *fs,
+		    struct sl_tcp_stats *ts, struct sl_scan_stats *ss)
 {
 	if (ws)
 		*ws = w->st;

@@ -67,10 +67,10 @@ struct sl_worker_params {
 	int socket_id;
 	const struct sl_conf *conf;
 	struct sl_ruleset *const *rs_slot; /* the ruleset in force, swapped by the control thread */
-	struct sl_event_out *events; /* NULL: events are counted, not written */
-	struct rte_mempool *tx_pool;  /* buffers for TCP resets; NULL: never reset */
-	const uint8_t *port_inline;   /* [port id] 1 when frames from it are forwarded (can block) */
-	const uint16_t *port_peer;    /* [port id] where frames from an inline port leave */
+	struct sl_event_out *events;	   /* NULL: events are counted, not written */
+	struct rte_mempool *tx_pool;	   /* buffers for TCP resets; NULL: never reset */
+	const uint8_t *port_inline; /* [port id] 1 when frames from it are forwarded (can block) */
+	const uint16_t *port_peer;  /* [port id] where frames from an inline port leave */
 };
 
 struct sl_worker *sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen);
@@ -79,8 +79,8 @@ struct sl_worker *sl_worker_create(const struct sl_worker_params *p, char *err, 
 void sl_worker_free(struct sl_worker *w);
 
 /* Inspects n frames; verdict[i] says whether frame i may be forwarded. now_ns is wall clock. */
-void sl_worker_process(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n,
-		       uint8_t *verdict, uint64_t now_ns);
+void sl_worker_process(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint8_t *verdict,
+		       uint64_t now_ns);
 
 /* Switches to the ruleset now in *rs_slot if it changed: every open scan stream moves to the new
  * database at its current offset, and flow hits follow their sensor by name (hits of deleted
@@ -122,6 +122,7 @@ void sl_worker_http_anomalies(const struct sl_worker *w, uint64_t out[SL_HTTP_AN
 
 /* Snapshot of the counters (single writer: read from another thread, values may lag). */
 void sl_worker_stats_get(const struct sl_worker *w, struct sl_worker_stats *ws,
-			 struct sl_flow_stats *fs, struct sl_tcp_stats *ts, struct sl_scan_stats *ss);
+			 struct sl_flow_stats *fs, struct sl_tcp_stats *ts,
+			 struct sl_scan_stats *ss);
 
 #endif /* SL_WORKER_H */

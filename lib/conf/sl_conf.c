@@ -14,8 +14,9 @@
 
 #include "sl_conf.h"
 
-static const char *const known_top[] = {"workers", "events", "mbufs", "flow", "reassembly",
-					"inspection", "http", "ports", "sensors", "policy", "control", NULL};
+static const char *const known_top[] = {"workers",    "events",	    "mbufs",   "flow",
+					"reassembly", "inspection", "http",    "ports",
+					"sensors",    "policy",	    "control", NULL};
 
 static int
 fail(char *err, size_t errlen, const config_setting_t *s, const char *fmt, ...)
@@ -44,7 +45,8 @@ get_u64(const config_setting_t *g, const char *name, uint64_t lo, uint64_t hi, u
 
 	if (s == NULL)
 		return 0;
-	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64)
 		return fail(err, errlen, s, "'%s' must be an integer", name);
 	v = config_setting_get_int64(s);
 	if (v < 0 || (uint64_t)v < lo || (uint64_t)v > hi)
@@ -118,8 +120,8 @@ apply_set(config_t *cfg, const char *set, char *err, size_t errlen)
 				parent = config_setting_add(config_root_setting(cfg), path,
 							    CONFIG_TYPE_GROUP);
 				if (parent == NULL)
-					return fail(err, errlen, NULL, "--set '%s': no such group '%s'",
-						    set, path);
+					return fail(err, errlen, NULL,
+						    "--set '%s': no such group '%s'", set, path);
 			}
 		}
 		if (!strcmp(val, "true") || !strcmp(val, "false"))
@@ -243,14 +245,18 @@ load_near(struct sl_sensor_def *d, config_setting_t *g, char *err, size_t errlen
 	}
 	if (!config_setting_is_array(near) || config_setting_length(near) == 0 ||
 	    config_setting_length(near) > SL_SCAN_MAX_NEAR)
-		return fail(err, errlen, near, "sensor '%s': 'near' must be an array of 1 to %d "
-			    "strings", d->name, SL_SCAN_MAX_NEAR);
+		return fail(err, errlen, near,
+			    "sensor '%s': 'near' must be an array of 1 to %d "
+			    "strings",
+			    d->name, SL_SCAN_MAX_NEAR);
 	for (int i = 0; i < config_setting_length(near); i++) {
 		const char *k = config_setting_get_string_elem(near, i);
 
 		if (k == NULL || k[0] == '\0' || strlen(k) > SL_SCAN_NEAR_LEN)
-			return fail(err, errlen, near, "sensor '%s': keyword %d must be a string of 1 "
-				    "to %d bytes", d->name, i + 1, SL_SCAN_NEAR_LEN);
+			return fail(err, errlen, near,
+				    "sensor '%s': keyword %d must be a string of 1 "
+				    "to %d bytes",
+				    d->name, i + 1, SL_SCAN_NEAR_LEN);
 		d->near[d->n_near] = strdup(k);
 		if (d->near[d->n_near] == NULL)
 			return -ENOMEM;
@@ -362,8 +368,8 @@ get_str_array(config_setting_t *a, const char *what, char (*out)[32], unsigned m
 		const char *v = config_setting_get_string_elem(a, i);
 
 		if (v == NULL || strlen(v) >= 32)
-			return fail(err, errlen, a, "'%s' entry %d must be a string shorter than 32",
-				    what, i);
+			return fail(err, errlen, a,
+				    "'%s' entry %d must be a string shorter than 32", what, i);
 		strcpy(out[i], v);
 	}
 	return n;
@@ -385,19 +391,25 @@ load_group(struct sl_policy_group *g, config_setting_t *gs, char *err, size_t er
 		return fail(err, errlen, gs, "a group needs a name other than 'any'");
 	m = sl_policy_parse_mode(mode, 1);
 	if (m < 0)
-		return fail(err, errlen, gs, "group '%s': mode '%s' is not monitor, protect or "
-			    "inherit", g->name, mode);
+		return fail(err, errlen, gs,
+			    "group '%s': mode '%s' is not monitor, protect or "
+			    "inherit",
+			    g->name, mode);
 	g->mode = (enum sl_policy_mode)m;
 	if (nets == NULL || !config_setting_is_array(nets) || config_setting_length(nets) == 0 ||
 	    config_setting_length(nets) > SL_POLICY_MAX_NETS)
-		return fail(err, errlen, gs, "group '%s': 'cidrs' must be an array of 1 to %d "
-			    "networks", g->name, SL_POLICY_MAX_NETS);
+		return fail(err, errlen, gs,
+			    "group '%s': 'cidrs' must be an array of 1 to %d "
+			    "networks",
+			    g->name, SL_POLICY_MAX_NETS);
 	for (int i = 0; i < config_setting_length(nets); i++) {
 		const char *t = config_setting_get_string_elem(nets, i);
 
 		if (t == NULL || sl_policy_parse_net(t, &g->nets[g->n_nets]))
-			return fail(err, errlen, nets, "group '%s': '%s' is not a network "
-				    "(198.18.0.0/15, 2001:db8::/32)", g->name, t ? t : "?");
+			return fail(err, errlen, nets,
+				    "group '%s': '%s' is not a network "
+				    "(198.18.0.0/15, 2001:db8::/32)",
+				    g->name, t ? t : "?");
 		g->n_nets++;
 	}
 	for (int k = 0; k < 2; k++) {
@@ -408,8 +420,10 @@ load_group(struct sl_policy_group *g, config_setting_t *gs, char *err, size_t er
 		if (a == NULL)
 			continue;
 		if (!config_setting_is_array(a) || config_setting_length(a) > SL_POLICY_MAX_LIST)
-			return fail(err, errlen, a, "group '%s': '%s' must be an array of at most %d "
-				    "integers", g->name, k ? "ports" : "vlans", SL_POLICY_MAX_LIST);
+			return fail(err, errlen, a,
+				    "group '%s': '%s' must be an array of at most %d "
+				    "integers",
+				    g->name, k ? "ports" : "vlans", SL_POLICY_MAX_LIST);
 		for (int i = 0; i < config_setting_length(a); i++) {
 			int v = config_setting_get_int_elem(a, i);
 			if (v <= 0 || v > (k ? 65535 : 4095))
@@ -446,7 +460,8 @@ load_policy(struct sl_conf *c, config_t *cfg, char *err, size_t errlen)
 	c->policy.fail = c->fail_inline;
 	if (groups && (!config_setting_is_list(groups) ||
 		       config_setting_length(groups) > SL_POLICY_MAX_GROUPS))
-		return fail(err, errlen, groups, "policy.groups must be a list of at most %d groups",
+		return fail(err, errlen, groups,
+			    "policy.groups must be a list of at most %d groups",
 			    SL_POLICY_MAX_GROUPS);
 	for (int i = 0; groups && i < config_setting_length(groups); i++) {
 		struct sl_policy_group *g = &c->policy.groups[i];
@@ -458,8 +473,8 @@ load_policy(struct sl_conf *c, config_t *cfg, char *err, size_t errlen)
 				    "group '%s' defined twice", g->name);
 		c->policy.n_groups++;
 	}
-	if (rules && (!config_setting_is_list(rules) ||
-		      config_setting_length(rules) > SL_POLICY_MAX_RULES))
+	if (rules &&
+	    (!config_setting_is_list(rules) || config_setting_length(rules) > SL_POLICY_MAX_RULES))
 		return fail(err, errlen, rules, "policy.rules must be a list of at most %d rules",
 			    SL_POLICY_MAX_RULES);
 	for (int i = 0; rules && i < config_setting_length(rules); i++) {

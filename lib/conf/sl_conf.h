@@ -19,7 +19,7 @@
 
 enum sl_conf_port_role {
 	SL_PORT_MIRROR = 0, /* receive only: TAP/SPAN copy, never transmits */
-	SL_PORT_INLINE,     /* bump in the wire with its peer port */
+	SL_PORT_INLINE,	    /* bump in the wire with its peer port */
 };
 
 struct sl_conf_port {
@@ -38,7 +38,7 @@ struct sl_conf {
 	char key_path[SL_CONF_PATH_LEN]; /* key of value hashes, created 0600 if missing */
 	/* management socket */
 	char ctl_socket[SL_CONF_PATH_LEN]; /* "" = no socket */
-	char ctl_group[32];                /* group allowed besides root; "" = root only */
+	char ctl_group[32];		   /* group allowed besides root; "" = root only */
 	/* packet buffers */
 	uint32_t mbufs;
 	/* flows */
@@ -53,16 +53,16 @@ struct sl_conf {
 	/* inspection */
 	uint64_t inspect_depth; /* bytes per flow direction; 0 = unlimited */
 	/* HTTP */
-	uint32_t http_flows;       /* HTTP decoding states per worker (others are scanned raw) */
-	uint32_t http_inflate;     /* decompression states per worker */
-	uint32_t http_max_line;    /* bytes per request/status/header line */
+	uint32_t http_flows;	   /* HTTP decoding states per worker (others are scanned raw) */
+	uint32_t http_inflate;	   /* decompression states per worker */
+	uint32_t http_max_line;	   /* bytes per request/status/header line */
 	uint32_t http_max_headers; /* header lines per message */
-	uint64_t http_max_body;    /* decoded bytes per compressed body; 0 = no cap */
+	uint64_t http_max_body;	   /* decoded bytes per compressed body; 0 = no cap */
 	uint32_t http_max_ratio;   /* decoded:compressed bytes per body; 0 = no cap */
 	enum sl_conf_uninspectable {
 		SL_CONF_UNINSPECTABLE_PASS = 0, /* count only */
-		SL_CONF_UNINSPECTABLE_ALERT,    /* raise an event */
-		SL_CONF_UNINSPECTABLE_DENY,     /* raise an event and apply deny */
+		SL_CONF_UNINSPECTABLE_ALERT,	/* raise an event */
+		SL_CONF_UNINSPECTABLE_DENY,	/* raise an event and apply deny */
 	} on_uninspectable;
 	/* ports */
 	struct sl_conf_port ports[SL_CONF_MAX_PORTS];
@@ -71,7 +71,7 @@ struct sl_conf {
 	 * is built against a compiled sensor database */
 	struct sl_policy policy;
 	struct sl_conf_rule {
-		char from[32], to[32]; /* group names or "any" */
+		char from[32], to[32];				     /* group names or "any" */
 		char sensors[SL_SCAN_MAX_SENSORS][SL_SCAN_NAME_LEN]; /* none = every sensor */
 		unsigned n_sensors;
 		enum sl_policy_action action;
@@ -85,8 +85,8 @@ struct sl_conf {
 
 /* Loads `path` and applies n_sets "path=value" overrides. Returns 0, or -EINVAL/-ENOENT with a
  * message "FILE:LINE: what is wrong" in err. On failure *c holds nothing to free. */
-int sl_conf_load(struct sl_conf *c, const char *path, char *const *sets, unsigned n_sets,
-		 char *err, size_t errlen);
+int sl_conf_load(struct sl_conf *c, const char *path, char *const *sets, unsigned n_sets, char *err,
+		 size_t errlen);
 
 /* Frees the strings a loaded configuration owns. */
 void sl_conf_free(struct sl_conf *c);

@@ -39,7 +39,7 @@ struct sl_event_out {
 
 static const char *const action_names[] = {
 #define SL_X(e, s) s,
-	SL_EVENT_ACTIONS(SL_X)
+    SL_EVENT_ACTIONS(SL_X)
 #undef SL_X
 };
 
@@ -117,8 +117,8 @@ sl_event_format(const struct sl_event *ev, char *buf, size_t len)
 	json_object_set_new(o, "timestamp", json_string(ts));
 	json_object_set_new(o, "flow_id", json_integer((json_int_t)(ev->flow_id & INT64_MAX)));
 	json_object_set_new(o, "community_id", json_string(cid));
-	json_object_set_new(o, "event_type", json_string(ev->kind == SL_EVENT_FLOW ? "flow"
-									       : "alert"));
+	json_object_set_new(o, "event_type",
+			    json_string(ev->kind == SL_EVENT_FLOW ? "flow" : "alert"));
 	json_object_set_new(o, "src_ip", json_string(sip));
 	json_object_set_new(o, "src_port", json_integer(k->port[src]));
 	json_object_set_new(o, "dest_ip", json_string(dip));
@@ -126,9 +126,9 @@ sl_event_format(const struct sl_event *ev, char *buf, size_t len)
 	json_object_set_new(o, "proto", json_string(proto_name(k->proto)));
 	json_object_set_new(o, "app_proto",
 			    json_string(ev->app == SL_EVENT_APP_HTTP ? "http" : "failed"));
-	json_object_set_new(o, "direction", json_string(ev->src_side == ev->client_side
-								? "to_server"
-								: "to_client"));
+	json_object_set_new(
+	    o, "direction",
+	    json_string(ev->src_side == ev->client_side ? "to_server" : "to_client"));
 	if (k->vlan[0]) {
 		json_t *v = json_array();
 		json_array_append_new(v, json_integer(k->vlan[0]));
@@ -138,9 +138,9 @@ sl_event_format(const struct sl_event *ev, char *buf, size_t len)
 	}
 	if (ev->kind == SL_EVENT_ALERT) {
 		alert = json_object();
-		json_object_set_new(alert, "action",
-				    json_string(ev->action == SL_EVENT_ACTION_BLOCKED ? "blocked"
-										      : "allowed"));
+		json_object_set_new(
+		    alert, "action",
+		    json_string(ev->action == SL_EVENT_ACTION_BLOCKED ? "blocked" : "allowed"));
 		json_object_set_new(alert, "gid", json_integer(1));
 		json_object_set_new(alert, "signature_id", json_integer(ev->signature_id));
 		json_object_set_new(alert, "rev", json_integer(1));
@@ -179,8 +179,7 @@ sl_event_format(const struct sl_event *ev, char *buf, size_t len)
 		if (h->status)
 			json_object_set_new(ho, "status", json_integer(h->status));
 		if (h->content_type[0])
-			json_object_set_new(ho, "http_content_type",
-					    json_string(h->content_type));
+			json_object_set_new(ho, "http_content_type", json_string(h->content_type));
 		json_object_set_new(ho, "length", json_integer((json_int_t)h->length));
 		json_object_set_new(o, "http", ho);
 	}
@@ -261,7 +260,7 @@ int
 sl_event_push(struct sl_event_out *o, const struct sl_event *ev)
 {
 	return rte_ring_enqueue_elem(o->ring, (void *)(uintptr_t)ev, sizeof(*ev)) == 0 ? 0
-										    : -ENOBUFS;
+										       : -ENOBUFS;
 }
 
 /* Writes what the ring holds now; returns how many records. */
@@ -278,8 +277,8 @@ drain(struct sl_event_out *o)
 
 		if (ev->value_len) {
 			if (o->have_key)
-				sl_event_value_hash(o->key, ev->value, ev->value_len, ev->value_hash,
-						    sizeof(ev->value_hash));
+				sl_event_value_hash(o->key, ev->value, ev->value_len,
+						    ev->value_hash, sizeof(ev->value_hash));
 			memset(ev->value, 0, sizeof(ev->value));
 			ev->value_len = 0;
 		}

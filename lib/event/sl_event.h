@@ -16,7 +16,7 @@
 
 enum sl_event_kind {
 	SL_EVENT_ALERT = 0, /* first confirmed match of a sensor in a flow direction */
-	SL_EVENT_FLOW,      /* flow end: final counts of a sensor that matched more than once */
+	SL_EVENT_FLOW,	    /* flow end: final counts of a sensor that matched more than once */
 };
 
 #define SL_EVENT_ACTIONS(X)                                                                        \
@@ -28,7 +28,7 @@ enum sl_event_action {
 #define SL_X(e, s) SL_EVENT_ACTION_##e,
 	SL_EVENT_ACTIONS(SL_X)
 #undef SL_X
-	SL_EVENT_ACTION_COUNT
+	    SL_EVENT_ACTION_COUNT
 };
 
 enum sl_event_app {
@@ -51,16 +51,16 @@ struct sl_event {
 	struct sl_flow_key key;
 	uint8_t src_side;    /* key side that sent the matched bytes */
 	uint8_t client_side; /* key side that opened the flow */
-	uint8_t kind;        /* enum sl_event_kind */
-	uint8_t action;      /* enum sl_event_action */
-	uint8_t app;         /* enum sl_event_app */
+	uint8_t kind;	     /* enum sl_event_kind */
+	uint8_t action;	     /* enum sl_event_action */
+	uint8_t app;	     /* enum sl_event_app */
 	uint8_t severity;
 	uint8_t has_http;
 	uint8_t incomplete; /* content was not fully inspected (caps hit) */
 	uint32_t signature_id;
-	uint32_t count;      /* matches of this sensor in this flow direction so far */
-	uint32_t distinct;   /* distinct values among them */
-	uint64_t offset;     /* stream offset of the first matched value */
+	uint32_t count;	   /* matches of this sensor in this flow direction so far */
+	uint32_t distinct; /* distinct values among them */
+	uint64_t offset;   /* stream offset of the first matched value */
 	char sensor[32];
 	char category[64];
 	char context[8];
@@ -72,7 +72,7 @@ struct sl_event {
 	uint8_t value[64];
 	uint8_t value_len;
 	uint64_t pkts[2], bytes[2]; /* per key side, for SL_EVENT_FLOW */
-	uint32_t dropped;           /* packets dropped after the flow was blocked */
+	uint32_t dropped;	    /* packets dropped after the flow was blocked */
 	uint64_t first_ns;
 	char end_reason[12];
 	char anomalies[128]; /* protocol anomalies of the flow, comma-separated names */

@@ -32,7 +32,7 @@ struct sl_flow_table {
 
 static const char *const end_names[] = {
 #define SL_X(e, s) s,
-	SL_FLOW_END_REASONS(SL_X)
+    SL_FLOW_END_REASONS(SL_X)
 #undef SL_X
 };
 
@@ -106,12 +106,12 @@ sl_flow_table_create(const struct sl_flow_params *p, char *err, size_t errlen)
 		goto fail_entries;
 
 	struct rte_hash_parameters hp = {
-		.name = p->name,
-		.entries = p->capacity,
-		.key_len = sizeof(struct sl_flow_key),
-		.hash_func = rte_hash_crc,
-		.socket_id = p->socket_id,
-		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
+	    .name = p->name,
+	    .entries = p->capacity,
+	    .key_len = sizeof(struct sl_flow_key),
+	    .hash_func = rte_hash_crc,
+	    .socket_id = p->socket_id,
+	    .extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
 	};
 	t->hash = rte_hash_create(&hp);
 	if (t->hash == NULL) {

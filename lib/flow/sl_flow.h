@@ -27,14 +27,14 @@ enum sl_flow_end_reason {
 #define SL_X(e, s) SL_FLOW_END_##e,
 	SL_FLOW_END_REASONS(SL_X)
 #undef SL_X
-	SL_FLOW_END_COUNT
+	    SL_FLOW_END_COUNT
 };
 
 const char *sl_flow_end_name(enum sl_flow_end_reason r);
 
 struct sl_flow {
 	struct sl_flow_key key;
-	uint64_t id;       /* flow_id of events: nonzero, unique in this process */
+	uint64_t id;	   /* flow_id of events: nonzero, unique in this process */
 	uint64_t first_ns; /* time of the first packet */
 	uint64_t last_ns;  /* time of the last packet */
 	uint64_t pkts[2];  /* per key side that sent them */
@@ -47,11 +47,11 @@ struct sl_flow {
 struct sl_flow_table;
 
 struct sl_flow_params {
-	const char *name;         /* unique among tables (rte_hash name) */
-	uint32_t capacity;        /* maximum concurrent flows */
-	uint32_t user_size;       /* bytes of caller state per flow, zeroed at creation */
+	const char *name;	  /* unique among tables (rte_hash name) */
+	uint32_t capacity;	  /* maximum concurrent flows */
+	uint32_t user_size;	  /* bytes of caller state per flow, zeroed at creation */
 	uint64_t idle_timeout_ns; /* a flow with no packet for this long ends (TIMEOUT) */
-	uint16_t worker_id;       /* folded into flow ids so they are unique across workers */
+	uint16_t worker_id;	  /* folded into flow ids so they are unique across workers */
 	int socket_id;
 	void (*on_end)(void *ctx, struct sl_flow *f, enum sl_flow_end_reason why);
 	void *ctx;

@@ -1558,7 +1558,8 @@ sl_http_feed(struct sl_http_pool *pool, struct sl_http_conn *c, unsigned dir, co
 			 * step() on each: the line cap still cuts at the same byte, which step()
 			 * then handles. */
 			const struct sl_http_params *pp = &r.pool->p;
-			size_t k = 0, room = pp->max_line > d->line_len ? pp->max_line - d->line_len : 0;
+			size_t k = 0,
+			       room = pp->max_line > d->line_len ? pp->max_line - d->line_len : 0;
 
 			if (n > room)
 				n = room;

@@ -39,7 +39,7 @@ enum sl_pkt_error {
 #define SL_X(e, s) SL_PKT_ERR_##e,
 	SL_PKT_ERRORS(SL_X)
 #undef SL_X
-	SL_PKT_ERR_COUNT
+	    SL_PKT_ERR_COUNT
 };
 
 /* JSON/counter name of a reason; "ok" for SL_PKT_OK. */
@@ -57,21 +57,21 @@ struct sl_flow_key {
 	uint8_t addr[2][16];
 	uint16_t port[2]; /* host byte order */
 	uint16_t vlan[2]; /* outer, inner VLAN ID; 0 when absent */
-	uint8_t proto;    /* IPPROTO_TCP / IPPROTO_UDP */
-	uint8_t ipver;    /* 4 or 6 */
+	uint8_t proto;	  /* IPPROTO_TCP / IPPROTO_UDP */
+	uint8_t ipver;	  /* 4 or 6 */
 	uint8_t pad[2];
 };
 
 struct sl_pkt_info {
 	struct sl_flow_key key;
-	uint8_t dir;          /* 0: sender is key side 0; 1: sender is key side 1 */
+	uint8_t dir;	      /* 0: sender is key side 0; 1: sender is key side 1 */
 	uint8_t tcp_flags;    /* SL_PKT_TCP_* */
 	uint16_t l3_off;      /* offset of the IP header in the frame */
 	uint16_t l4_off;      /* offset of the TCP/UDP header */
 	uint16_t payload_off; /* offset of L4 payload */
 	uint32_t payload_len; /* L4 payload bytes (IP length based, trailer padding excluded) */
 	uint32_t seq, ack;    /* TCP, host order */
-	uint16_t win;         /* TCP window, host order */
+	uint16_t win;	      /* TCP window, host order */
 };
 
 /* Decodes frame `data[0..len)`. Returns SL_PKT_OK and fills *out, or the reason it could not. */

@@ -142,6 +142,7 @@ sl_policy_decide(const struct sl_policy *p, const struct sl_flow_key *k, int src
 		v.rule = (int)i;
 		break;
 	}
-	v.enforce = v.action == SL_POLICY_DENY && mode_for(p, k, src_side) == SL_POLICY_MODE_PROTECT;
+	v.enforce =
+	    v.action == SL_POLICY_DENY && mode_for(p, k, src_side) == SL_POLICY_MODE_PROTECT;
 	return v;
 }

@@ -19,7 +19,7 @@
 #define SL_POLICY_MAX_NETS   16 /* CIDRs per group */
 #define SL_POLICY_MAX_LIST   16 /* VLANs or ports per group */
 #define SL_POLICY_MAX_RULES  64
-#define SL_POLICY_ANY        -1
+#define SL_POLICY_ANY	     -1
 
 enum sl_policy_mode {
 	SL_POLICY_MODE_INHERIT = 0, /* groups only: use the global mode */
@@ -34,7 +34,7 @@ enum sl_policy_action {
 
 enum sl_policy_fail {
 	SL_POLICY_FAIL_OPEN = 0, /* what cannot be inspected is forwarded (counted) */
-	SL_POLICY_FAIL_CLOSED,   /* ... or dropped (counted) */
+	SL_POLICY_FAIL_CLOSED,	 /* ... or dropped (counted) */
 };
 
 struct sl_policy_net {
@@ -55,8 +55,8 @@ struct sl_policy_group {
 };
 
 struct sl_policy_rule {
-	int from, to;          /* group index or SL_POLICY_ANY */
-	uint64_t sensors;      /* bit i = sensor index i of the ruleset's database */
+	int from, to;	  /* group index or SL_POLICY_ANY */
+	uint64_t sensors; /* bit i = sensor index i of the ruleset's database */
 	enum sl_policy_action action;
 };
 
@@ -73,7 +73,7 @@ struct sl_policy {
 struct sl_policy_verdict {
 	enum sl_policy_action action;
 	uint8_t enforce; /* deny and protect mode */
-	int rule;        /* index of the matching rule, or -1 for the default */
+	int rule;	 /* index of the matching rule, or -1 for the default */
 };
 
 /* Parses "198.18.0.0/15", "2001:db8::/32" or a bare address. Returns 0 or -EINVAL. */

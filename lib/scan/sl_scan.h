@@ -37,18 +37,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_SCAN_MAX_SENSORS   64
-#define SL_SCAN_MAX_PATTERNS  8   /* regexes per sensor */
-#define SL_SCAN_NAME_LEN      32
-#define SL_SCAN_TEXT_LEN      64  /* category, validator name */
-#define SL_SCAN_WINDOW        256 /* longest matched value the validator can see */
-#define SL_SCAN_EVIDENCE_LEN  48  /* masked evidence, NUL-terminated */
+#define SL_SCAN_MAX_SENSORS  64
+#define SL_SCAN_MAX_PATTERNS 8 /* regexes per sensor */
+#define SL_SCAN_NAME_LEN     32
+#define SL_SCAN_TEXT_LEN     64	 /* category, validator name */
+#define SL_SCAN_WINDOW	     256 /* longest matched value the validator can see */
+#define SL_SCAN_EVIDENCE_LEN 48	 /* masked evidence, NUL-terminated */
 
-#define SL_SCAN_MAX_NEAR        8   /* keywords per sensor */
-#define SL_SCAN_NEAR_LEN        48  /* longest keyword, in bytes */
-#define SL_SCAN_NEAR_SENSORS    4   /* sensors with keywords per database */
-#define SL_SCAN_PENDING         4   /* values a stream holds back (keyword, right boundary) */
-#define SL_SCAN_NEAR_WITHIN     64  /* default `within` */
+#define SL_SCAN_MAX_NEAR	8   /* keywords per sensor */
+#define SL_SCAN_NEAR_LEN	48  /* longest keyword, in bytes */
+#define SL_SCAN_NEAR_SENSORS	4   /* sensors with keywords per database */
+#define SL_SCAN_PENDING		4   /* values a stream holds back (keyword, right boundary) */
+#define SL_SCAN_NEAR_WITHIN	64  /* default `within` */
 #define SL_SCAN_NEAR_MAX_WITHIN 128 /* largest `within` (the tail window must hold it) */
 
 /* Where scanned bytes come from; a sensor applies to a set of them. */
@@ -62,7 +62,7 @@ enum sl_scan_context {
 #define SL_X(e, s) SL_SCAN_CTX_##e,
 	SL_SCAN_CONTEXTS(SL_X)
 #undef SL_X
-	SL_SCAN_CTX_COUNT
+	    SL_SCAN_CTX_COUNT
 };
 #define SL_SCAN_CTX_ALL ((1u << SL_SCAN_CTX_COUNT) - 1)
 
@@ -84,10 +84,10 @@ struct sl_sensor_def {
 	char category[SL_SCAN_TEXT_LEN];
 	char validator[SL_SCAN_TEXT_LEN]; /* "" or "none": regex only */
 	uint32_t signature_id;
-	uint8_t severity;      /* 1 (high) .. 3 (low), as in EVE */
-	uint32_t contexts;     /* bitmask of 1u << SL_SCAN_CTX_*; 0 means all */
-	uint32_t min_count;    /* distinct values before the sensor fires (>= 1) */
-	uint8_t caseless;      /* HS_FLAG_CASELESS on every pattern */
+	uint8_t severity;   /* 1 (high) .. 3 (low), as in EVE */
+	uint32_t contexts;  /* bitmask of 1u << SL_SCAN_CTX_*; 0 means all */
+	uint32_t min_count; /* distinct values before the sensor fires (>= 1) */
+	uint8_t caseless;   /* HS_FLAG_CASELESS on every pattern */
 	/* Keywords (owned by the caller until build returns), 0 to SL_SCAN_MAX_NEAR of 1 to
 	 * SL_SCAN_NEAR_LEN bytes; with any, a value is reported only if one of them starts or ends
 	 * within `within` bytes of it (0: SL_SCAN_NEAR_WITHIN; at most SL_SCAN_NEAR_MAX_WITHIN). */
@@ -138,9 +138,9 @@ void sl_scan_stats_get(const struct sl_scan_worker *w, struct sl_scan_stats *out
 /* One confirmed match. `value` is the raw matched text: mask or hash it inside the callback, never
  * keep or print it. */
 struct sl_scan_match {
-	unsigned sensor;       /* index in the database */
+	unsigned sensor; /* index in the database */
 	enum sl_scan_context context;
-	uint64_t offset;       /* stream offset of the first byte of the value */
+	uint64_t offset; /* stream offset of the first byte of the value */
 	const uint8_t *value;
 	uint32_t value_len;
 };
@@ -148,22 +148,22 @@ typedef void (*sl_scan_match_fn)(void *ctx, const struct sl_scan_match *m);
 
 /* A validated value held back; its bytes are still in the stream's tail. */
 struct sl_scan_pending {
-	uint64_t end;   /* stream offset just past the value */
-	uint16_t len;   /* value length; 0: free slot */
+	uint64_t end;	/* stream offset just past the value */
+	uint16_t len;	/* value length; 0: free slot */
 	uint8_t sensor; /* index in the database */
-	uint8_t wait;   /* SL_SCAN_WAIT_RIGHT: the bytes after it; else a keyword */
+	uint8_t wait;	/* SL_SCAN_WAIT_RIGHT: the bytes after it; else a keyword */
 };
 #define SL_SCAN_WAIT_RIGHT 1
 
 /* Stream state, embedded in the caller's flow state; all-zero means closed. */
 struct sl_scan_stream {
-	void *hs;          /* hs_stream_t *, NULL when closed */
-	uint64_t offset;   /* bytes fed so far */
+	void *hs;	 /* hs_stream_t *, NULL when closed */
+	uint64_t offset; /* bytes fed so far */
 	uint16_t tail_len;
 	uint8_t context;   /* enum sl_scan_context */
-	uint8_t failed;    /* stream could not be opened: bytes are counted, not scanned */
+	uint8_t failed;	   /* stream could not be opened: bytes are counted, not scanned */
 	uint8_t n_pending; /* used slots of pending[] */
-	uint64_t shift;    /* offset minus Hyperscan's own offset (non-zero after a migration) */
+	uint64_t shift;	   /* offset minus Hyperscan's own offset (non-zero after a migration) */
 	uint8_t tail[SL_SCAN_WINDOW + 16];
 	/* Keywords: end offset of the last keyword of each sensor with keywords (0: none yet). */
 	uint64_t kw_end[SL_SCAN_NEAR_SENSORS];
@@ -204,8 +204,8 @@ int sl_scan_stream_migrate(const struct sl_scan_db *old_db, struct sl_scan_worke
 
 /* Writes masked evidence of a value for sensor idx (NUL-terminated, at most SL_SCAN_EVIDENCE_LEN
  * bytes): digits and letters become '*' except what the sensor's mask kind lets through. */
-void sl_scan_mask(const struct sl_scan_db *db, unsigned sensor, const uint8_t *value,
-		  uint32_t len, char *out, size_t outlen);
+void sl_scan_mask(const struct sl_scan_db *db, unsigned sensor, const uint8_t *value, uint32_t len,
+		  char *out, size_t outlen);
 
 /* Returns the i-th recommended regex for `validator` ("nir", "luhn", "ssn", "iban"), or
  * NULL past the last one or for an unknown name. They are written to end where the value ends,
@@ -214,7 +214,7 @@ const char *sl_scan_default_pattern(const char *validator, unsigned i);
 
 /* Block-mode scan of a whole buffer (benchmarks, tests): same reporting as a stream. */
 int sl_scan_block(const struct sl_scan_db *db, struct sl_scan_worker *w,
-		  enum sl_scan_context context, const uint8_t *data, size_t len, sl_scan_match_fn fn,
-		  void *ctx);
+		  enum sl_scan_context context, const uint8_t *data, size_t len,
+		  sl_scan_match_fn fn, void *ctx);
 
 #endif /* SL_SCAN_H */

@@ -41,7 +41,7 @@ struct sl_tcp_stats {
 
 enum sl_tcp_cap_policy {
 	SL_TCP_CAP_INSPECT = 0, /* skip the hole, keep inspecting what is in order */
-	SL_TCP_CAP_BYPASS,      /* stop inspecting this direction */
+	SL_TCP_CAP_BYPASS,	/* stop inspecting this direction */
 };
 
 struct sl_tcp_ops {
@@ -56,8 +56,8 @@ typedef void (*sl_tcp_deliver_fn)(void *ctx, const uint8_t *data, uint32_t len);
 struct sl_tcp_pool;
 
 struct sl_tcp_pool_params {
-	uint32_t max_segments;   /* held-segment descriptors in the pool */
-	uint64_t cap_per_dir;    /* bytes held per direction */
+	uint32_t max_segments;	 /* held-segment descriptors in the pool */
+	uint64_t cap_per_dir;	 /* bytes held per direction */
 	uint64_t cap_per_worker; /* bytes held in the whole pool */
 	enum sl_tcp_cap_policy cap_policy;
 	struct sl_tcp_ops ops;
@@ -68,9 +68,9 @@ struct sl_tcp_dir {
 	uint32_t next_seq;  /* next expected sequence number, valid when synced */
 	uint32_t held_head; /* index+1 of the first held segment in the pool; 0 = none */
 	uint32_t held_bytes;
-	uint8_t synced;   /* next_seq is known */
-	uint8_t fin;      /* FIN seen: data beyond fin_seq is ignored */
-	uint8_t bypass;   /* no longer inspected */
+	uint8_t synced; /* next_seq is known */
+	uint8_t fin;	/* FIN seen: data beyond fin_seq is ignored */
+	uint8_t bypass; /* no longer inspected */
 	uint8_t reserved;
 	uint32_t fin_seq;
 };
@@ -82,14 +82,13 @@ void sl_tcp_pool_free(struct sl_tcp_pool *pool);
  * In-order bytes (and any held bytes they make contiguous) go to fn now; out-of-order bytes are
  * held (ref kept via ops.hold). Returns the number of payload bytes of this segment delivered or
  * held (0 for a pure duplicate). */
-uint32_t sl_tcp_segment(struct sl_tcp_pool *pool, struct sl_tcp_dir *d, uint32_t seq,
-			uint8_t flags, const uint8_t *data, uint32_t len, void *ref,
-			sl_tcp_deliver_fn fn, void *ctx);
+uint32_t sl_tcp_segment(struct sl_tcp_pool *pool, struct sl_tcp_dir *d, uint32_t seq, uint8_t flags,
+			const uint8_t *data, uint32_t len, void *ref, sl_tcp_deliver_fn fn,
+			void *ctx);
 
 /* End of the direction: delivers everything still held in order, with gaps for the holes, and
  * releases every reference. The direction is left empty. */
-void sl_tcp_flush(struct sl_tcp_pool *pool, struct sl_tcp_dir *d, sl_tcp_deliver_fn fn,
-		  void *ctx);
+void sl_tcp_flush(struct sl_tcp_pool *pool, struct sl_tcp_dir *d, sl_tcp_deliver_fn fn, void *ctx);
 
 /* Releases every held reference without delivering (flow blocked or bypassed). */
 void sl_tcp_release(struct sl_tcp_pool *pool, struct sl_tcp_dir *d);

@@ -56,9 +56,9 @@ test_empty_file_defaults(void)
 static void
 test_overrides(void)
 {
-	char *sets[] = {"flow.capacity=1000", "events.path=\"/tmp/x.json\"", "workers=2",
-			"inspection.depth=4096", "reassembly.on_cap=bypass",
-			"sensors.[0].severity=3"};
+	char *sets[] = {
+	    "flow.capacity=1000",    "events.path=\"/tmp/x.json\"", "workers=2",
+	    "inspection.depth=4096", "reassembly.on_cap=bypass",    "sensors.[0].severity=3"};
 	const char *path = tmpconf("flow = { capacity = 10; };\n"
 				   "sensors = ( { name = \"a\"; patterns = [\"abc\"]; } );\n");
 
@@ -118,19 +118,21 @@ test_errors(void)
 static void
 test_sensor_near(void)
 {
-	const char *path = tmpconf(
-	    "sensors = (\n"
-	    " { name = \"a\"; patterns = [\"x\"]; near = [\"nir\", \"s\xc3\xa9" "curit\xc3\xa9 "
-	    "sociale\"]; within = 32; },\n"
-	    " { name = \"b\"; patterns = [\"y\"]; near = [\"ssn\"]; },\n"
-	    " { name = \"c\"; patterns = [\"z\"]; }\n"
-	    ");\n");
+	const char *path =
+	    tmpconf("sensors = (\n"
+		    " { name = \"a\"; patterns = [\"x\"]; near = [\"nir\", \"s\xc3\xa9"
+		    "curit\xc3\xa9 "
+		    "sociale\"]; within = 32; },\n"
+		    " { name = \"b\"; patterns = [\"y\"]; near = [\"ssn\"]; },\n"
+		    " { name = \"c\"; patterns = [\"z\"]; }\n"
+		    ");\n");
 	char *sets[] = {"sensors.[1].within=100"};
 
 	CU_ASSERT_EQUAL_FATAL(sl_conf_load(&c, path, NULL, 0, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(c.sensors[0].n_near, 2);
 	CU_ASSERT_STRING_EQUAL(c.sensors[0].near[0], "nir");
-	CU_ASSERT_STRING_EQUAL(c.sensors[0].near[1], "s\xc3\xa9" "curit\xc3\xa9 sociale");
+	CU_ASSERT_STRING_EQUAL(c.sensors[0].near[1], "s\xc3\xa9"
+						     "curit\xc3\xa9 sociale");
 	CU_ASSERT_EQUAL(c.sensors[0].within, 32);
 	CU_ASSERT_EQUAL(c.sensors[1].n_near, 1);
 	CU_ASSERT_EQUAL(c.sensors[1].within, SL_SCAN_NEAR_WITHIN);
@@ -145,9 +147,10 @@ test_sensor_near(void)
 	expect_error("sensors = ( { name = \"a\"; patterns = [\"x\"]; near = [\"k\"]; within = 0; "
 		     "} );",
 		     NULL, "out of range");
-	expect_error("sensors = ( { name = \"a\"; patterns = [\"x\"]; near = [\"k\"]; within = 129; "
-		     "} );",
-		     NULL, "'within' = 129 is out of range [1, 128]");
+	expect_error(
+	    "sensors = ( { name = \"a\"; patterns = [\"x\"]; near = [\"k\"]; within = 129; "
+	    "} );",
+	    NULL, "'within' = 129 is out of range [1, 128]");
 	expect_error("sensors = ( { name = \"a\"; patterns = [\"x\"]; near = \"k\"; } );", NULL,
 		     "'near' must be an array of 1 to 8 strings");
 	expect_error("sensors = ( { name = \"a\"; patterns = [\"x\"]; near = []; } );", NULL,

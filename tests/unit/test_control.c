@@ -112,8 +112,9 @@ test_sensors_crud(void)
 	      "bad_args");
 	fails(sl_action_sensors_add, "{\"name\": \"bad\", \"pattern\": \"x\", \"colour\": 1}",
 	      "bad_args");
-	fails(sl_action_sensors_add, "{\"name\": \"bad\", \"pattern\": \"x\", \"contexts\": "
-				     "[\"cookie\"]}",
+	fails(sl_action_sensors_add,
+	      "{\"name\": \"bad\", \"pattern\": \"x\", \"contexts\": "
+	      "[\"cookie\"]}",
 	      "bad_args");
 	fails(sl_action_sensors_add, "{\"name\": \"bad\"}", "bad_args");
 	CU_ASSERT_EQUAL(n_sensors(), 5); /* refused changes change nothing */
@@ -150,11 +151,12 @@ test_policies_and_mode(void)
 	CU_ASSERT_EQUAL(rs->policy.rules[0].action, SL_POLICY_DENY);
 	fails(sl_action_policies_set, "{\"rules\": [{\"from\": \"nobody\", \"action\": \"deny\"}]}",
 	      "not_found");
-	fails(sl_action_policies_set, "{\"rules\": [{\"sensors\": [\"zz\"], \"action\": \"deny\"}]}",
-	      "not_found");
+	fails(sl_action_policies_set,
+	      "{\"rules\": [{\"sensors\": [\"zz\"], \"action\": \"deny\"}]}", "not_found");
 	fails(sl_action_policies_set, "{\"rules\": [{\"action\": \"explode\"}]}", "bad_args");
-	fails(sl_action_policies_set, "{\"groups\": [{\"name\": \"g\", \"cidrs\": [\"10.0.0\"]}], "
-				      "\"rules\": []}",
+	fails(sl_action_policies_set,
+	      "{\"groups\": [{\"name\": \"g\", \"cidrs\": [\"10.0.0\"]}], "
+	      "\"rules\": []}",
 	      "bad_args");
 	/* a rule names fr_ssn: it cannot be deleted first */
 	fails(sl_action_sensors_delete, "{\"name\": \"fr_ssn\"}", "bad_args");
@@ -200,8 +202,8 @@ test_misc(void)
 int
 main(void)
 {
-	char *eal[] = {"test_control", "--no-huge", "-m", "128", "--no-pci", "--no-shconf",
-		       "--log-level=error", "-l", "0", "--no-telemetry"};
+	char *eal[] = {"test_control", "--no-huge",	    "-m", "128", "--no-pci",
+		       "--no-shconf",  "--log-level=error", "-l", "0",	 "--no-telemetry"};
 	char err[512];
 
 	if (rte_eal_init(RTE_DIM(eal), eal) < 0)

@@ -114,8 +114,7 @@ test_format_alert(void)
 	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(d, "context")), "body");
 	CU_ASSERT_EQUAL(json_integer_value(json_object_get(d, "count")), 1);
 	CU_ASSERT_STRING_EQUAL(
-		json_string_value(json_object_get(json_object_get(o, "http"), "http_method")),
-		"POST");
+	    json_string_value(json_object_get(json_object_get(o, "http"), "http_method")), "POST");
 	CU_ASSERT_EQUAL(json_integer_value(json_array_get(json_object_get(o, "vlan"), 0)), 100);
 	json_decref(o);
 
@@ -224,8 +223,8 @@ test_writer_hashes_and_wipes_value(void)
 int
 main(void)
 {
-	char *eal[] = {"test_event", "--no-huge", "-m", "64", "--no-pci", "--no-shconf",
-		       "--log-level=error", "-l", "0", "--no-telemetry"};
+	char *eal[] = {"test_event",  "--no-huge",	   "-m", "64", "--no-pci",
+		       "--no-shconf", "--log-level=error", "-l", "0",  "--no-telemetry"};
 
 	if (rte_eal_init(RTE_DIM(eal), eal) < 0)
 		return 1;
@@ -236,7 +235,8 @@ main(void)
 	CU_add_test(s, "EVE alert rendering", test_format_alert);
 	CU_add_test(s, "IPv6 and flow-end update", test_ipv6_and_flow_event);
 	CU_add_test(s, "ring never blocks; writer drains", test_ring_and_writer);
-	CU_add_test(s, "writer hashes the value and never renders it", test_writer_hashes_and_wipes_value);
+	CU_add_test(s, "writer hashes the value and never renders it",
+		    test_writer_hashes_and_wipes_value);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_failures();

@@ -43,13 +43,13 @@ mktable(const char *name, uint32_t cap)
 {
 	char err[256];
 	struct sl_flow_params p = {
-		.name = name,
-		.capacity = cap,
-		.user_size = 100,
-		.idle_timeout_ns = 1000,
-		.worker_id = 3,
-		.socket_id = 0,
-		.on_end = on_end,
+	    .name = name,
+	    .capacity = cap,
+	    .user_size = 100,
+	    .idle_timeout_ns = 1000,
+	    .worker_id = 3,
+	    .socket_id = 0,
+	    .on_end = on_end,
 	};
 	struct sl_flow_table *t = sl_flow_table_create(&p, err, sizeof(err));
 
@@ -188,8 +188,8 @@ test_foreach_reuse(void)
 int
 main(void)
 {
-	char *eal[] = {"test_flow", "--no-huge", "-m", "64", "--no-pci", "--no-shconf",
-		       "--log-level=error", "-l", "0", "--no-telemetry"};
+	char *eal[] = {"test_flow",   "--no-huge",	   "-m", "64", "--no-pci",
+		       "--no-shconf", "--log-level=error", "-l", "0",  "--no-telemetry"};
 
 	if (rte_eal_init(RTE_DIM(eal), eal) < 0) {
 		fprintf(stderr, "EAL init failed\n");

@@ -75,8 +75,8 @@ ruleset(const char *policy_mode, int deny)
 	char err[256];
 	struct sl_conf c = conf;
 
-	c.policy.mode = !strcmp(policy_mode, "protect") ? SL_POLICY_MODE_PROTECT
-							 : SL_POLICY_MODE_MONITOR;
+	c.policy.mode =
+	    !strcmp(policy_mode, "protect") ? SL_POLICY_MODE_PROTECT : SL_POLICY_MODE_MONITOR;
 	c.n_rules = 0;
 	if (deny) {
 		c.n_rules = 1;
@@ -97,12 +97,12 @@ worker(struct sl_ruleset **slot)
 {
 	char err[256];
 	struct sl_worker_params p = {
-		.id = 0,
-		.conf = &conf,
-		.rs_slot = slot,
-		.tx_pool = mp,
-		.port_inline = port_inline,
-		.port_peer = port_peer,
+	    .id = 0,
+	    .conf = &conf,
+	    .rs_slot = slot,
+	    .tx_pool = mp,
+	    .port_inline = port_inline,
+	    .port_peer = port_peer,
 	};
 	struct sl_worker *w = sl_worker_create(&p, err, sizeof(err));
 
@@ -133,9 +133,11 @@ stats(struct sl_worker *w)
 static void
 handshake(struct sl_worker *w, uint16_t port)
 {
-	CU_ASSERT_EQUAL(one(w, frame(0, 1000, 0, RTE_TCP_SYN_FLAG, NULL, port)), SL_VERDICT_FORWARD);
-	CU_ASSERT_EQUAL(one(w, frame(1, 5000, 1001, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, NULL, port)),
+	CU_ASSERT_EQUAL(one(w, frame(0, 1000, 0, RTE_TCP_SYN_FLAG, NULL, port)),
 			SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(
+	    one(w, frame(1, 5000, 1001, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, NULL, port)),
+	    SL_VERDICT_FORWARD);
 }
 
 static void
@@ -218,7 +220,8 @@ test_deny_on_mirror_only_reports(void)
 
 	snprintf(body, sizeof(body), "nir=%s\n", nir);
 	handshake(w, 0);
-	CU_ASSERT_EQUAL(one(w, frame(0, 1001, 5001, RTE_TCP_ACK_FLAG, body, 0)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(one(w, frame(0, 1001, 5001, RTE_TCP_ACK_FLAG, body, 0)),
+			SL_VERDICT_FORWARD);
 	CU_ASSERT_EQUAL(stats(w).blocked_flows, 0);
 	CU_ASSERT_EQUAL(stats(w).events, 1);
 	sl_worker_free(w);
@@ -310,12 +313,13 @@ test_rss_key_is_symmetric(void)
 		ha = rte_softrss_be((uint32_t *)&a, RTE_THASH_V4_L4_LEN, key);
 		hb = rte_softrss_be((uint32_t *)&b, RTE_THASH_V4_L4_LEN, key);
 		CU_ASSERT_EQUAL(ha, hb);
-		diff_flows += ha != rte_softrss_be((uint32_t *)&(struct rte_ipv4_tuple){
-							   .src_addr = a.src_addr + 1,
-							   .dst_addr = a.dst_addr,
-							   .sport = a.sport,
-							   .dport = a.dport},
-						   RTE_THASH_V4_L4_LEN, key);
+		diff_flows +=
+		    ha !=
+		    rte_softrss_be((uint32_t *)&(struct rte_ipv4_tuple){.src_addr = a.src_addr + 1,
+									.dst_addr = a.dst_addr,
+									.sport = a.sport,
+									.dport = a.dport},
+				   RTE_THASH_V4_L4_LEN, key);
 	}
 	CU_ASSERT(diff_flows > 9000); /* and it still spreads different flows */
 }
@@ -323,8 +327,8 @@ test_rss_key_is_symmetric(void)
 int
 main(void)
 {
-	char *eal[] = {"test_worker", "--no-huge", "-m", "256", "--no-pci", "--no-shconf",
-		       "--log-level=error", "-l", "0", "--no-telemetry"};
+	char *eal[] = {"test_worker", "--no-huge",	   "-m", "256", "--no-pci",
+		       "--no-shconf", "--log-level=error", "-l", "0",	"--no-telemetry"};
 	char err[256];
 
 	if (rte_eal_init(RTE_DIM(eal), eal) < 0)
@@ -340,12 +344,15 @@ main(void)
 	conf.http_flows = 16;
 	CU_initialize_registry();
 	CU_pSuite s = CU_add_suite("worker", NULL, NULL);
-	CU_add_test(s, "value split over two segments: one alert, count in flow end", test_split_value_alerts_once);
-	CU_add_test(s, "deny in protect on inline: drop, block both ways, two resets", test_deny_drops_blocks_and_resets);
+	CU_add_test(s, "value split over two segments: one alert, count in flow end",
+		    test_split_value_alerts_once);
+	CU_add_test(s, "deny in protect on inline: drop, block both ways, two resets",
+		    test_deny_drops_blocks_and_resets);
 	CU_add_test(s, "deny on a mirror port only reports", test_deny_on_mirror_only_reports);
 	CU_add_test(s, "fail closed drops what cannot be inspected", test_fail_closed);
 	CU_add_test(s, "fail open forwards it", test_fail_open);
-	CU_add_test(s, "ruleset switch between two halves of a value", test_ruleset_switch_mid_value);
+	CU_add_test(s, "ruleset switch between two halves of a value",
+		    test_ruleset_switch_mid_value);
 	CU_add_test(s, "symmetric RSS key: both directions hash alike", test_rss_key_is_symmetric);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
