@@ -519,6 +519,7 @@ struct sl_scan_pool {
 	size_t stride;	/* header + payload, cache-line multiple */
 	size_t payload; /* largest stream state a block holds */
 	union sl_block_hdr *free_list;
+	uint32_t bump, n; /* blocks [bump, n) were never handed out: their pages stay untouched */
 	uint64_t fallback;
 };
 
@@ -534,6 +535,11 @@ pool_alloc(size_t size)
 	if (p && size <= p->payload && p->free_list) {
 		h = p->free_list;
 		p->free_list = h->next;
+		h->pool = p;
+		return h + 1;
+	}
+	if (p && size <= p->payload && p->bump < p->n) {
+		h = (union sl_block_hdr *)(p->mem + (size_t)p->bump++ * p->stride);
 		h->pool = p;
 		return h + 1;
 	}
@@ -588,16 +594,14 @@ pool_init(struct sl_scan_pool *p, size_t stream_size, uint32_t n)
 	if (n == 0)
 		return 0;
 	bytes = p->stride * n;
+	/* Blocks are handed out in order and only then touched: a pool sized for every flow of
+	 * the table costs no memory until flows use it, and a ruleset change (which builds new
+	 * pools for every worker) stays fast. */
 	p->mem = aligned_alloc(SL_SCAN_CACHE_LINE, bytes);
 	if (!p->mem)
 		return -1;
-	for (uint32_t i = n; i-- > 0;) {
-		union sl_block_hdr *h = (union sl_block_hdr *)(p->mem + i * p->stride);
-
-		h->pool = p;
-		h->next = p->free_list;
-		p->free_list = h;
-	}
+	p->bump = 0;
+	p->n = n;
 	return 0;
 }
 

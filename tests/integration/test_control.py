@@ -41,7 +41,7 @@ class Daemon:
         return self.err.read()
 
     def ctl(self, *args, check=True):
-        p = subprocess.run([CTL, "-s", self.sock, "--json", *args], capture_output=True,
+        p = subprocess.run([CTL, "-s", self.sock, "--json", "-t", "30", *args], capture_output=True,
                            text=True, timeout=30)
         if check:
             assert p.returncode == 0, f"sluicectl {args}: {p.returncode} {p.stderr}"
