@@ -93,6 +93,31 @@ apply(struct sl_control *c, struct sl_conf *next, struct sl_ctl_error *err)
 	return 0;
 }
 
+/* A private copy of the configuration in force, for one change; NULL with err filled. */
+static struct sl_conf *
+change_begin(struct sl_control *c, struct sl_ctl_error *err)
+{
+	struct sl_conf *next = conf_clone(c->conf);
+
+	if (next == NULL)
+		sl_ctl_fail(err, SL_CTL_E_INTERNAL, "out of memory");
+	return next;
+}
+
+static int sensor_fields(struct sl_sensor_def *d, json_t *args, struct sl_ctl_error *err);
+
+/* Applies the fields of args to sensor d of `next`, then the whole change (see apply). */
+static int
+change_sensor(struct sl_control *c, struct sl_conf *next, struct sl_sensor_def *d, json_t *args,
+	      struct sl_ctl_error *err)
+{
+	if (sensor_fields(d, args, err) < 0) {
+		conf_drop(next);
+		return -1;
+	}
+	return apply(c, next, err);
+}
+
 static int
 sensor_find(const struct sl_conf *conf, const char *name)
 {
@@ -442,9 +467,9 @@ sl_action_sensors_add(struct sl_control *c, struct sl_ctl_client *cl, json_t *ar
 	if (c->conf->n_sensors == SL_SCAN_MAX_SENSORS)
 		return sl_ctl_fail(err, SL_CTL_E_BAD_ARGS, "at most %d sensors",
 				   SL_SCAN_MAX_SENSORS);
-	next = conf_clone(c->conf);
+	next = change_begin(c, err);
 	if (next == NULL)
-		return sl_ctl_fail(err, SL_CTL_E_INTERNAL, "out of memory");
+		return -1;
 	d = &next->sensors[next->n_sensors++];
 	memset(d, 0, sizeof(*d));
 	snprintf(d->name, sizeof(d->name), "%s", name);
@@ -452,11 +477,7 @@ sl_action_sensors_add(struct sl_control *c, struct sl_ctl_client *cl, json_t *ar
 	d->severity = 2;
 	d->min_count = 1;
 	d->signature_id = 9100000 + 100 + (uint32_t)next->n_sensors;
-	if (sensor_fields(d, args, err) < 0) {
-		conf_drop(next);
-		return -1;
-	}
-	if (apply(c, next, err) < 0)
+	if (change_sensor(c, next, d, args, err) < 0)
 		return -1;
 	*result = sensor_json(&c->conf->sensors[c->conf->n_sensors - 1], 1);
 	return 0;
@@ -477,14 +498,10 @@ sl_action_sensors_update(struct sl_control *c, struct sl_ctl_client *cl, json_t 
 	i = sensor_find(c->conf, name);
 	if (i < 0)
 		return sl_ctl_fail(err, SL_CTL_E_NOT_FOUND, "no sensor '%s'", name);
-	next = conf_clone(c->conf);
+	next = change_begin(c, err);
 	if (next == NULL)
-		return sl_ctl_fail(err, SL_CTL_E_INTERNAL, "out of memory");
-	if (sensor_fields(&next->sensors[i], args, err) < 0) {
-		conf_drop(next);
 		return -1;
-	}
-	if (apply(c, next, err) < 0)
+	if (change_sensor(c, next, &next->sensors[i], args, err) < 0)
 		return -1;
 	*result = sensor_json(&c->conf->sensors[i], 1);
 	return 0;
@@ -514,9 +531,9 @@ sl_action_sensors_delete(struct sl_control *c, struct sl_ctl_client *cl, json_t 
 						   "policy rule %u names '%s': change the rules "
 						   "first (policies.set)",
 						   r, name);
-	next = conf_clone(c->conf);
+	next = change_begin(c, err);
 	if (next == NULL)
-		return sl_ctl_fail(err, SL_CTL_E_INTERNAL, "out of memory");
+		return -1;
 	struct sl_sensor_def gone = next->sensors[i];
 	memmove(&next->sensors[i], &next->sensors[i + 1],
 		sizeof(next->sensors[0]) * (next->n_sensors - (unsigned)i - 1));
@@ -704,9 +721,9 @@ sl_action_policies_set(struct sl_control *c, struct sl_ctl_client *cl, json_t *a
 	    sl_ctl_arg_string(args, "mode", false, &mode, err) < 0 ||
 	    sl_ctl_arg_string(args, "fail", false, &fail, err) < 0)
 		return -1;
-	next = conf_clone(c->conf);
+	next = change_begin(c, err);
 	if (next == NULL)
-		return sl_ctl_fail(err, SL_CTL_E_INTERNAL, "out of memory");
+		return -1;
 	if (mode) {
 		int m = sl_policy_parse_mode(mode, 0);
 		if (m < 0) {
@@ -758,9 +775,9 @@ sl_action_mode_set(struct sl_control *c, struct sl_ctl_client *cl, json_t *args,
 				   mode, group ? " or inherit" : "");
 	if (group && (g = sl_policy_group_find(&c->conf->policy, group)) < 0)
 		return sl_ctl_fail(err, SL_CTL_E_NOT_FOUND, "no group '%s'", group);
-	next = conf_clone(c->conf);
+	next = change_begin(c, err);
 	if (next == NULL)
-		return sl_ctl_fail(err, SL_CTL_E_INTERNAL, "out of memory");
+		return -1;
 	if (g >= 0)
 		next->policy.groups[g].mode = (enum sl_policy_mode)m;
 	else
