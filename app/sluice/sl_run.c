@@ -13,6 +13,7 @@
 #include <rte_dev.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_log.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
@@ -247,10 +248,28 @@ struct sl_ruleset *
 sl_run_swap_ruleset(struct sl_ruleset **slot, struct sl_ruleset *next)
 {
 	struct sl_ruleset *old = __atomic_exchange_n(slot, next, __ATOMIC_ACQ_REL);
+	const struct timespec nap = {0, 1000000};
 
 	/* Not running (start-up, tests): no worker can hold the old one. */
-	for (int grace = 0; qsbr && slot == rs_current && grace < 2; grace++)
-		rte_rcu_qsbr_check(qsbr, rte_rcu_qsbr_start(qsbr), true);
+	for (int grace = 0; qsbr && slot == rs_current && grace < 2; grace++) {
+		uint64_t token = rte_rcu_qsbr_start(qsbr);
+		unsigned waited = 0;
+
+		/* Sleep rather than spin while the workers catch up: on a small machine the
+		 * spinning control thread would take the CPU a worker needs. A worker that has
+		 * not passed a quiescent state in 30 s is stuck: keep the old ruleset alive
+		 * (a leak) rather than free memory it may still use. */
+		while (!rte_rcu_qsbr_check(qsbr, token, false)) {
+			if (++waited == 30000) {
+				RTE_LOG(ERR, USER1,
+					"sluice: workers did not take ruleset %" PRIu64
+					" within 30 s; keeping the old one\n",
+					next->generation);
+				return NULL;
+			}
+			nanosleep(&nap, NULL);
+		}
+	}
 	return old;
 }
 

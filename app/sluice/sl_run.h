@@ -40,7 +40,8 @@ int sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_ev
 /* Publishes a new ruleset to the workers of the running sl_run and returns the previous one once
  * no worker can use it any more (two RCU grace periods: the first guarantees every worker has
  * seen the new pointer, the second that it has finished moving its streams off the old one).
- * Control thread only; blocks for about two worker loop iterations. */
+ * Control thread only; blocks for about two worker loop iterations. Returns NULL (the old
+ * ruleset is then never freed) if a worker does not take the new one within 30 s. */
 struct sl_ruleset *sl_run_swap_ruleset(struct sl_ruleset **slot, struct sl_ruleset *next);
 
 /* The running ports: DPDK port id and configuration of each. Returns their number (0 when not

@@ -405,6 +405,9 @@ http_on_data(void *ctx, enum sl_scan_context c, const uint8_t *data, size_t len)
 	struct sl_worker *w = ctx;
 	struct sl_scan_stream *st = http_stream(w, c);
 
+	/* URL and RAW share a slot: the parser gave up, what follows is raw */
+	if (st->hs && st->context != c)
+		sl_scan_stream_close(w->db, w->scan, st, on_match, w);
 	if (st->hs == NULL && !st->failed)
 		sl_scan_stream_open(w->db, w->scan, st, c);
 	sl_scan_stream_feed(w->db, w->scan, st, data, len, on_match, w);
@@ -614,6 +617,8 @@ on_flow_end(void *ctx, struct sl_flow *f, enum sl_flow_end_reason why)
 		if (fs->side[s].http)
 			sl_http_eof(w->http, &fs->http->conn, s, &http_cb, w);
 		sl_scan_stream_close(w->db, w->scan, &fs->side[s].scan, on_match, w);
+		for (int k = 0; fs->http && k < HTTP_SLOTS; k++)
+			sl_scan_stream_close(w->db, w->scan, &fs->http->st[s][k], on_match, w);
 	}
 	release_pending(w, 2);
 	for (unsigned i = 0; i < SL_MAX_HITS; i++) {

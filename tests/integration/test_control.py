@@ -41,10 +41,11 @@ class Daemon:
         return self.err.read()
 
     def ctl(self, *args, check=True):
-        p = subprocess.run([CTL, "-s", self.sock, "--json", "-t", "30", *args], capture_output=True,
-                           text=True, timeout=30)
+        p = subprocess.run([CTL, "-s", self.sock, "--json", "-t", "60", *args], capture_output=True,
+                           text=True, timeout=90)
         if check:
-            assert p.returncode == 0, f"sluicectl {args}: {p.returncode} {p.stderr}"
+            assert p.returncode == 0, \
+                f"sluicectl {args}: {p.returncode} {p.stderr}; daemon said: {self.stderr()[-2000:]}"
             return json.loads(p.stdout) if p.stdout.strip() else None
         return p
 
@@ -58,7 +59,12 @@ class Daemon:
     def stop(self):
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGTERM)
-        self.out, _ = self.p.communicate(timeout=60)
+        try:
+            self.out, _ = self.p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.p.kill()  # never leave a spinning daemon behind
+            self.out, _ = self.p.communicate()
+            raise
         return self.p.returncode
 
 

@@ -80,7 +80,12 @@ class Daemon:
 
     def stop(self):
         self.p.send_signal(signal.SIGTERM)
-        out, _ = self.p.communicate(timeout=30)
+        try:
+            out, _ = self.p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.p.kill()  # never leave a spinning daemon behind
+            self.p.communicate()
+            raise
         self.out = out
         self.err = self.stderr()
         text = open(self.events_path).read() if os.path.exists(self.events_path) else ""
