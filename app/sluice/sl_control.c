@@ -118,6 +118,22 @@ change_sensor(struct sl_control *c, struct sl_conf *next, struct sl_sensor_def *
 	return apply(c, next, err);
 }
 
+static int sensor_find(const struct sl_conf *conf, const char *name);
+
+/* The index of the sensor that args' "name" names; -1 with err filled (bad_args, not_found). */
+static int
+named_sensor(const struct sl_control *c, json_t *args, const char **name, struct sl_ctl_error *err)
+{
+	int i;
+
+	if (sl_ctl_arg_string(args, "name", true, name, err) < 0)
+		return -1;
+	i = sensor_find(c->conf, *name);
+	if (i < 0)
+		sl_ctl_fail(err, SL_CTL_E_NOT_FOUND, "no sensor '%s'", *name);
+	return i;
+}
+
 static int
 sensor_find(const struct sl_conf *conf, const char *name)
 {
@@ -433,11 +449,9 @@ sl_action_sensors_get(struct sl_control *c, struct sl_ctl_client *cl, json_t *ar
 	int i;
 
 	(void)cl;
-	if (sl_ctl_arg_string(args, "name", true, &name, err) < 0)
-		return -1;
-	i = sensor_find(c->conf, name);
+	i = named_sensor(c, args, &name, err);
 	if (i < 0)
-		return sl_ctl_fail(err, SL_CTL_E_NOT_FOUND, "no sensor '%s'", name);
+		return -1;
 	*result = sensor_json(&c->conf->sensors[i], 1);
 	return 0;
 }
@@ -492,12 +506,11 @@ sl_action_sensors_update(struct sl_control *c, struct sl_ctl_client *cl, json_t 
 	int i;
 
 	(void)cl;
-	if (sl_ctl_args_only(args, sensor_keys, err) < 0 ||
-	    sl_ctl_arg_string(args, "name", true, &name, err) < 0)
+	if (sl_ctl_args_only(args, sensor_keys, err) < 0)
 		return -1;
-	i = sensor_find(c->conf, name);
+	i = named_sensor(c, args, &name, err);
 	if (i < 0)
-		return sl_ctl_fail(err, SL_CTL_E_NOT_FOUND, "no sensor '%s'", name);
+		return -1;
 	next = change_begin(c, err);
 	if (next == NULL)
 		return -1;
@@ -516,11 +529,9 @@ sl_action_sensors_delete(struct sl_control *c, struct sl_ctl_client *cl, json_t 
 	int i;
 
 	(void)cl;
-	if (sl_ctl_arg_string(args, "name", true, &name, err) < 0)
-		return -1;
-	i = sensor_find(c->conf, name);
+	i = named_sensor(c, args, &name, err);
 	if (i < 0)
-		return sl_ctl_fail(err, SL_CTL_E_NOT_FOUND, "no sensor '%s'", name);
+		return -1;
 	if (c->conf->n_sensors == 1)
 		return sl_ctl_fail(err, SL_CTL_E_BAD_ARGS,
 				   "'%s' is the last sensor: sluice needs at least one", name);
