@@ -147,15 +147,27 @@ mbuf_release(void *ref)
 	rte_pktmbuf_free(ref);
 }
 
-/* FNV-1a over the alphanumerics of a value: "1 85 05..." and "18505..." are the same value. */
+/* A value as sensors compare it: its alphanumerics, case-folded, so "1 85 05..." and
+ * "18505..." are the same value. Writes at most cap bytes to out; returns how many. */
+static size_t
+normalise(const uint8_t *v, uint32_t len, uint8_t *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < len && n < cap; i++)
+		if ((v[i] >= '0' && v[i] <= '9') || ((v[i] | 0x20) >= 'a' && (v[i] | 0x20) <= 'z'))
+			out[n++] = v[i] >= 'A' && v[i] <= 'Z' ? (uint8_t)(v[i] | 0x20) : v[i];
+	return n;
+}
+
+/* FNV-1a of a normalised value, for distinct counts. */
 static uint32_t
-fingerprint(const uint8_t *v, uint32_t len)
+fingerprint(const uint8_t *v, size_t len)
 {
 	uint32_t h = 2166136261u;
 
-	for (uint32_t i = 0; i < len; i++)
-		if ((v[i] >= '0' && v[i] <= '9') || ((v[i] | 0x20) >= 'a' && (v[i] | 0x20) <= 'z'))
-			h = (h ^ (uint8_t)(v[i] | ((v[i] >= 'A') ? 0x20 : 0))) * 16777619u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ v[i]) * 16777619u;
 	return h;
 }
 
@@ -313,7 +325,9 @@ on_match(void *ctx, const struct sl_scan_match *m)
 	struct flow_side *sd = &fs->side[w->cur_side];
 	const struct sl_sensor_def *d = sl_scan_db_sensor(w->db, m->sensor);
 	struct flow_hit *h = NULL;
-	uint32_t fp = fingerprint(m->value, m->value_len);
+	uint8_t norm[SL_SCAN_WINDOW];
+	size_t nlen = normalise(m->value, m->value_len, norm, sizeof(norm));
+	uint32_t fp = fingerprint(norm, nlen);
 	int seen = 0;
 
 	for (unsigned i = 0; i < SL_MAX_HITS && h == NULL; i++) {
@@ -370,13 +384,10 @@ on_match(void *ctx, const struct sl_scan_match *m)
 	ev.context[0] = '\0';
 	copy_str(ev.context, sizeof(ev.context), sl_scan_context_name(m->context));
 	sl_scan_mask(w->db, m->sensor, m->value, m->value_len, ev.evidence, sizeof(ev.evidence));
-	/* The writer thread hashes the value as the fingerprint sees it (alphanumerics,
-	 * case-folded), so the same number written with or without separators correlates. */
-	for (uint32_t i = 0; i < m->value_len && ev.value_len < sizeof(ev.value); i++) {
-		uint8_t c = m->value[i];
-		if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
-			ev.value[ev.value_len++] = c >= 'A' && c <= 'Z' ? (uint8_t)(c | 0x20) : c;
-	}
+	/* The writer thread hashes the normalised value, so the same number written with or
+	 * without separators correlates across events. */
+	ev.value_len = (uint8_t)(nlen < sizeof(ev.value) ? nlen : sizeof(ev.value));
+	memcpy(ev.value, norm, ev.value_len);
 	h->alerted = 1;
 	h->alerted_count = h->count;
 	h->context = (uint8_t)m->context;
