@@ -13,7 +13,6 @@
  * Body pipeline: framing (length, chunked, until close) -> content codings, outermost first, each
  * an ISA-L inflate state with its own output buffer in the pool -> caps -> content-type stage
  * (identity, form-urlencoded, multipart) -> on_data. */
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,13 +126,20 @@ sl_http_anomaly_uninspected(enum sl_http_anomaly a)
 	return (unsigned)a < SL_HTTP_AN_COUNT ? anomaly_uninspected[a] : 0;
 }
 
-/* RFC 9110 tchar */
-static int
+/* RFC 9110 tchar: ALPHA, DIGIT and !#$%&'*+-.^_`|~, as bit masks over ASCII (a header
+ * name is tested byte by byte, so this stays off libc's locale tables). */
+static inline int
 is_tchar(uint8_t c)
 {
-	if (isalnum(c))
-		return 1;
-	return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+	static const uint64_t mask[2] = {0x03ff6cfa00000000ull, 0x57ffffffc7fffffeull};
+
+	return c < 128 && (mask[c >> 6] >> (c & 63) & 1);
+}
+
+static inline int
+is_digit(uint8_t c)
+{
+	return (uint8_t)(c - '0') < 10;
 }
 
 static int
@@ -158,7 +164,7 @@ sl_http_detect(const uint8_t *p, size_t n)
 	if (n > 0 && p[0] == 'H') {
 		for (i = 0; i < n && i < 12; i++) {
 			char want = status[i];
-			int ok = want == 'x' || want == 'd' ? isdigit(p[i]) : p[i] == (uint8_t)want;
+			int ok = want == 'x' || want == 'd' ? is_digit(p[i]) : p[i] == (uint8_t)want;
 
 			if (!ok)
 				break;
@@ -299,13 +305,16 @@ emit(struct run *r, enum sl_scan_context c, const uint8_t *p, size_t n)
 {
 	if (n == 0)
 		return;
-	if (n <= 32) {
-		for (size_t i = 0; i < n; i++)
-			emit_byte(r, c, p[i]);
+	if (r->out_len && (r->out_ctx != (int)c || r->out_len + n > sizeof(r->out)))
+		flush(r);
+	r->d->open |= 1u << c;
+	if (n <= 32) { /* small pieces are batched into one callback */
+		r->out_ctx = c;
+		memcpy(r->out + r->out_len, p, n);
+		r->out_len += n;
 		return;
 	}
 	flush(r);
-	r->d->open |= 1u << c;
 	r->cb->on_data(r->ctx, c, p, n);
 }
 
@@ -905,7 +914,7 @@ add_cl(struct run *r, const char *t, size_t n)
 	if (n > 18)
 		return -SL_HTTP_AN_BAD_CONTENT_LENGTH - 1;
 	for (size_t i = 0; i < n; i++) {
-		if (!isdigit((uint8_t)t[i]))
+		if (!is_digit((uint8_t)t[i]))
 			return -SL_HTTP_AN_BAD_CONTENT_LENGTH - 1;
 		v = v * 10 + (uint64_t)(t[i] - '0');
 	}
@@ -1287,7 +1296,7 @@ step(struct run *r, uint8_t c)
 			d->in_query = 1;
 		return 1;
 	case ST_REQ_VERSION:
-		if (d->sub < 7 ? c == (uint8_t) "HTTP/1."[d->sub] : d->sub == 7 && isdigit(c)) {
+		if (d->sub < 7 ? c == (uint8_t) "HTTP/1."[d->sub] : d->sub == 7 && is_digit(c)) {
 			hold_add(d, c);
 			d->sub++;
 			return 1;
@@ -1302,7 +1311,7 @@ step(struct run *r, uint8_t c)
 		return 0;
 	case ST_STATUS_VERSION:
 		if (d->sub < 2	  ? c == (uint8_t) "1."[d->sub]
-		    : d->sub == 2 ? isdigit(c)
+		    : d->sub == 2 ? is_digit(c)
 				  : c == ' ') {
 			hold_add(d, c);
 			if (++d->sub == 4) {
@@ -1314,7 +1323,7 @@ step(struct run *r, uint8_t c)
 		go_raw(r, SL_HTTP_AN_BAD_STATUS_LINE);
 		return 0;
 	case ST_STATUS_CODE:
-		if (d->sub < 3 && isdigit(c)) {
+		if (d->sub < 3 && is_digit(c)) {
 			hold_add(d, c);
 			d->status = (uint16_t)(d->status * 10 + (c - '0'));
 			d->sub++;
@@ -1496,6 +1505,80 @@ chunk_line_end:
 	return 1;
 }
 
+/* Request-target bytes that step() would copy and emit unchanged: not a delimiter, not part of
+ * a percent escape, not '+' or '?' (whose meaning depends on the query). */
+static inline int
+url_plain(uint8_t c)
+{
+	return c > ' ' && c < 0x7f && c != '%' && c != '+' && c != '?';
+}
+
+/* Bulk path for a run of plain bytes inside a request-target, reason phrase, header name or
+ * header value, with exactly the effect of step() on each: the line cap cuts at the same byte,
+ * which step() then handles. Returns the bytes taken; 0 leaves the next byte to step(). */
+static size_t
+line_run(struct run *r, const uint8_t *p, size_t n)
+{
+	struct sl_http_dir *d = r->d;
+	const struct sl_http_params *pp = &r->pool->p;
+	size_t k = 0, fit, room = pp->max_line > d->line_len ? pp->max_line - d->line_len : 0;
+
+	if (n > room)
+		n = room;
+	switch (d->state) {
+	case ST_TARGET:
+		if (d->pct)
+			return 0; /* an escape is being read */
+		while (k < n && url_plain(p[k]))
+			k++;
+		if (k == 0)
+			return 0;
+		fit = d->url_len < SL_HTTP_URL_LEN - 1 ? SL_HTTP_URL_LEN - 1 - d->url_len : 0;
+		memcpy(d->url + d->url_len, p, k < fit ? k : fit);
+		d->url_len = (uint16_t)(d->url_len + k < SL_HTTP_URL_LEN ? d->url_len + k
+									   : SL_HTTP_URL_LEN);
+		d->sub = 1;
+		emit(r, SL_SCAN_CTX_URL, p, k);
+		break;
+	case ST_REASON:
+		while (k < n && p[k] != '\r' && p[k] != '\n')
+			k++;
+		if (k == 0)
+			return 0;
+		d->flags |= F_REASON;
+		emit(r, SL_SCAN_CTX_HEADER, p, k);
+		break;
+	case ST_HDR_NAME:
+		while (k < n && is_tchar(p[k]))
+			k++;
+		if (k == 0)
+			return 0;
+		fit = sizeof(d->name) - d->name_len;
+		memcpy(d->name + d->name_len, p, k < fit ? k : fit);
+		d->name_len = (uint8_t)(d->name_len + (k < fit ? k : fit));
+		emit(r, SL_SCAN_CTX_HEADER, p, k);
+		break;
+	case ST_HDR_VALUE:
+		while (k < n && p[k] != '\r' && p[k] != '\n')
+			k++;
+		if (k == 0)
+			return 0;
+		emit(r, SL_SCAN_CTX_HEADER, p, k);
+		if (d->hdr_kind != HK_OTHER) {
+			fit = sizeof(d->val) - d->val_len;
+			if (k > fit)
+				d->flags |= F_VAL_TRUNC;
+			memcpy(d->val + d->val_len, p, k < fit ? k : fit);
+			d->val_len = (uint8_t)(d->val_len + (k < fit ? k : fit));
+		}
+		break;
+	default:
+		return 0;
+	}
+	d->line_len += (uint32_t)k;
+	return k;
+}
+
 void
 sl_http_conn_init(struct sl_http_conn *c)
 {
@@ -1553,34 +1636,16 @@ sl_http_feed(struct sl_http_pool *pool, struct sl_http_conn *c, unsigned dir, co
 				}
 			}
 			break;
+		case ST_TARGET:
+		case ST_REASON:
+		case ST_HDR_NAME:
 		case ST_HDR_VALUE: {
-			/* Bulk path for the bytes of a header value, with exactly the effect of
-			 * step() on each: the line cap still cuts at the same byte, which step()
-			 * then handles. */
-			const struct sl_http_params *pp = &r.pool->p;
-			size_t k = 0,
-			       room = pp->max_line > d->line_len ? pp->max_line - d->line_len : 0;
+			size_t k = line_run(&r, data + i, n);
 
-			if (n > room)
-				n = room;
-			while (k < n && data[i + k] != '\r' && data[i + k] != '\n')
-				k++;
-			if (k == 0) {
-				if (step(&r, data[i]))
-					i++;
-				break;
-			}
-			d->line_len += (uint32_t)k;
-			emit(&r, SL_SCAN_CTX_HEADER, data + i, k);
-			if (d->hdr_kind != HK_OTHER) {
-				size_t fit = sizeof(d->val) - d->val_len;
-
-				if (k > fit)
-					d->flags |= F_VAL_TRUNC;
-				memcpy(d->val + d->val_len, data + i, k < fit ? k : fit);
-				d->val_len = (uint8_t)(d->val_len + (k < fit ? k : fit));
-			}
-			i += k;
+			if (k)
+				i += k;
+			else if (step(&r, data[i]))
+				i++;
 			break;
 		}
 		default:

@@ -842,6 +842,24 @@ test_caps_and_garbage(void)
 	free(t);
 	free(many.p);
 
+	/* A header name is made of RFC 9110 tchars; any other byte in it is a bad header. */
+	for (int c = 1; c < 256; c++) {
+		static const char tchars[] = "!#$%&'*+-.^_`|~0123456789"
+					     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+		char req[64];
+
+		if (c == ':' || c == '\r' || c == '\n')
+			continue;
+		snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nX%cy: v\r\n\r\n", c);
+		t = text_case("name_byte", req, NULL, 0);
+		if (strchr(tchars, c)) {
+			EXPECT_NOT(t, "!http_bad_header");
+		} else {
+			EXPECT(t, "!http_bad_header");
+		}
+		free(t);
+	}
+
 	t = text_case("garbage", "\x16\x03\x01 hello 185127800000112", NULL, 1);
 	CU_ASSERT_STRING_EQUAL(
 	    t, "\n!http_bad_request_line\n[raw]\\x16\\x03\\x01 hello 185127800000112"
