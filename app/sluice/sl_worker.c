@@ -526,6 +526,16 @@ uninspectable(struct sl_worker *w, const char *why)
 	emit(w, &ev);
 }
 
+static void
+msg_info_clear(struct http_msg_info *mi)
+{
+	mi->method[0] = mi->host[0] = mi->url[0] = mi->ctype[0] = '\0';
+	mi->status = 0;
+	mi->length = 0;
+	mi->index = 0;
+	mi->valid = 0;
+}
+
 /* Gives the current flow HTTP state from the pool; NULL when the pool is empty. */
 static struct http_state *
 http_attach(struct sl_worker *w, struct flow_state *fs)
@@ -540,8 +550,13 @@ http_attach(struct sl_worker *w, struct flow_state *fs)
 	}
 	hs = &w->http_states[w->http_free - 1];
 	w->http_free = hs->next_free;
-	memset(hs, 0, offsetof(struct http_state, next_free));
+	/* Field by field rather than a 6.5 KB memset (2% of cycles on mixed traffic): the streams
+	 * are closed, as rte_zmalloc made them and http_detach leaves them. */
 	sl_http_conn_init(&hs->conn);
+	for (unsigned i = 0; i < 2; i++)
+		msg_info_clear(&hs->msg[i]);
+	for (unsigned i = 0; i < HTTP_REQ_RING; i++)
+		msg_info_clear(&hs->req[i]);
 	fs->http = hs;
 	return hs;
 }

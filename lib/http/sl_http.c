@@ -14,6 +14,7 @@
  * an ISA-L inflate state with its own output buffer in the pool -> caps -> content-type stage
  * (identity, form-urlencoded, multipart) -> on_data. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1579,10 +1580,19 @@ line_run(struct run *r, const uint8_t *p, size_t n)
 	return k;
 }
 
+/* Equivalent to zeroing c, at a fraction of the cost (a flow's HTTP state is set up per flow):
+ * every byte array from `hold` on is read only below its length field or as a string, and the
+ * strings are emptied here. */
 void
 sl_http_conn_init(struct sl_http_conn *c)
 {
-	memset(c, 0, sizeof(*c));
+	for (int i = 0; i < 2; i++) {
+		struct sl_http_dir *d = &c->dir[i];
+
+		memset(d, 0, offsetof(struct sl_http_dir, hold));
+		d->method[0] = d->url[0] = d->host[0] = d->ctype[0] = '\0';
+	}
+	c->pend_head = c->pend_count = 0;
 }
 
 void

@@ -201,6 +201,7 @@ run_case(const struct tcase *tc, enum mode mreq, size_t kreq, enum mode mresp, s
 	struct rec r = {.cur = -1};
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+	memset(&c, 0xa5, sizeof(c)); /* init must not rely on zeroed memory */
 	sl_http_conn_init(&c);
 	buf_str(&r.t, "");
 	feed_dir(pool, &c, 0, &tc->req, mreq, kreq, &r);
