@@ -886,14 +886,13 @@ inspect_tcp(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *p
 {
 	uint8_t syn = pi->tcp_flags & SL_PKT_TCP_SYN;
 	uint8_t create = pi->payload_len > 0 || syn;
-	uint32_t hash = sl_pkt_key_hash(&pi->key);
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
 	struct sl_flow *f;
 	struct flow_state *fs;
 	struct flow_side *sd;
 	int created;
 
-	f = sl_flow_lookup(w->flows, &pi->key, hash, w->now_ns, create, &created);
+	f = sl_flow_lookup(w->flows, &pi->key, w->now_ns, create, &created);
 	if (f == NULL) {
 		w->st.no_flow++;
 		return create ? uninspected(w, m) : SL_VERDICT_FORWARD;
@@ -907,7 +906,7 @@ inspect_tcp(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *p
 			return SL_VERDICT_DROP;
 		}
 		sl_flow_end(w->flows, f, SL_FLOW_END_CLOSED);
-		f = sl_flow_lookup(w->flows, &pi->key, hash, w->now_ns, 1, &created);
+		f = sl_flow_lookup(w->flows, &pi->key, w->now_ns, 1, &created);
 		if (f == NULL)
 			return uninspected(w, m);
 		fs = sl_flow_user(f);

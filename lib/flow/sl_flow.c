@@ -167,14 +167,32 @@ sl_flow_table_free(struct sl_flow_table *t)
 	rte_free(t);
 }
 
-struct sl_flow *
-sl_flow_lookup(struct sl_flow_table *t, const struct sl_flow_key *key, uint32_t hash,
-	       uint64_t now_ns, int create, int *created)
+static inline int
+key_equal(const struct sl_flow_key *a, const struct sl_flow_key *b)
 {
-	int32_t pos = rte_hash_lookup_with_hash(t->hash, key, hash);
+	return memcmp(a, b, sizeof(*a)) == 0; /* constant size: inlined */
+}
+
+struct sl_flow *
+sl_flow_lookup(struct sl_flow_table *t, const struct sl_flow_key *key, uint64_t now_ns,
+	       int create, int *created)
+{
 	struct sl_flow *f;
+	uint32_t hash;
+	int32_t pos;
 
 	*created = 0;
+	/* The LRU tail is the flow of the previous lookup (or creation). */
+	if (t->lru_tail) {
+		f = entry_at(t, t->lru_tail - 1);
+		if (key_equal(&f->key, key)) {
+			f->last_ns = now_ns;
+			t->st.recent++;
+			return f;
+		}
+	}
+	hash = sl_pkt_key_hash(key);
+	pos = rte_hash_lookup_with_hash(t->hash, key, hash);
 	if (likely(pos >= 0)) {
 		f = entry_at(t, (uint32_t)pos);
 		f->last_ns = now_ns;

@@ -62,7 +62,8 @@ struct sl_flow_params {
 	X(ended_closed, "flows_closed")                                                            \
 	X(ended_timeout, "flows_timed_out")                                                        \
 	X(evicted, "flows_evicted")                                                                \
-	X(create_failed, "flows_create_failed")
+	X(create_failed, "flows_create_failed")                                                    \
+	X(recent, "flow_lookups_recent")
 
 struct sl_flow_stats {
 #define SL_X(f, s) uint64_t f;
@@ -79,11 +80,13 @@ struct sl_flow_table *sl_flow_table_create(const struct sl_flow_params *p, char 
 /* Ends every flow (on_end with SHUTDOWN), then frees the table. NULL is accepted. */
 void sl_flow_table_free(struct sl_flow_table *t);
 
-/* Finds the flow of `key` (hash from sl_pkt_key_hash) and marks it active at now_ns. When absent
- * and `create` is set, creates it (evicting the least recently active flow when full) and sets
- * *created to 1. Returns NULL when absent and not created. */
+/* Finds the flow of `key` and marks it active at now_ns. When absent and `create` is set,
+ * creates it (evicting the least recently active flow when full) and sets *created to 1.
+ * Returns NULL when absent and not created. Packets of a flow often come in trains: when the
+ * key is that of the previous lookup's flow, neither hash nor table is touched (counted in
+ * lookups_recent). */
 struct sl_flow *sl_flow_lookup(struct sl_flow_table *t, const struct sl_flow_key *key,
-			       uint32_t hash, uint64_t now_ns, int create, int *created);
+			       uint64_t now_ns, int create, int *created);
 
 /* The caller's per-flow state area (user_size bytes, 64-byte aligned). */
 static inline void *

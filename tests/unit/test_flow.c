@@ -63,7 +63,7 @@ get(struct sl_flow_table *t, uint32_t n, uint64_t now, int create, int *created)
 {
 	struct sl_flow_key k = mkkey(n);
 
-	return sl_flow_lookup(t, &k, sl_pkt_key_hash(&k), now, create, created);
+	return sl_flow_lookup(t, &k, now, create, created);
 }
 
 static void
@@ -96,6 +96,39 @@ test_lookup_create(void)
 	CU_ASSERT_EQUAL(st.created, 2);
 	sl_flow_table_free(t);
 	CU_ASSERT_EQUAL(ended[SL_FLOW_END_SHUTDOWN], 2);
+}
+
+/* A train of packets of one flow skips the hash table; the shortcut never returns a flow that
+ * ended or one with another key. */
+static void
+test_recent_flow(void)
+{
+	struct sl_flow_table *t = mktable("t_recent", 16);
+	struct sl_flow_stats st;
+	int created;
+	struct sl_flow *a = get(t, 1, 10, 1, &created);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_EQUAL(get(t, 1, 11, 0, &created), a); /* recent */
+	CU_ASSERT_PTR_EQUAL(get(t, 1, 12, 0, &created), a); /* recent */
+	CU_ASSERT_EQUAL(a->last_ns, 12);
+	struct sl_flow *b = get(t, 2, 13, 1, &created);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_EQUAL(created, 1);
+	CU_ASSERT_PTR_EQUAL(get(t, 1, 14, 0, &created), a); /* through the table */
+	CU_ASSERT_EQUAL(a->last_ns, 14);
+	sl_flow_stats_get(t, &st);
+	CU_ASSERT_EQUAL(st.recent, 2);
+	/* a was the previous lookup's flow: once ended it is not found, recent or not */
+	sl_flow_end(t, a, SL_FLOW_END_CLOSED);
+	CU_ASSERT_PTR_NULL(get(t, 1, 15, 0, &created));
+	CU_ASSERT_PTR_EQUAL(get(t, 2, 16, 0, &created), b); /* recent: b is the LRU tail now */
+	sl_flow_end(t, b, SL_FLOW_END_CLOSED);
+	CU_ASSERT_PTR_NULL(get(t, 2, 17, 0, &created));
+	sl_flow_stats_get(t, &st);
+	CU_ASSERT_EQUAL(st.recent, 3);
+	CU_ASSERT_EQUAL(st.active, 0);
+	sl_flow_table_free(t);
 }
 
 static void
@@ -198,6 +231,7 @@ main(void)
 	CU_initialize_registry();
 	CU_pSuite s = CU_add_suite("flow", NULL, NULL);
 	CU_add_test(s, "lookup and create", test_lookup_create);
+	CU_add_test(s, "previous flow found without the table", test_recent_flow);
 	CU_add_test(s, "evict least recently active when full", test_evict_oldest_idle);
 	CU_add_test(s, "idle expiry and close", test_expire);
 	CU_add_test(s, "foreach and slot reuse", test_foreach_reuse);
