@@ -342,9 +342,11 @@ main(int argc, char **argv)
 	double mpps = (double)cap.n / t_pipe / 1e6;
 	printf("%s: %" PRIu32 " packets, %.1f MB on the wire, %.1f MB TCP payload\n", label, cap.n,
 	       (double)cap.wire_bytes / 1e6, (double)cap.payload_bytes / 1e6);
-	printf("%s: per pass: %.0f Hyperscan candidates, %.0f confirmed, %.0f alerts\n", label,
-	       (double)ss.candidates / passes, (double)ss.matches / passes,
-	       (double)ws.events / passes);
+	printf("%s: per pass: %.0f Hyperscan candidates, %.0f confirmed, %.0f alerts, %.0f streams "
+	       "opened, %.0f scan calls, %.1f MB scanned\n",
+	       label, (double)ss.candidates / passes, (double)ss.matches / passes,
+	       (double)ws.events / passes, (double)ss.streams_opened / passes,
+	       (double)ss.calls / passes, (double)ss.bytes / passes / 1e6);
 	printf("%s: pipeline      %7.3f Gbit/s wire  %7.3f Gbit/s payload  %7.3f Mpps\n", label,
 	       gbps, (double)cap.payload_bytes * 8 / t_pipe / 1e9, mpps);
 	if (!no_hs) {

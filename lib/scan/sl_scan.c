@@ -1149,6 +1149,7 @@ scan_chunk(const struct sl_scan_db *db, struct sl_scan_worker *w, struct sl_scan
 	c->len = n;
 	if (s->n_pending)
 		right_resolve(c, 0);
+	w->stats.calls++;
 	if (hs_scan_stream(s->hs, (const char *)data, (unsigned)n, 0, w->scratch, on_hs_match, c) !=
 	    HS_SUCCESS) {
 		w->stats.scan_errors++;

@@ -116,6 +116,7 @@ void sl_scan_worker_free(struct sl_scan_worker *w);
 
 #define SL_SCAN_COUNTERS(X)                                                                        \
 	X(bytes, "bytes_scanned")                                                                  \
+	X(calls, "scan_calls")                                                                     \
 	X(candidates, "candidates")                                                                \
 	X(matches, "matches")                                                                      \
 	X(validator_rejects, "validator_rejects")                                                  \
