@@ -37,14 +37,15 @@ struct flow_hit {
 	uint32_t alerted_count;
 	uint32_t distinct;
 	uint64_t offset;
-	uint32_t fp[SL_MAX_DISTINCT];
+	uint32_t fp[SL_MAX_DISTINCT]; /* last: not cleared at flow creation (on_flow_create) */
 };
 
 struct flow_side {
 	struct sl_tcp_dir tcp;
 	struct sl_scan_stream scan; /* raw stream (sides that are not HTTP) */
-	uint64_t delivered;	    /* bytes handed to inspection, gaps included */
-	uint64_t base;		    /* `delivered` when the current raw stream opened */
+	/* from here on, zeroed at flow creation (on_flow_create) */
+	uint64_t delivered; /* bytes handed to inspection, gaps included */
+	uint64_t base;	    /* `delivered` when the current raw stream opened */
 	uint8_t fin;
 	uint8_t http; /* bytes go through the HTTP parser (flow_state.http) */
 	uint8_t sniffed;
@@ -81,6 +82,7 @@ struct http_state {
 struct flow_state {
 	struct flow_side side[2];
 	struct flow_hit hits[SL_MAX_HITS];
+	/* from here on, zeroed at flow creation (on_flow_create) */
 	struct http_state *http; /* NULL unless a side speaks HTTP */
 	uint32_t http_anomalies; /* bit per enum sl_http_anomaly seen, reported in events */
 	uint8_t incomplete;	 /* some content could not be inspected (reported once) */
@@ -630,6 +632,27 @@ set_current(struct sl_worker *w, struct sl_flow *f, uint8_t side)
 	w->cur_side = side;
 }
 
+/* Flow table callback: a new flow's state, which holds what its slot held before. Zeroing all
+ * 1.7 KB of it cost 2% of cycles on mixed traffic; the stream windows and value fingerprints
+ * are read only below their lengths, so only the rest is cleared. */
+static void
+on_flow_create(void *ctx, struct sl_flow *f)
+{
+	struct flow_state *fs = sl_flow_user(f);
+
+	(void)ctx;
+	for (unsigned s = 0; s < 2; s++) {
+		struct flow_side *sd = &fs->side[s];
+
+		memset(&sd->tcp, 0, sizeof(sd->tcp));
+		sl_scan_stream_init(&sd->scan);
+		memset(&sd->delivered, 0, sizeof(*sd) - offsetof(struct flow_side, delivered));
+	}
+	for (unsigned i = 0; i < SL_MAX_HITS; i++)
+		memset(&fs->hits[i], 0, offsetof(struct flow_hit, fp));
+	memset(&fs->http, 0, sizeof(*fs) - offsetof(struct flow_state, http));
+}
+
 /* Flow table callback: the flow is leaving; report everything it still holds. */
 static void
 on_flow_end(void *ctx, struct sl_flow *f, enum sl_flow_end_reason why)
@@ -707,6 +730,7 @@ sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen)
 	    .worker_id = p->id,
 	    .socket_id = p->socket_id,
 	    .on_end = on_flow_end,
+	    .on_create = on_flow_create,
 	    .ctx = w,
 	};
 	w->flows = sl_flow_table_create(&fp, err, errlen);

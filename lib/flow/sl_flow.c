@@ -213,7 +213,11 @@ sl_flow_lookup(struct sl_flow_table *t, const struct sl_flow_key *key, uint64_t 
 		return NULL;
 	}
 	f = entry_at(t, (uint32_t)pos);
-	memset(f, 0, t->stride);
+	memset(f, 0, sizeof(*f));
+	if (t->p.on_create)
+		t->p.on_create(t->p.ctx, f);
+	else
+		memset(sl_flow_user(f), 0, t->p.user_size);
 	f->key = *key;
 	f->id = ((uint64_t)t->p.worker_id << 48) | t->next_id++;
 	f->first_ns = f->last_ns = now_ns;

@@ -49,11 +49,14 @@ struct sl_flow_table;
 struct sl_flow_params {
 	const char *name;	  /* unique among tables (rte_hash name) */
 	uint32_t capacity;	  /* maximum concurrent flows */
-	uint32_t user_size;	  /* bytes of caller state per flow, zeroed at creation */
+	uint32_t user_size;	  /* bytes of caller state per flow (see on_create) */
 	uint64_t idle_timeout_ns; /* a flow with no packet for this long ends (TIMEOUT) */
 	uint16_t worker_id;	  /* folded into flow ids so they are unique across workers */
 	int socket_id;
 	void (*on_end)(void *ctx, struct sl_flow *f, enum sl_flow_end_reason why);
+	/* Sets up the user area of a new flow, which then holds whatever its slot held before;
+	 * NULL: the area is zeroed. */
+	void (*on_create)(void *ctx, struct sl_flow *f);
 	void *ctx;
 };
 

@@ -171,6 +171,16 @@ struct sl_scan_stream {
 	struct sl_scan_pending pending[SL_SCAN_PENDING];
 };
 
+/* Puts s in the closed state, as all-zero memory is, without touching its buffers. */
+static inline void
+sl_scan_stream_init(struct sl_scan_stream *s)
+{
+	s->hs = NULL;
+	s->offset = s->shift = 0;
+	s->tail_len = 0;
+	s->context = s->failed = s->n_pending = 0;
+}
+
 /* Opens a stream for `context`. Stream state comes from the worker's pool; when the pool is
  * exhausted it falls back to malloc (counted in stream_pool_fallback). Returns 0; -ENOMEM when
  * even malloc fails (the stream is then marked failed and counted in stream_alloc_failed);

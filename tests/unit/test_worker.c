@@ -140,6 +140,41 @@ handshake(struct sl_worker *w, uint16_t port)
 	    SL_VERDICT_FORWARD);
 }
 
+/* A new flow's state is set up field by field over whatever its flow-table slot held: flows that
+ * reuse slots of flows that alerted, spoke HTTP and ended must behave like fresh ones. */
+static void
+test_reused_slots_start_clean(void)
+{
+	struct sl_ruleset *rs = ruleset("monitor", 0);
+	uint32_t cap = conf.flow_capacity;
+	char a[64], b[64], req[160];
+
+	conf.flow_capacity = 8; /* slots are reused after a few flows */
+	struct sl_worker *w = worker(&rs);
+	conf.flow_capacity = cap;
+	snprintf(a, sizeof(a), "id=%.7s", nir);
+	snprintf(b, sizeof(b), "%s; ok.", nir + 7);
+	snprintf(req, sizeof(req), "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: %zu\r\n\r\n",
+		 strlen(a) + strlen(b));
+	for (unsigned i = 0; i < 40; i++) {
+		uint32_t seq = 1001;
+
+		handshake(w, 0);
+		if (i % 2) { /* every other flow speaks HTTP */
+			one(w, frame(0, seq, 5001, RTE_TCP_ACK_FLAG, req, 0));
+			seq += (uint32_t)strlen(req);
+		}
+		one(w, frame(0, seq, 5001, RTE_TCP_ACK_FLAG, a, 0));
+		one(w, frame(0, seq + (uint32_t)strlen(a), 5001, RTE_TCP_ACK_FLAG, b, 0));
+		CU_ASSERT_EQUAL(stats(w).events, i + 1); /* one alert per flow, none missed */
+		one(w, frame(1, 5001, seq + 20, RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG, NULL, 0));
+	}
+	sl_worker_drain(w);
+	CU_ASSERT_EQUAL(stats(w).events, 40); /* count 1 everywhere: no flow-end updates */
+	sl_worker_free(w);
+	sl_ruleset_free(rs);
+}
+
 static void
 test_split_value_alerts_once(void)
 {
@@ -344,6 +379,7 @@ main(void)
 	conf.http_flows = 16;
 	CU_initialize_registry();
 	CU_pSuite s = CU_add_suite("worker", NULL, NULL);
+	CU_add_test(s, "flows reusing table slots start clean", test_reused_slots_start_clean);
 	CU_add_test(s, "value split over two segments: one alert, count in flow end",
 		    test_split_value_alerts_once);
 	CU_add_test(s, "deny in protect on inline: drop, block both ways, two resets",
