@@ -1608,6 +1608,57 @@ line_run(struct run *r, const uint8_t *p, size_t n)
 	return k;
 }
 
+/* Fast path for a header line that is whole in p[0..n): "name:" OWS value, then CRLF or LF, within
+ * the line cap. It has exactly the effect of step() on each of its bytes; any other line
+ * (end of headers, folding, a bad byte, a line cut by the segment end or too long) is left to
+ * step(). Returns the bytes taken: 0 with the state unchanged leaves the line to step(); 0
+ * with the direction gone RAW means the line ended the previous header badly. */
+static size_t
+header_line(struct run *r, const uint8_t *p, size_t n)
+{
+	struct sl_http_dir *d = r->d;
+	const struct sl_http_params *pp = &r->pool->p;
+	size_t name_n = 0, v, e, eol, fit;
+
+	if (n > pp->max_line)
+		n = pp->max_line; /* with its line end, the line must fit: step() counts every byte */
+	while (name_n < n && is_tchar(p[name_n]))
+		name_n++;
+	if (name_n == 0 || name_n == n || p[name_n] != ':' || d->n_headers >= pp->max_headers)
+		return 0;
+	e = name_n + 1 + to_eol(p + name_n + 1, n - name_n - 1);
+	if (e == n)
+		return 0;
+	if (p[e] == '\n')
+		eol = 1;
+	else if (e + 1 < n && p[e + 1] == '\n')
+		eol = 2;
+	else
+		return 0;
+	if ((d->flags & F_PENDING) && header_done(r) < 0)
+		return 0;
+	d->n_headers++;
+	fit = name_n < sizeof(d->name) ? name_n : sizeof(d->name);
+	memcpy(d->name, p, fit);
+	d->name_len = (uint8_t)fit;
+	emit(r, SL_SCAN_CTX_HEADER, p, name_n);
+	classify_header(d);
+	emit(r, SL_SCAN_CTX_HEADER, (const uint8_t *)": ", 2);
+	for (v = name_n + 1; v < e && (p[v] == ' ' || p[v] == '\t'); v++)
+		;
+	emit(r, SL_SCAN_CTX_HEADER, p + v, e - v);
+	if (d->hdr_kind != HK_OTHER) {
+		fit = sizeof(d->val) - d->val_len;
+		if (e - v > fit)
+			d->flags |= F_VAL_TRUNC;
+		memcpy(d->val + d->val_len, p + v, e - v < fit ? e - v : fit);
+		d->val_len = (uint8_t)(d->val_len + (e - v < fit ? e - v : fit));
+	}
+	d->flags |= F_PENDING;
+	d->line_len = (uint32_t)(e + eol);
+	return e + eol;
+}
+
 /* Equivalent to zeroing c, at a fraction of the cost (a flow's HTTP state is set up per flow):
  * every byte array from `hold` on is read only below its length field or as a string, and the
  * strings are emptied here. */
@@ -1674,6 +1725,15 @@ sl_http_feed(struct sl_http_pool *pool, struct sl_http_conn *c, unsigned dir, co
 				}
 			}
 			break;
+		case ST_HDR_START: {
+			size_t k = header_line(&r, data + i, n);
+
+			if (k)
+				i += k;
+			else if (d->state == ST_HDR_START && step(&r, data[i]))
+				i++;
+			break;
+		}
 		case ST_TARGET:
 		case ST_REASON:
 		case ST_HDR_NAME:
