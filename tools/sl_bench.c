@@ -27,6 +27,7 @@
 #include <rte_hash_crc.h>
 #include <rte_mbuf.h>
 
+#include "sl_capture.h"
 #include "sl_conf.h"
 #include "sl_pkt.h"
 #include "sl_ruleset.h"
@@ -169,7 +170,8 @@ hs_pass(struct hs_plan *pl, uint64_t *matches)
 		uint32_t s = pl->stream_of[i];
 
 		if (i + 2 * HS_PREFETCH_AHEAD < pl->n)
-			rte_prefetch0(pl->data[i + 2 * HS_PREFETCH_AHEAD]); /* page walk, first line */
+			rte_prefetch0(
+			    pl->data[i + 2 * HS_PREFETCH_AHEAD]); /* page walk, first line */
 		if (i + HS_PREFETCH_AHEAD < pl->n) {
 			const uint8_t *d = pl->data[i + HS_PREFETCH_AHEAD];
 
@@ -281,20 +283,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "sl_bench: %s\n", err);
 		return 1;
 	}
-	uint32_t frames = 0;
-	{
-		char perr[PCAP_ERRBUF_SIZE];
-		struct pcap_pkthdr *h;
-		const u_char *d;
-		pcap_t *p = pcap_open_offline(argv[optind], perr);
-
-		if (p == NULL) {
-			fprintf(stderr, "sl_bench: %s\n", perr);
-			return 1;
-		}
-		while (pcap_next_ex(p, &h, &d) == 1)
-			frames++;
-		pcap_close(p);
+	uint64_t frames;
+	int truncated;
+	if (sl_capture_count(argv[optind], &frames, &truncated, err, sizeof(err))) {
+		fprintf(stderr, "sl_bench: %s\n", err);
+		return 1;
 	}
 	struct rte_mempool *mp =
 	    rte_pktmbuf_pool_create("bench", frames + 1024, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);

@@ -5,7 +5,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <libgen.h>
-#include <pcap/pcap.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include <rte_lcore.h>
 #include <rte_log.h>
 
+#include "sl_capture.h"
 #include "sl_conf.h"
 #include "sl_control.h"
 #include "sl_event.h"
@@ -126,30 +126,6 @@ load_key(const char *path, uint8_t key[SL_EVENT_KEY_LEN], char *err, size_t errl
 		return -EIO;
 	}
 	close(fd);
-	return 0;
-}
-
-/* Counts the frames of a capture, which also proves it is a readable pcap file. */
-static int
-count_pcap(const char *path, uint64_t *n, char *err, size_t errlen)
-{
-	char perr[PCAP_ERRBUF_SIZE];
-	struct pcap_pkthdr *h;
-	const u_char *d;
-	pcap_t *p = pcap_open_offline(path, perr);
-	int rc;
-
-	if (p == NULL) {
-		snprintf(err, errlen, "cannot read capture '%s': %s", path, perr);
-		return -EINVAL;
-	}
-	*n = 0;
-	while ((rc = pcap_next_ex(p, &h, &d)) == 1)
-		(*n)++;
-	if (rc == PCAP_ERROR)
-		fprintf(stderr, "sluice: warning: '%s' is truncated after %" PRIu64 " frames\n",
-			path, *n);
-	pcap_close(p);
 	return 0;
 }
 
@@ -320,11 +296,17 @@ main(int argc, char **argv)
 		}
 	}
 	if (pcap) {
-		rc = count_pcap(pcap, &ro.pcap_packets, err, sizeof(err));
+		int truncated;
+
+		rc = sl_capture_count(pcap, &ro.pcap_packets, &truncated, err, sizeof(err));
 		if (rc) {
 			fprintf(stderr, "sluice: %s\n", err);
 			return 1;
 		}
+		if (truncated)
+			fprintf(stderr,
+				"sluice: warning: '%s' is truncated after %" PRIu64 " frames\n",
+				pcap, ro.pcap_packets);
 		/* The capture replaces the configured ports. */
 		memset(conf.ports, 0, sizeof(conf.ports));
 		snprintf(conf.ports[0].name, sizeof(conf.ports[0].name), "pcap0");

@@ -251,30 +251,39 @@ anomaly_names(uint32_t bits, char *out, size_t cap)
 	}
 }
 
+/* The fields every event about flow f shares, for bytes sent by `side`. */
+static void
+event_flow(struct sl_worker *w, const struct sl_flow *f, const struct flow_state *fs, uint8_t side,
+	   struct sl_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->ts_ns = w->now_ns;
+	ev->flow_id = f->id;
+	ev->key = f->key;
+	ev->src_side = side;
+	ev->client_side = f->client;
+	ev->app = fs->side[f->client].http || fs->side[!f->client].http ? SL_EVENT_APP_HTTP
+									: SL_EVENT_APP_RAW;
+	ev->incomplete = fs->incomplete;
+	if (fs->http)
+		http_event_fields(fs->http, side, f->client, ev);
+	anomaly_names(fs->http_anomalies, ev->anomalies, sizeof(ev->anomalies));
+	ev->action = SL_EVENT_ACTION_ALLOWED;
+}
+
+/* An alert (or flow-end update) for hit h. */
 static void
 event_init(struct sl_worker *w, const struct sl_flow *f, const struct flow_state *fs,
 	   const struct flow_hit *h, struct sl_event *ev)
 {
 	const struct sl_sensor_def *d = sl_scan_db_sensor(w->db, h->sensor);
 
-	memset(ev, 0, sizeof(*ev));
-	ev->ts_ns = w->now_ns;
-	ev->flow_id = f->id;
-	ev->key = f->key;
-	ev->src_side = h->side;
-	ev->client_side = f->client;
-	ev->app = fs->side[f->client].http || fs->side[!f->client].http ? SL_EVENT_APP_HTTP
-									: SL_EVENT_APP_RAW;
-	ev->incomplete = fs->incomplete;
-	if (fs->http)
-		http_event_fields(fs->http, h->side, f->client, ev);
-	anomaly_names(fs->http_anomalies, ev->anomalies, sizeof(ev->anomalies));
+	event_flow(w, f, fs, h->side, ev);
 	ev->severity = d->severity;
 	ev->signature_id = d->signature_id;
 	ev->count = h->count;
 	ev->distinct = h->distinct;
 	ev->offset = h->offset;
-	ev->action = SL_EVENT_ACTION_ALLOWED;
 	copy_str(ev->sensor, sizeof(ev->sensor), d->name);
 	copy_str(ev->category, sizeof(ev->category), d->category);
 	copy_str(ev->context, sizeof(ev->context), sl_scan_context_name(h->context));
@@ -494,24 +503,14 @@ uninspectable(struct sl_worker *w, const char *why)
 	if (fs->incomplete || w->conf->on_uninspectable == SL_CONF_UNINSPECTABLE_PASS)
 		return;
 	fs->incomplete = 1;
-	memset(&ev, 0, sizeof(ev));
-	ev.ts_ns = w->now_ns;
-	ev.flow_id = w->cur_flow->id;
-	ev.key = w->cur_flow->key;
-	ev.src_side = w->cur_side;
-	ev.client_side = w->cur_flow->client;
-	ev.app = fs->http ? SL_EVENT_APP_HTTP : SL_EVENT_APP_RAW;
+	event_flow(w, w->cur_flow, fs, w->cur_side, &ev);
 	ev.severity = 2;
 	ev.signature_id = 9100999;
 	ev.count = 1;
-	ev.incomplete = 1;
-	ev.action = SL_EVENT_ACTION_ALLOWED;
-	snprintf(ev.sensor, sizeof(ev.sensor), "uninspectable");
-	snprintf(ev.category, sizeof(ev.category), "Content not fully inspected");
-	snprintf(ev.context, sizeof(ev.context), "body");
-	snprintf(ev.evidence, sizeof(ev.evidence), "%s", why);
-	if (fs->http)
-		http_event_fields(fs->http, w->cur_side, w->cur_flow->client, &ev);
+	copy_str(ev.sensor, sizeof(ev.sensor), "uninspectable");
+	copy_str(ev.category, sizeof(ev.category), "Content not fully inspected");
+	copy_str(ev.context, sizeof(ev.context), "body");
+	copy_str(ev.evidence, sizeof(ev.evidence), why);
 	if (w->conf->on_uninspectable == SL_CONF_UNINSPECTABLE_DENY) {
 		if (w->cur_can_block && w->rs->policy.mode == SL_POLICY_MODE_PROTECT) {
 			ev.action = SL_EVENT_ACTION_BLOCKED;
