@@ -376,6 +376,11 @@ main(int argc, char **argv)
 		       (double)cap.wire_bytes * 8 / t_raw / 1e9);
 		printf("%s: ratio with-HTTP/raw-only = %.2f (cost of HTTP decoding)\n", label,
 		       t_raw / t_pipe);
+		if (!no_hs)
+			printf(
+			    "%s: ratio raw-only/scan-limit = %.2f (inspection core, same bytes as "
+			    "the scan limit)\n",
+			    label, t_hs / t_raw);
 		sl_worker_free(w_raw);
 	}
 	sl_worker_free(w);
