@@ -1544,6 +1544,20 @@ chunk_line_end:
 	return 1;
 }
 
+/* Keeps the value bytes of a header the parser acts on (hdr_kind), up to sizeof(val). */
+static inline void
+val_append(struct sl_http_dir *d, const uint8_t *p, size_t k)
+{
+	size_t fit = sizeof(d->val) - d->val_len;
+
+	if (d->hdr_kind == HK_OTHER)
+		return;
+	if (k > fit)
+		d->flags |= F_VAL_TRUNC;
+	memcpy(d->val + d->val_len, p, k < fit ? k : fit);
+	d->val_len = (uint8_t)(d->val_len + (k < fit ? k : fit));
+}
+
 /* Request-target bytes that step() would copy and emit unchanged: not a delimiter, not part of
  * a percent escape, not '+' or '?' (whose meaning depends on the query). */
 static inline int
@@ -1601,13 +1615,7 @@ line_run(struct run *r, const uint8_t *p, size_t n)
 		if (k == 0)
 			return 0;
 		emit(r, SL_SCAN_CTX_HEADER, p, k);
-		if (d->hdr_kind != HK_OTHER) {
-			fit = sizeof(d->val) - d->val_len;
-			if (k > fit)
-				d->flags |= F_VAL_TRUNC;
-			memcpy(d->val + d->val_len, p, k < fit ? k : fit);
-			d->val_len = (uint8_t)(d->val_len + (k < fit ? k : fit));
-		}
+		val_append(d, p, k);
 		break;
 	default:
 		return 0;
@@ -1655,13 +1663,7 @@ header_line(struct run *r, const uint8_t *p, size_t n)
 	for (v = name_n + 1; v < e && (p[v] == ' ' || p[v] == '\t'); v++)
 		;
 	emit(r, SL_SCAN_CTX_HEADER, p + v, e - v);
-	if (d->hdr_kind != HK_OTHER) {
-		fit = sizeof(d->val) - d->val_len;
-		if (e - v > fit)
-			d->flags |= F_VAL_TRUNC;
-		memcpy(d->val + d->val_len, p + v, e - v < fit ? e - v : fit);
-		d->val_len = (uint8_t)(d->val_len + (e - v < fit ? e - v : fit));
-	}
+	val_append(d, p + v, e - v);
 	d->flags |= F_PENDING;
 	d->line_len = (uint32_t)(e + eol);
 	return e + eol;
