@@ -1072,14 +1072,19 @@ header_done(struct run *r)
 static void
 classify_header(struct sl_http_dir *d)
 {
+#define KNOWN(s, k)                                                                                \
+	{                                                                                          \
+		s, sizeof(s) - 1, k                                                                \
+	}
 	static const struct {
 		const char *name;
-		uint8_t kind;
+		uint8_t len, kind;
 	} known[] = {
-	    {"content-length", HK_CL},	 {"transfer-encoding", HK_TE},
-	    {"content-encoding", HK_CE}, {"content-type", HK_CT},
-	    {"host", HK_HOST},
+	    KNOWN("content-length", HK_CL),   KNOWN("transfer-encoding", HK_TE),
+	    KNOWN("content-encoding", HK_CE), KNOWN("content-type", HK_CT),
+	    KNOWN("host", HK_HOST),
 	};
+#undef KNOWN
 
 	d->hdr_kind = HK_OTHER;
 	d->val_len = 0;
@@ -1087,8 +1092,10 @@ classify_header(struct sl_http_dir *d)
 	if (d->flags & F_TRAILER)
 		return; /* trailers cannot change framing or decoding */
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (ieq(d->name, d->name_len, known[i].name))
+		if (d->name_len == known[i].len && ieq(d->name, d->name_len, known[i].name)) {
 			d->hdr_kind = known[i].kind;
+			break;
+		}
 }
 
 static void
@@ -1637,7 +1644,8 @@ header_line(struct run *r, const uint8_t *p, size_t n)
 	size_t name_n = 0, v, e, eol, fit;
 
 	if (n > pp->max_line)
-		n = pp->max_line; /* with its line end, the line must fit: step() counts every byte */
+		n = pp->max_line; /* with its line end, the line must fit: step() counts every byte
+				   */
 	while (name_n < n && is_tchar(p[name_n]))
 		name_n++;
 	if (name_n == 0 || name_n == n || p[name_n] != ':' || d->n_headers >= pp->max_headers)
