@@ -1631,6 +1631,57 @@ line_run(struct run *r, const uint8_t *p, size_t n)
 	return k;
 }
 
+/* Fast paths for the fixed parts of a start line whole in p[0..n), with exactly the effect of
+ * step() on each of their bytes: a request's method and its space, a status line up to its
+ * reason ("HTTP/1.1 200 "), a request's version and line end. Anything else (a token cut by the
+ * segment end, a bad byte, a line over the cap) is left to step(). Returns the bytes taken. */
+static size_t
+start_line(struct run *r, const uint8_t *p, size_t n)
+{
+	struct sl_http_dir *d = r->d;
+	const struct sl_http_params *pp = &r->pool->p;
+	size_t k = 0, room = pp->max_line > d->line_len ? pp->max_line - d->line_len : 0;
+
+	if (d->state == ST_REQ_VERSION) {
+		if (d->sub || n < 9 || room < 10 || memcmp(p, "HTTP/1.", 7) || !is_digit(p[7]))
+			return 0;
+		k = p[8] == '\n' ? 9 : p[8] == '\r' && n >= 10 && p[9] == '\n' ? 10 : 0;
+		if (k) {
+			d->sub = 8;
+			start_headers(d);
+		}
+		return k;
+	}
+	if (d->state != ST_MSG_START || p[0] == '\r' || p[0] == '\n' || pp->max_line < 13)
+		return 0;
+	if (d->role != ROLE_REQ && n >= 13 && memcmp(p, "HTTP/1.", 7) == 0 && is_digit(p[7]) &&
+	    p[8] == ' ' && is_digit(p[9]) && is_digit(p[10]) && is_digit(p[11]) &&
+	    (p[12] == ' ' || p[12] == '\r' || p[12] == '\n')) {
+		msg_reset(d);
+		d->role = ROLE_RESP;
+		d->status = (uint16_t)((p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0'));
+		d->sub = 3;
+		d->line_len = 13;
+		d->state = p[12] == ' ' ? ST_REASON : ST_LINE_LF;
+		if (p[12] == '\n')
+			start_headers(d);
+		return 13;
+	}
+	if (d->role == ROLE_RESP)
+		return 0;
+	while (k < n && k < SL_HTTP_METHOD_LEN - 1 && is_tchar(p[k]))
+		k++;
+	if (k == 0 || k == n || p[k] != ' ' || k + 1 > pp->max_line)
+		return 0;
+	msg_reset(d);
+	copy_str(d->method, sizeof(d->method), (const char *)p, k);
+	d->role = ROLE_REQ;
+	d->state = ST_TARGET;
+	d->sub = 0;
+	d->line_len = (uint32_t)(k + 1);
+	return k + 1;
+}
+
 /* Fast path for a header line that is whole in p[0..n): "name:" OWS value, then CRLF or LF, within
  * the line cap. It has exactly the effect of step() on each of its bytes; any other line
  * (end of headers, folding, a bad byte, a line cut by the segment end or too long) is left to
@@ -1743,6 +1794,16 @@ sl_http_feed(struct sl_http_pool *pool, struct sl_http_conn *c, unsigned dir, co
 				}
 			}
 			break;
+		case ST_MSG_START:
+		case ST_REQ_VERSION: {
+			size_t k = start_line(&r, data + i, n);
+
+			if (k)
+				i += k;
+			else if (step(&r, data[i]))
+				i++;
+			break;
+		}
 		case ST_HDR_START: {
 			size_t k = header_line(&r, data + i, n);
 

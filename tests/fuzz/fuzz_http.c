@@ -1,8 +1,8 @@
 /* libFuzzer target for lib/http. The first byte picks the parameters; each following chunk is
  * [header byte][data]: the header's low 6 bits give the chunk length (0 = a TCP hole of up to 8
  * bytes), its bit 6 the direction, bit 7 an sl_http_eof on that direction. Checks that nothing
- * crashes, that on_data never gets an empty or out-of-range context, and that every
- * decompression state returns to the pool.
+ * crashes, that on_data never gets an empty or out-of-range context, that every decompression
+ * state returns to the pool, and that feeding each chunk byte by byte gives the same transcript.
  * Build: clang -g -O1 -fsanitize=fuzzer,address,undefined -I lib/http -I lib/scan
  *        tests/fuzz/fuzz_http.c lib/http/sl_http.c -lisal -o fuzz_http */
 #include <stdint.h>
@@ -14,6 +14,13 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint64_t sink;
+static uint64_t th; /* transcript hash: data byte by byte with its context, then every event */
+
+static void
+mix(uint64_t v)
+{
+	th = (th ^ v) * 0x100000001b3ull;
+}
 
 static void
 on_data(void *ctx, enum sl_scan_context c, const uint8_t *p, size_t n)
@@ -22,6 +29,8 @@ on_data(void *ctx, enum sl_scan_context c, const uint8_t *p, size_t n)
 	if (n == 0 || (unsigned)c >= SL_SCAN_CTX_COUNT)
 		abort();
 	sink += p[0] + p[n - 1] + c; /* touch the bytes: ASan checks them */
+	for (size_t i = 0; i < n; i++)
+		mix((uint64_t)c << 8 | p[i]);
 }
 
 static void
@@ -30,6 +39,7 @@ on_unit_end(void *ctx, enum sl_scan_context c)
 	(void)ctx;
 	if ((unsigned)c >= SL_SCAN_CTX_COUNT)
 		abort();
+	mix(0x10000 | c);
 }
 
 static void
@@ -37,6 +47,13 @@ on_message(void *ctx, const struct sl_http_msg *m)
 {
 	(void)ctx;
 	sink += strlen(m->method) + strlen(m->url) + strlen(m->host) + strlen(m->content_type);
+	mix(0x20000 | m->status);
+	for (const char *t = m->method; *t; t++)
+		mix((uint8_t)*t);
+	for (const char *t = m->url; *t; t++)
+		mix((uint8_t)*t);
+	for (const char *t = m->host; *t; t++)
+		mix((uint8_t)*t);
 }
 
 static void
@@ -45,6 +62,7 @@ on_anomaly(void *ctx, enum sl_http_anomaly a)
 	(void)ctx;
 	if ((unsigned)a >= SL_HTTP_AN_COUNT)
 		abort();
+	mix(0x30000 | a);
 }
 
 static const struct sl_http_callbacks cb = {on_data, on_unit_end, on_message, on_anomaly};
@@ -75,27 +93,38 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pools[1] = sl_http_pool_create(&p);
 	}
 	pool = pools[data[0] & 1];
-	sl_http_conn_init(&c);
-	while (i < size) {
-		uint8_t h = data[i++];
-		size_t n = h & 63;
-		unsigned dir = (h >> 6) & 1;
+	/* The same input twice: chunks whole, then one byte at a time. The parser's fast paths
+	 * take whole lines only, so both runs must give the same transcript. */
+	uint64_t first = 0;
+	for (int bytewise = 0; bytewise < 2; bytewise++) {
+		th = 0xcbf29ce484222325ull;
+		sl_http_conn_init(&c);
+		for (i = 1; i < size;) {
+			uint8_t h = data[i++];
+			size_t n = h & 63;
+			unsigned dir = (h >> 6) & 1;
 
-		if (n == 0) {
-			sl_http_feed(pool, &c, dir, NULL, 1 + (h & 7), &cb, NULL);
-		} else {
-			if (n > size - i)
-				n = size - i;
-			sl_http_feed(pool, &c, dir, data + i, n, &cb, NULL);
-			i += n;
+			if (n == 0) {
+				sl_http_feed(pool, &c, dir, NULL, 1 + (h & 7), &cb, NULL);
+			} else {
+				if (n > size - i)
+					n = size - i;
+				for (size_t k = 0; k < n; k += bytewise ? 1 : n)
+					sl_http_feed(pool, &c, dir, data + i + k, bytewise ? 1 : n,
+						     &cb, NULL);
+				i += n;
+			}
+			if (h & 128)
+				sl_http_eof(pool, &c, dir, &cb, NULL);
 		}
-		if (h & 128)
-			sl_http_eof(pool, &c, dir, &cb, NULL);
+		sl_http_eof(pool, &c, 0, &cb, NULL);
+		sl_http_eof(pool, &c, 1, &cb, NULL);
+		sl_http_conn_release(pool, &c);
+		if (sl_http_pool_in_use(pool) != 0)
+			abort();
+		if (bytewise && th != first)
+			abort(); /* the transcript depends on how the bytes were split */
+		first = th;
 	}
-	sl_http_eof(pool, &c, 0, &cb, NULL);
-	sl_http_eof(pool, &c, 1, &cb, NULL);
-	sl_http_conn_release(pool, &c);
-	if (sl_http_pool_in_use(pool) != 0)
-		abort();
 	return 0;
 }
