@@ -551,8 +551,8 @@ http_attach(struct sl_worker *w, struct flow_state *fs)
 	}
 	hs = &w->http_states[w->http_free - 1];
 	w->http_free = hs->next_free;
-	/* Field by field rather than a 6.5 KB memset (2% of cycles on mixed traffic): the streams
-	 * are closed, as rte_zmalloc made them and http_detach leaves them. */
+	/* Field by field rather than a 6.5 KB memset per HTTP flow: the streams are closed, as
+	 * rte_zmalloc made them and http_detach leaves them. */
 	sl_http_conn_init(&hs->conn);
 	for (unsigned i = 0; i < 2; i++)
 		msg_info_clear(&hs->msg[i]);

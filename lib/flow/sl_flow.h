@@ -86,8 +86,8 @@ void sl_flow_table_free(struct sl_flow_table *t);
 /* Finds the flow of `key` and marks it active at now_ns. When absent and `create` is set,
  * creates it (evicting the least recently active flow when full) and sets *created to 1.
  * Returns NULL when absent and not created. Packets of a flow often come in trains: when the
- * key is that of the previous lookup's flow, neither hash nor table is touched (counted in
- * lookups_recent). */
+ * key is that of the previous lookup's flow, neither hash nor table is touched (counted as
+ * flow_lookups_recent). */
 struct sl_flow *sl_flow_lookup(struct sl_flow_table *t, const struct sl_flow_key *key,
 			       uint64_t now_ns, int create, int *created);
 
