@@ -1700,6 +1700,32 @@ def dns_exchange(ctx, i):
             udp_frame(server, client, 53, sport, a, ip_id=rng.getrandbits(16))]
 
 
+def interleave(ctx, nflows, start):
+    """Writes nflows flows, at most 64 at a time, as a busy link shows them: each turn, 1-6
+    frames of a random active flow. start(i) returns flow i's frame generator (and may write
+    frames of its own first)."""
+    rng = ctx.rng
+    pending = iter(range(nflows))
+    active = []
+    concurrency = min(64, nflows)
+    while True:
+        while len(active) < concurrency:
+            i = next(pending, None)
+            if i is None:
+                break
+            active.append(start(i))
+        if not active:
+            break
+        k = rng.randrange(len(active))
+        for _ in range(rng.randint(1, 6)):
+            fr = next(active[k], None)
+            if fr is None:
+                active[k] = active[-1]
+                active.pop()
+                break
+            ctx.pcap.write(fr, rng.randint(1, 6))
+
+
 def flow_budgets(rng, n, total):
     weights = [min(rng.paretovariate(1.1), 200.0) for _ in range(n)]
     s = sum(weights)
@@ -1712,29 +1738,13 @@ def sc_mixed(ctx):
     rng, args = ctx.rng, ctx.args
     nflows = args.flows or 200
     budgets = flow_budgets(rng, nflows, int(args.size * (1 << 20)))
-    pending = iter(range(nflows))
-    active = []
-    concurrency = min(64, nflows)
-    pcap = ctx.pcap
-    while True:
-        while len(active) < concurrency:
-            i = next(pending, None)
-            if i is None:
-                break
-            if i % 20 == 19:
-                pcap.write_all(dns_exchange(ctx, i), 30)
-            active.append(mixed_flow(ctx, budgets[i]))
-        if not active:
-            break
-        k = rng.randrange(len(active))
-        gen = active[k]
-        for _ in range(rng.randint(1, 6)):
-            fr = next(gen, None)
-            if fr is None:
-                active[k] = active[-1]
-                active.pop()
-                break
-            pcap.write(fr, rng.randint(1, 6))
+
+    def start(i):
+        if i % 20 == 19:
+            ctx.pcap.write_all(dns_exchange(ctx, i), 30)
+        return mixed_flow(ctx, budgets[i])
+
+    interleave(ctx, nflows, start)
 
 
 @scenario
@@ -1817,25 +1827,7 @@ def sc_bench_http(ctx):
     rng, args = ctx.rng, ctx.args
     nflows = args.flows or 200
     budgets = flow_budgets(rng, nflows, int(args.size * (1 << 20)))
-    pending = iter(range(nflows))
-    active = []
-    concurrency = min(64, nflows)
-    while True:
-        while len(active) < concurrency:
-            i = next(pending, None)
-            if i is None:
-                break
-            active.append(bench_http_flow(ctx, budgets[i]))
-        if not active:
-            break
-        k = rng.randrange(len(active))
-        for _ in range(rng.randint(1, 6)):
-            fr = next(active[k], None)
-            if fr is None:
-                active[k] = active[-1]
-                active.pop()
-                break
-            ctx.pcap.write(fr, rng.randint(1, 6))
+    interleave(ctx, nflows, lambda i: bench_http_flow(ctx, budgets[i]))
 
 
 # --------------------------------------------------------------------------------------------
