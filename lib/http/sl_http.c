@@ -418,6 +418,16 @@ delim_at(const struct sl_http_dir *d, unsigned k)
 	return k < 4 ? (uint8_t) "\r\n--"[k] : (uint8_t)d->boundary[k - 4];
 }
 
+/* A whole delimiter was read: the part before it ends, and the body goes on in state `next`
+ * (the next part's headers, or the epilogue). */
+static void
+mp_delimited(struct run *r, enum mp_state next)
+{
+	unit_end(r, SL_SCAN_CTX_BODY);
+	r->d->mp_virtual = r->d->mp_match = 0;
+	r->d->mp_state = next;
+}
+
 /* Emits the part of the delimiter matched so far as content: it was not a delimiter. The
  * leading CRLF is virtual (not in the input) before the first delimiter of the body. */
 static void
@@ -474,9 +484,7 @@ mp_stage(struct run *r, const uint8_t *p, size_t n)
 			} else if (c == '\r') {
 				d->mp_state = MP_AFTER_CR;
 			} else if (c == '\n') {
-				unit_end(r, SL_SCAN_CTX_BODY);
-				d->mp_virtual = d->mp_match = 0;
-				d->mp_state = MP_PH_START;
+				mp_delimited(r, MP_PH_START);
 			} else if (c != ' ' && c != '\t') {
 				mp_unmatch(r, dlen);
 				d->mp_state = MP_CONTENT;
@@ -486,9 +494,7 @@ mp_stage(struct run *r, const uint8_t *p, size_t n)
 			continue;
 		case MP_DASH:
 			if (c == '-') {
-				unit_end(r, SL_SCAN_CTX_BODY);
-				d->mp_virtual = d->mp_match = 0;
-				d->mp_state = MP_EPILOGUE;
+				mp_delimited(r, MP_EPILOGUE);
 				i++;
 				continue;
 			}
@@ -498,9 +504,7 @@ mp_stage(struct run *r, const uint8_t *p, size_t n)
 			continue;
 		case MP_AFTER_CR:
 			if (c == '\n') {
-				unit_end(r, SL_SCAN_CTX_BODY);
-				d->mp_virtual = d->mp_match = 0;
-				d->mp_state = MP_PH_START;
+				mp_delimited(r, MP_PH_START);
 				i++;
 				continue;
 			}
