@@ -29,6 +29,7 @@
 
 #include "sl_capture.h"
 #include "sl_conf.h"
+#include "sl_mem.h"
 #include "sl_pkt.h"
 #include "sl_ruleset.h"
 #include "sl_scan.h"
@@ -302,7 +303,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "sl_bench: %s\n", err);
 		return 1;
 	}
-	struct sl_worker_params wp = {.id = 0, .socket_id = 0, .conf = &conf, .rs_slot = &rs};
+	/* Worker state where sluice puts it (sl_mem.h); the raw-only twin needs room too. */
+	int heap = sl_mem_heap(2 * sl_worker_mem_size(&conf) + (16u << 20));
+	int socket = heap >= 0 ? heap : 0;
+	struct sl_worker_params wp = {.id = 0, .socket_id = socket, .conf = &conf, .rs_slot = &rs};
 	struct sl_worker *w = sl_worker_create(&wp, err, sizeof(err));
 	if (w == NULL) {
 		fprintf(stderr, "sl_bench: %s\n", err);
@@ -326,7 +330,8 @@ main(int argc, char **argv)
 	if (compare_raw) {
 		raw_conf = conf;
 		raw_conf.http_flows = 0;
-		struct sl_worker_params wr = {.id = 1, .conf = &raw_conf, .rs_slot = &rs};
+		struct sl_worker_params wr = {
+		    .id = 1, .socket_id = socket, .conf = &raw_conf, .rs_slot = &rs};
 		w_raw = sl_worker_create(&wr, err, sizeof(err));
 		if (w_raw == NULL) {
 			fprintf(stderr, "sl_bench: %s\n", err);

@@ -19,6 +19,7 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include "sl_mem.h"
 #include "sl_run.h"
 #include "sl_worker.h"
 
@@ -356,6 +357,10 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 		ports[i].by_workers = ports[i].rss || (nw == 1 && !opts->pcap_path);
 		any_single |= !ports[i].by_workers;
 	}
+	/* Worker state and rings: on transparent huge pages without hugepages (sl_mem.h). */
+	int heap = sl_mem_heap(nw * (sl_worker_mem_size(conf) + rte_ring_get_memsize(RING_SIZE) +
+				     RTE_CACHE_LINE_SIZE) +
+			       (16u << 20));
 	memset(port_inline, 0, sizeof(port_inline));
 	for (i = 0; i < n_ports; i++) {
 		if (conf->ports[i].role != SL_PORT_INLINE)
@@ -373,7 +378,7 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 		char name[32];
 		struct sl_worker_params wp = {
 		    .id = (uint16_t)i,
-		    .socket_id = (int)rte_lcore_to_socket_id(lcore),
+		    .socket_id = heap >= 0 ? heap : (int)rte_lcore_to_socket_id(lcore),
 		    .conf = conf,
 		    .rs_slot = rs_slot,
 		    .events = events,

@@ -695,6 +695,29 @@ on_flow_end(void *ctx, struct sl_flow *f, enum sl_flow_end_reason why)
 	w->cur_state = NULL;
 }
 
+/* The flow table of a worker for conf c (name, socket and context filled in by the caller). */
+static struct sl_flow_params
+flow_params(const struct sl_conf *c)
+{
+	return (struct sl_flow_params){
+	    .capacity = c->flow_capacity,
+	    .user_size = sizeof(struct flow_state),
+	    .idle_timeout_ns = (uint64_t)c->tcp_idle_timeout_s * 1000000000ull,
+	    .on_end = on_flow_end,
+	    .on_create = on_flow_create,
+	};
+}
+
+size_t
+sl_worker_mem_size(const struct sl_conf *c)
+{
+	struct sl_flow_params fp = flow_params(c);
+
+	/* 64 bytes of allocator overhead per allocation, three allocations */
+	return sizeof(struct sl_worker) + sl_flow_table_mem_size(&fp) +
+	       sizeof(struct http_state) * c->http_flows + 3 * 64;
+}
+
 struct sl_worker *
 sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen)
 {
@@ -721,17 +744,11 @@ sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen)
 	w->udp_timeout_ns = (uint64_t)c->udp_idle_timeout_s * 1000000000ull;
 
 	snprintf(name, sizeof(name), "sl_flows_%u_%p", p->id, (void *)w);
-	struct sl_flow_params fp = {
-	    .name = name,
-	    .capacity = c->flow_capacity,
-	    .user_size = sizeof(struct flow_state),
-	    .idle_timeout_ns = w->tcp_timeout_ns,
-	    .worker_id = p->id,
-	    .socket_id = p->socket_id,
-	    .on_end = on_flow_end,
-	    .on_create = on_flow_create,
-	    .ctx = w,
-	};
+	struct sl_flow_params fp = flow_params(c);
+	fp.name = name;
+	fp.worker_id = p->id;
+	fp.socket_id = p->socket_id;
+	fp.ctx = w;
 	w->flows = sl_flow_table_create(&fp, err, errlen);
 	if (w->flows == NULL)
 		goto fail_flows;

@@ -75,6 +75,9 @@ struct sl_worker_params {
 
 struct sl_worker *sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen);
 
+/* Bytes one worker for conf takes from its socket's heap, an upper bound (see sl_mem.h). */
+size_t sl_worker_mem_size(const struct sl_conf *conf);
+
 /* Ends every flow (flushing reassembly and streams, so late matches are reported) and frees. */
 void sl_worker_free(struct sl_worker *w);
 

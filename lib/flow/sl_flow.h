@@ -80,6 +80,10 @@ struct sl_flow_stats {
 struct sl_flow_table *sl_flow_table_create(const struct sl_flow_params *p, char *err,
 					   size_t errlen);
 
+/* Bytes a table for p takes from its socket's heap: its entries, plus an upper bound for the
+ * rte_hash index (for sizing a heap before creating tables in it). */
+size_t sl_flow_table_mem_size(const struct sl_flow_params *p);
+
 /* Ends every flow (on_end with SHUTDOWN), then frees the table. NULL is accepted. */
 void sl_flow_table_free(struct sl_flow_table *t);
 

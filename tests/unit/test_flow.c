@@ -5,6 +5,7 @@
 #include <CUnit/Basic.h>
 #include <rte_common.h>
 #include <rte_eal.h>
+#include <rte_malloc.h>
 
 #include "sl_flow.h"
 
@@ -218,11 +219,38 @@ test_foreach_reuse(void)
 	sl_flow_table_free(t);
 }
 
+/* sl_flow_table_mem_size sizes a heap before tables are made in it (sl_mem.h): it must bound
+ * what a table really takes, rte_hash included, for small and large capacities. */
+static void
+test_mem_size_bounds_use(void)
+{
+	static const uint32_t caps[] = {8, 1000, 4097, 16384, 65536};
+
+	for (unsigned i = 0; i < RTE_DIM(caps); i++) {
+		struct rte_malloc_socket_stats before, after;
+		char name[32];
+
+		snprintf(name, sizeof(name), "mem_%u", caps[i]);
+		rte_malloc_get_socket_stats(0, &before);
+		struct sl_flow_table *t = mktable(name, caps[i]);
+		rte_malloc_get_socket_stats(0, &after);
+		struct sl_flow_params p = {.capacity = caps[i], .user_size = 100};
+		size_t used = after.heap_allocsz_bytes - before.heap_allocsz_bytes;
+
+		CU_ASSERT(used > 0);
+		CU_ASSERT(used <= sl_flow_table_mem_size(&p));
+		if (used > sl_flow_table_mem_size(&p))
+			fprintf(stderr, "capacity %u: %zu bytes used, %zu estimated\n", caps[i],
+				used, sl_flow_table_mem_size(&p));
+		sl_flow_table_free(t);
+	}
+}
+
 int
 main(void)
 {
-	char *eal[] = {"test_flow",   "--no-huge",	   "-m", "64", "--no-pci",
-		       "--no-shconf", "--log-level=error", "-l", "0",  "--no-telemetry"};
+	char *eal[] = {"test_flow",   "--no-huge",	   "-m", "256", "--no-pci",
+		       "--no-shconf", "--log-level=error", "-l", "0",	"--no-telemetry"};
 
 	if (rte_eal_init(RTE_DIM(eal), eal) < 0) {
 		fprintf(stderr, "EAL init failed\n");
@@ -235,6 +263,7 @@ main(void)
 	CU_add_test(s, "evict least recently active when full", test_evict_oldest_idle);
 	CU_add_test(s, "idle expiry and close", test_expire);
 	CU_add_test(s, "foreach and slot reuse", test_foreach_reuse);
+	CU_add_test(s, "memory size bounds what a table takes", test_mem_size_bounds_use);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	unsigned fails = CU_get_number_of_failures();
