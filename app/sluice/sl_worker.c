@@ -177,10 +177,10 @@ fingerprint(const uint8_t *v, size_t len)
 static inline void
 copy_str(char *dst, size_t cap, const char *src)
 {
-	size_t n = 0;
+	size_t n = strlen(src); /* src is always terminated, often shorter than dst */
 
-	while (n + 1 < cap && src[n])
-		n++;
+	if (n > cap - 1)
+		n = cap - 1;
 	memcpy(dst, src, n);
 	dst[n] = '\0';
 }

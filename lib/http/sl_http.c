@@ -865,17 +865,20 @@ msg_reset(struct sl_http_dir *d)
 }
 
 /* a[0..alen) equals the lowercase string b, ASCII case folded (no locale: a header name is
- * compared against several names per header line). */
-static int
+ * compared against several names per header line). b is a literal, so its length is a
+ * constant once inlined and most mismatches cost one compare. */
+static inline int
 ieq(const char *a, size_t alen, const char *b)
 {
+	if (alen != strlen(b))
+		return 0;
 	for (size_t i = 0; i < alen; i++) {
 		uint8_t c = (uint8_t)a[i];
 
-		if (b[i] == '\0' || (c >= 'A' && c <= 'Z' ? c + 32 : c) != (uint8_t)b[i])
+		if ((c >= 'A' && c <= 'Z' ? c + 32 : c) != (uint8_t)b[i])
 			return 0;
 	}
-	return b[alen] == '\0';
+	return 1;
 }
 
 /* Splits a comma-separated list value into trimmed tokens and calls fn for each; returns the
