@@ -304,7 +304,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	/* Worker state where sluice puts it (sl_mem.h); the raw-only twin needs room too. */
-	int heap = sl_mem_heap(2 * sl_worker_mem_size(&conf) + (16u << 20));
+	int heap = sl_mem_heap(2 * sl_worker_mem_size(&conf));
 	int socket = heap >= 0 ? heap : 0;
 	struct sl_worker_params wp = {.id = 0, .socket_id = socket, .conf = &conf, .rs_slot = &rs};
 	struct sl_worker *w = sl_worker_create(&wp, err, sizeof(err));

@@ -11,13 +11,14 @@
 
 #include "sl_mem.h"
 
-#define SL_MEM_PAGE (2u << 20) /* the huge page size the kernel uses for anonymous memory */
-#define SL_MEM_HEAP "sl_thp"
+#define SL_MEM_PAGE  (2u << 20) /* the huge page size the kernel uses for anonymous memory */
+#define SL_MEM_HEAP  "sl_thp"
+#define SL_MEM_SLACK (16u << 20) /* malloc element headers, alignment, fragmentation */
 
 int
 sl_mem_heap(size_t bytes)
 {
-	size_t len = (bytes + SL_MEM_PAGE - 1) & ~(size_t)(SL_MEM_PAGE - 1);
+	size_t len = (bytes + SL_MEM_SLACK + SL_MEM_PAGE - 1) & ~(size_t)(SL_MEM_PAGE - 1);
 	uint8_t *map, *mem;
 
 	if (rte_eal_has_hugepages())

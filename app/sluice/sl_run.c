@@ -359,8 +359,7 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 	}
 	/* Worker state and rings: on transparent huge pages without hugepages (sl_mem.h). */
 	int heap = sl_mem_heap(nw * (sl_worker_mem_size(conf) + rte_ring_get_memsize(RING_SIZE) +
-				     RTE_CACHE_LINE_SIZE) +
-			       (16u << 20));
+				     RTE_CACHE_LINE_SIZE));
 	memset(port_inline, 0, sizeof(port_inline));
 	for (i = 0; i < n_ports; i++) {
 		if (conf->ports[i].role != SL_PORT_INLINE)

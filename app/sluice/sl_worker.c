@@ -713,7 +713,8 @@ sl_worker_mem_size(const struct sl_conf *c)
 {
 	struct sl_flow_params fp = flow_params(c);
 
-	/* 64 bytes of allocator overhead per allocation, three allocations */
+	/* plus allocator headers and alignment of the worker and its HTTP states (the flow
+	 * table counts its own) */
 	return sizeof(struct sl_worker) + sl_flow_table_mem_size(&fp) +
 	       sizeof(struct http_state) * c->http_flows + 3 * 64;
 }
@@ -740,11 +741,11 @@ sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen)
 	w->tx_pool = p->tx_pool;
 	w->port_inline = p->port_inline;
 	w->port_peer = p->port_peer;
-	w->tcp_timeout_ns = (uint64_t)c->tcp_idle_timeout_s * 1000000000ull;
 	w->udp_timeout_ns = (uint64_t)c->udp_idle_timeout_s * 1000000000ull;
 
 	snprintf(name, sizeof(name), "sl_flows_%u_%p", p->id, (void *)w);
 	struct sl_flow_params fp = flow_params(c);
+	w->tcp_timeout_ns = fp.idle_timeout_ns;
 	fp.name = name;
 	fp.worker_id = p->id;
 	fp.socket_id = p->socket_id;
