@@ -19,6 +19,7 @@
 #include <rte_version.h>
 
 #include "sl_control.h"
+#include "sl_port.h"
 #include "sl_run.h"
 #include "sl_worker.h"
 
@@ -408,8 +409,7 @@ sl_action_stats(struct sl_control *c, struct sl_ctl_client *cl, json_t *args, js
 	for (unsigned i = 0; i < np; i++) {
 		struct rte_eth_stats es;
 
-		memset(&es, 0, sizeof(es));
-		rte_eth_stats_get(ids[i], &es);
+		sl_port_stats(ids[i], pc[i], &es);
 		json_array_append_new(
 		    ports,
 		    json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "name", pc[i]->name,

@@ -20,6 +20,7 @@
 #include <rte_ring.h>
 
 #include "sl_mem.h"
+#include "sl_port.h"
 #include "sl_run.h"
 #include "sl_worker.h"
 
@@ -512,8 +513,9 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 	for (i = 0; i < nw; i++) {
 		struct sl_worker_stats ws;
 		struct sl_flow_stats fs;
+		struct sl_tcp_stats tcp;
 
-		sl_worker_stats_get(wc[i].w, &ws, &fs, NULL, NULL);
+		sl_worker_stats_get(wc[i].w, &ws, &fs, &tcp, NULL);
 		sum->pkts += ws.pkts;
 		sum->bytes += ws.bytes;
 		sum->flows += fs.created;
@@ -524,6 +526,8 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 		sum->dropped += ws.drop_blocked + ws.drop_fail_closed;
 		sum->ring_drops += ring_drops[i];
 		sum->rst_sent += ws.rst_sent;
+		sum->tcp_gaps += tcp.gaps;
+		sum->tcp_caps += tcp.flow_cap_hit + tcp.worker_cap_hit + tcp.pool_exhausted;
 		for (unsigned e = 0; e < SL_PKT_ERR_COUNT; e++)
 			sum->pkt_errors += ws.pkt_errors[e];
 	}
@@ -531,8 +535,7 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 		struct rte_eth_stats es;
 		struct sl_run_port_stats *ps = &sum->port[sum->n_ports++];
 
-		memset(&es, 0, sizeof(es));
-		rte_eth_stats_get(ports[p].id, &es);
+		sl_port_stats(ports[p].id, &conf->ports[p], &es);
 		snprintf(ps->name, sizeof(ps->name), "%s", conf->ports[p].name);
 		ps->rx = es.ipackets;
 		ps->tx = es.opackets;
