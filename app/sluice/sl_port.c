@@ -17,11 +17,13 @@ static struct {
 } totals[SL_CONF_MAX_PORTS];
 static pthread_mutex_t totals_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* The interface named by the `iface=` argument of an af_packet device string, or "". */
+/* The interface named by the `iface=` argument of an af_packet device string (driver name
+ * net_af_packet or its alias eth_af_packet, then an optional instance suffix), or "". */
 static void
 afpacket_iface(const char *dev, char *name, size_t len)
 {
-	const char *p = strncmp(dev, "net_af_packet", 13) == 0 ? strstr(dev, "iface=") : NULL;
+	int afp = strncmp(dev, "net_af_packet", 13) == 0 || strncmp(dev, "eth_af_packet", 13) == 0;
+	const char *p = afp ? strstr(dev, "iface=") : NULL;
 
 	name[0] = '\0';
 	if (p)
