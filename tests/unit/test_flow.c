@@ -219,6 +219,63 @@ test_foreach_reuse(void)
 	sl_flow_table_free(t);
 }
 
+/* Random creates, lookups, ends and evictions on a small table, checked against a model of
+ * which keys are in and under which flow id: a flow lost (found absent, created twice) or a
+ * stale one found fails. 256 keys for a capacity of 24 keep the table full and its hash buckets
+ * shared (the flow hash is a CRC, linear in the key: a few keys differing in one field all land
+ * in different buckets). */
+static void
+test_churn_against_model(void)
+{
+	enum { KEYS = 256, CAP = 24 };
+	struct sl_flow_table *t = mktable("churn", CAP);
+	uint64_t id_of[KEYS] = {0};
+	unsigned in = 0, seed = 12345;
+
+	for (unsigned step = 0; step < 200000; step++) {
+		uint32_t k, op;
+		struct sl_flow_key key;
+		struct sl_flow *f;
+		int created;
+
+		seed = seed * 1103515245u + 12345u;
+		k = (seed >> 8) % KEYS;
+		op = (seed >> 20) % 4;
+		key = mkkey(k);
+		f = sl_flow_lookup(t, &key, step, op != 0, &created);
+		if (op == 0) { /* lookup only */
+			CU_ASSERT_EQUAL((f != NULL), (id_of[k] != 0));
+			if (f)
+				CU_ASSERT_EQUAL(f->id, id_of[k]);
+		} else if (id_of[k]) {
+			CU_ASSERT_FATAL(f != NULL && !created && f->id == id_of[k]);
+		} else {
+			CU_ASSERT_FATAL(f != NULL && created);
+			if (in == CAP) { /* the least recently active flow made room */
+				for (unsigned j = 0; j < KEYS; j++)
+					if (id_of[j] == last_ended_id)
+						id_of[j] = 0;
+			} else {
+				in++;
+			}
+			id_of[k] = f->id;
+			CU_ASSERT(memcmp(&f->key, &key, sizeof(key)) == 0);
+		}
+		if (op == 3 && f) { /* and end it */
+			sl_flow_end(t, f, SL_FLOW_END_CLOSED);
+			id_of[k] = 0;
+			in--;
+		}
+	}
+	for (uint32_t k = 0; k < KEYS; k++) {
+		struct sl_flow_key key = mkkey(k);
+		int created;
+
+		CU_ASSERT_EQUAL(sl_flow_lookup(t, &key, 0, 0, &created) != NULL, id_of[k] != 0);
+	}
+	sl_flow_table_free(t);
+}
+
 /* sl_flow_table_mem_size sizes a heap before tables are made in it (sl_mem.h): it must bound
  * what a table really takes, rte_hash included, for small and large capacities. */
 static void
@@ -263,6 +320,7 @@ main(void)
 	CU_add_test(s, "evict least recently active when full", test_evict_oldest_idle);
 	CU_add_test(s, "idle expiry and close", test_expire);
 	CU_add_test(s, "foreach and slot reuse", test_foreach_reuse);
+	CU_add_test(s, "random churn matches a model of the table", test_churn_against_model);
 	CU_add_test(s, "memory size bounds what a table takes", test_mem_size_bounds_use);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
