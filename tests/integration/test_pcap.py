@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sltest import (WORK, check_expected, check_no_leak, check_schema, gen, run_tests,  # noqa
-                    sluice, SLUICE)
+from sltest import (BUILD, WORK, check_expected, check_no_leak, check_schema, gen,  # noqa
+                    run_tests, sluice, SLUICE)
 
 
 def scenario(name, *args, **kw):
@@ -98,6 +98,28 @@ def test_mixed_flows_two_workers_same_result():
     check_expected(two, expected, context=False)
     flows = [int(re.search(r"(\d+) flows", r.out).group(1)) for r in (one, two)]
     assert flows[0] == flows[1], f"flow counts differ: 1 worker {flows[0]}, 2 workers {flows[1]}"
+
+
+def test_benchmark_prints_rates_and_ratios():
+    """The README's benchmark command runs and prints what the Performance table quotes: the
+    pipeline's rate, the scan limit and their ratio, the raw-only comparison, and packets per
+    second for frames with nothing to scan. Rates are not asserted (timed tests are not)."""
+    bench = os.path.join(BUILD, "tools", "sl_bench")
+    pcap, _ = gen("mixed", "--flows", "40", "--size", "2")
+    p = subprocess.run([bench, "--seconds", "0.2", "--compare-raw", pcap],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    for pat in (r"pipeline +[0-9.]+ Gbit/s wire +[0-9.]+ Gbit/s payload +[0-9.]+ Mpps",
+                r"hyperscan +[0-9.]+ Gbit/s payload \(scan limit",
+                r"ratio pipeline/scan-limit = [0-9.]+", r"ratio with-HTTP/raw-only = [0-9.]+",
+                r"ratio raw-only/scan-limit = [0-9.]+", r"per pass: .* [1-9][0-9]* alerts"):
+        assert re.search(pat, p.stdout), (pat, p.stdout)
+    small, _ = gen("small", "--packets", "20000")
+    p = subprocess.run([bench, "--seconds", "0.2", "--label", "small64", small],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and re.search(r"small64: pipeline .* [0-9.]+ Mpps", p.stdout), \
+        p.stdout + p.stderr
+    assert "scan limit" not in p.stdout, p.stdout  # nothing to scan: no ratio to print
 
 
 def test_bad_config_is_refused():
