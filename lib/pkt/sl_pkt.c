@@ -317,9 +317,10 @@ sl_pkt_parse(const uint8_t *data, size_t len, struct sl_pkt_info *out)
 	return err; /* SL_PKT_OK from L3 unless L4 was not TCP/UDP */
 }
 
-/* CRC32C over the whole key. On x86-64 with SSE4.2 (the project builds with -march=native) the
- * instructions are used directly: it computes exactly rte_hash_crc(key, sizeof(*key), seed) but
- * skips that header's run-time algorithm switch, whose constructor needs librte_eal. */
+/* CRC32C over the whole key. On x86-64 with SSE4.2 (DPDK's pkg-config flags, which the project
+ * builds with, ask for -march=corei7) the instructions are used directly: it computes exactly
+ * rte_hash_crc(key, sizeof(*key), seed) but skips that header's run-time algorithm switch, whose
+ * constructor needs librte_eal. */
 uint32_t
 sl_pkt_key_hash(const struct sl_flow_key *key)
 {
