@@ -16,6 +16,7 @@
 #include <rte_log.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
@@ -372,6 +373,22 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 			}
 	}
 
+	/* A capture file is timed by its own timestamps (net_pcap's rx timestamp, microseconds):
+	 * events then carry the time the traffic was seen, as Suricata's do on a capture. */
+	struct {
+		uint64_t flag;
+		int field;
+	} pkt_clock = {0, 0};
+	if (opts->pcap_path) {
+		int field = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, NULL);
+		int bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, NULL);
+
+		if (field >= 0 && bit >= 0) {
+			pkt_clock.field = field;
+			pkt_clock.flag = RTE_BIT64(bit);
+		}
+	}
+
 	i = 0;
 	RTE_LCORE_FOREACH_WORKER(lcore)
 	{
@@ -385,6 +402,8 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 		    .tx_pool = mp,
 		    .port_inline = port_inline,
 		    .port_peer = port_peer,
+		    .ts_flag = pkt_clock.flag,
+		    .ts_field = pkt_clock.field,
 		};
 
 		if (i == nw)

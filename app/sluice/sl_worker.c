@@ -13,6 +13,7 @@
 #include <rte_ip.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 #include <rte_prefetch.h>
 #include <rte_tcp.h>
 
@@ -135,6 +136,8 @@ struct sl_worker {
 	uint8_t cur_can_block; /* the current packet came from an inline port */
 	uint8_t cur_block;     /* the current packet completed a match that blocks its flow */
 	uint64_t now_ns;
+	uint64_t ts_flag; /* packet clock (sl_worker_params) */
+	int ts_field;
 } __rte_cache_aligned;
 
 static void
@@ -741,6 +744,8 @@ sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen)
 	w->tx_pool = p->tx_pool;
 	w->port_inline = p->port_inline;
 	w->port_peer = p->port_peer;
+	w->ts_flag = p->ts_flag;
+	w->ts_field = p->ts_field;
 	w->udp_timeout_ns = (uint64_t)c->udp_idle_timeout_s * 1000000000ull;
 
 	snprintf(name, sizeof(name), "sl_flows_%u_%p", p->id, (void *)w);
@@ -1010,7 +1015,8 @@ sl_worker_process(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint8
 {
 	struct sl_pkt_info pi;
 
-	w->now_ns = now_ns;
+	if (w->ts_flag == 0)
+		w->now_ns = now_ns;
 	/* Frames are rarely in cache: fetch the mbuf of frame i+2*AHEAD and the data of frame
 	 * i+AHEAD while frame i is inspected (two levels, since finding the data needs the
 	 * mbuf), as l3fwd does. */
@@ -1027,6 +1033,8 @@ sl_worker_process(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint8
 		if (i + SL_PREFETCH_AHEAD < n)
 			prefetch_frame(pkts[i + SL_PREFETCH_AHEAD]);
 		verdict[i] = SL_VERDICT_FORWARD;
+		if (w->ts_flag && (m->ol_flags & w->ts_flag))
+			w->now_ns = *RTE_MBUF_DYNFIELD(m, w->ts_field, uint64_t *) * 1000;
 		w->st.pkts++;
 		w->st.bytes += rte_pktmbuf_pkt_len(m);
 		if (unlikely(m->nb_segs > 1)) {
@@ -1215,6 +1223,8 @@ sl_worker_http_anomalies(const struct sl_worker *w, uint64_t out[SL_HTTP_AN_COUN
 void
 sl_worker_tick(struct sl_worker *w, uint64_t now_ns)
 {
+	if (w->ts_flag)
+		now_ns = w->now_ns;
 	w->now_ns = now_ns;
 	if (unlikely(__atomic_load_n(&w->top_state, __ATOMIC_ACQUIRE) == 1)) {
 		w->top_count = 0;

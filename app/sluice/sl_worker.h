@@ -71,6 +71,12 @@ struct sl_worker_params {
 	struct rte_mempool *tx_pool;	   /* buffers for TCP resets; NULL: never reset */
 	const uint8_t *port_inline; /* [port id] 1 when frames from it are forwarded (can block) */
 	const uint16_t *port_peer;  /* [port id] where frames from an inline port leave */
+	/* Packet clock, for capture files: frames whose ol_flags carry ts_flag are timed by the
+	 * microseconds in their mbuf dynamic field at offset ts_field (net_pcap's rx timestamp),
+	 * so events, flow times and idle expiry follow the capture, not the wall clock. 0: the
+	 * now_ns the caller passes times everything. */
+	uint64_t ts_flag;
+	int ts_field;
 };
 
 struct sl_worker *sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen);
@@ -81,7 +87,8 @@ size_t sl_worker_mem_size(const struct sl_conf *conf);
 /* Ends every flow (flushing reassembly and streams, so late matches are reported) and frees. */
 void sl_worker_free(struct sl_worker *w);
 
-/* Inspects n frames; verdict[i] says whether frame i may be forwarded. now_ns is wall clock. */
+/* Inspects n frames; verdict[i] says whether frame i may be forwarded. now_ns is wall clock,
+ * unless the packet clock (ts_flag) times the frames. */
 void sl_worker_process(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint8_t *verdict,
 		       uint64_t now_ns);
 
@@ -95,7 +102,8 @@ int sl_worker_sync_ruleset(struct sl_worker *w);
 uint16_t sl_worker_injected(struct sl_worker *w, struct rte_mbuf ***pkts, const uint16_t **ports);
 void sl_worker_inject_reset(struct sl_worker *w);
 
-/* Housekeeping between bursts: expires idle flows (bounded work). */
+/* Housekeeping between bursts: expires idle flows (bounded work). With the packet clock the
+ * time is the last timed frame's and now_ns is not used. */
 void sl_worker_tick(struct sl_worker *w, uint64_t now_ns);
 
 /* Ends every flow now (end of a capture file, shutdown). */

@@ -100,6 +100,33 @@ def test_mixed_flows_two_workers_same_result():
     assert flows[0] == flows[1], f"flow counts differ: 1 worker {flows[0]}, 2 workers {flows[1]}"
 
 
+def test_event_times_are_the_capture_times():
+    """Reading a capture, events carry the time the traffic was captured, as Suricata's do: the
+    frames are moved to 2025-03-01 12:00 UTC, one every 10 ms, and every event time (alerts at
+    the frame that completed the match, flow records at the flow's last frame) must fall among
+    the frames' times, to the microsecond."""
+    import datetime
+    import dpkt
+
+    src, expected = gen("mixed", "--flows", "20", "--size", "1", seed=7)
+    dst = os.path.join(WORK, "moved-in-time.pcap")
+    base = datetime.datetime(2025, 3, 1, 12, tzinfo=datetime.timezone.utc).timestamp()
+    times = []
+    with open(src, "rb") as fi, open(dst, "wb") as fo:
+        w = dpkt.pcap.Writer(fo, snaplen=65535)
+        for i, (_, frame) in enumerate(dpkt.pcap.Reader(fi)):
+            times.append(round((base + i * 0.01) * 1e6))
+            w.writepkt(frame, ts=times[-1] / 1e6)
+    run = sluice(pcap=dst)
+    check_expected(run, expected, context=False)
+    seen = set(times)
+    for e in run.events:
+        t = datetime.datetime.strptime(e["timestamp"], "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+        assert round(t * 1e6) in seen, (e["timestamp"], e["event_type"])
+    starts = [e["flow"]["start"] for e in run.events if e["event_type"] == "flow"]
+    assert starts and all(s.startswith("2025-03-01T12:") for s in starts), starts
+
+
 def test_benchmark_prints_rates_and_ratios():
     """The README's benchmark command runs and prints what the Performance table quotes: the
     pipeline's rate, the scan limit and their ratio, the raw-only comparison, and packets per
