@@ -71,6 +71,8 @@ Scenarios (one flow unless said otherwise; HTTP bodies are JSON with "nir": "<va
     http_gzip_resp    gzip JSON response with a NIR and a card (to_client).
     http_multipart_csv  multipart/form-data CSV upload (port 3000): 4 NIRs, 3 SSNs, 2 cards
                       (body, count = values) and an IBAN in the file part's header (header).
+    http_multipart_b64  the same upload with its file part sent base64 (port 3000): 2 NIRs
+                      and an SSN, found only once decoded (body).
     http_pipelined    two POSTs in one segment (port 8081), the NIR in the second.
     http_pipelined_resp  two GETs in one segment, the NIR in the FIRST response: its event
                       names the first request.
@@ -1318,6 +1320,33 @@ def sc_http_multipart_csv(ctx):
     for v in cards:
         ctx.expect(flow, True, "credit_card", v, "http", "body", http=h)
     ctx.expect(flow, True, "iban", iban, "http", "header", http=h)
+
+
+@scenario
+def sc_http_multipart_b64(ctx):
+    """multipart/form-data upload (port 3000) whose file part is sent base64 (Content-Transfer-
+    Encoding, lines of 76): 2 NIRs and an SSN in the decoded CSV (body); nothing of them is
+    visible in the bytes on the wire."""
+    import base64
+    rng, host = ctx.rng, "files.example.net"
+    boundary = "b64-" + "".join(rng.choice("abcdef0123456789") for _ in range(16))
+    nirs = [gen_nir(rng, corsica=0) for _ in range(2)]
+    ssn = gen_ssn(rng)
+    csv = ("nom;nir;ssn\r\n" + "".join(f"{rng.choice(NAMES)};{n};{ssn if i == 0 else ''}\r\n"
+                                        for i, n in enumerate(nirs))).encode()
+    enc = base64.b64encode(csv)
+    wrapped = b"\r\n".join(enc[i:i + 76] for i in range(0, len(enc), 76))
+    b = boundary.encode()
+    body = (b"--" + b + b"\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.csv\"\r\n"
+            + b"Content-Type: text/csv\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + wrapped + b"\r\n--" + b + b"--\r\n")
+    ct = "multipart/form-data; boundary=" + boundary
+    url = "/upload"
+    flow = http_flow(ctx, 3000, [(http_req("POST", url, host, body, ct), http_resp(OK_JSON), ())])
+    h = http_fields("POST", url, host, ct, length=len(body))
+    for v in nirs:
+        ctx.expect(flow, True, "fr_ssn", v, "http", "body", http=h)
+    ctx.expect(flow, True, "us_ssn", ssn, "http", "body", http=h)
 
 
 @scenario

@@ -418,13 +418,125 @@ delim_at(const struct sl_http_dir *d, unsigned k)
 	return k < 4 ? (uint8_t) "\r\n--"[k] : (uint8_t)d->boundary[k - 4];
 }
 
+/* base64 (RFC 4648 standard alphabet): the value of character c; 64 for '=', 65 for the line
+ * breaks and blanks MIME lets appear anywhere, 255 for anything else. */
+static inline uint8_t
+b64_value(uint8_t c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return (uint8_t)(c - 'A');
+	if (c >= 'a' && c <= 'z')
+		return (uint8_t)(c - 'a' + 26);
+	if (c >= '0' && c <= '9')
+		return (uint8_t)(c - '0' + 52);
+	if (c == '+' || c == '/')
+		return c == '+' ? 62 : 63;
+	if (c == '=')
+		return 64;
+	return c == '\r' || c == '\n' || c == ' ' || c == '\t' ? 65 : 255;
+}
+
+/* Emits the bytes of the held base64 characters: 2 to 4 characters make 1 to 3 bytes (a lone
+ * character makes none). */
+static void
+b64_flush(struct run *r)
+{
+	struct sl_http_dir *d = r->d;
+	const uint8_t *q = d->b64_q;
+	uint8_t out[3] = {(uint8_t)(q[0] << 2 | q[1] >> 4), (uint8_t)(q[1] << 4 | q[2] >> 2),
+			  (uint8_t)(q[2] << 6 | q[3])};
+
+	if (d->b64_n >= 2)
+		emit(r, SL_SCAN_CTX_BODY, out, d->b64_n - 1u);
+	d->b64_n = 0;
+	memset(d->b64_q, 0, sizeof(d->b64_q));
+}
+
+/* Part content, decoded when the part is base64. At the first character base64 does not
+ * have, what is held is decoded, an anomaly says so, and the rest of the part is passed as
+ * sent (scanned, not lost). */
+static void
+mp_content(struct run *r, const uint8_t *p, size_t n)
+{
+	struct sl_http_dir *d = r->d;
+
+	if (!d->mp_b64) {
+		emit(r, SL_SCAN_CTX_BODY, p, n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint8_t v = b64_value(p[i]);
+
+		if (v < 64) {
+			d->b64_q[d->b64_n++] = v;
+			if (d->b64_n == 4)
+				b64_flush(r);
+		} else if (v == 64) {
+			b64_flush(r); /* padding ends the quantum */
+		} else if (v != 65) {
+			b64_flush(r);
+			anomaly(r, SL_HTTP_AN_BAD_BASE64);
+			d->mp_b64 = 0;
+			emit(r, SL_SCAN_CTX_BODY, p + i, n - i);
+			return;
+		}
+	}
+}
+
+static void
+mp_content_byte(struct run *r, uint8_t b)
+{
+	if (r->d->mp_b64)
+		mp_content(r, &b, 1);
+	else
+		emit_byte(r, SL_SCAN_CTX_BODY, b);
+}
+
+/* A part header line ended: a base64 Content-Transfer-Encoding makes the part's content
+ * decoded. The line was kept in d->ph (its first bytes, which are all this needs). */
+static void
+mp_header_line(struct sl_http_dir *d)
+{
+	static const char name[] = "content-transfer-encoding";
+	size_t n = d->ph_len, i = sizeof(name) - 1, v;
+
+	d->ph_len = 0;
+	if (n <= i || strncasecmp(d->ph, name, i) != 0)
+		return;
+	while (i < n && (d->ph[i] == ' ' || d->ph[i] == '\t'))
+		i++;
+	if (i == n || d->ph[i++] != ':')
+		return;
+	while (i < n && (d->ph[i] == ' ' || d->ph[i] == '\t'))
+		i++;
+	for (v = n; v > i && (d->ph[v - 1] == ' ' || d->ph[v - 1] == '\t'); v--)
+		;
+	d->mp_b64 = v - i == 6 && strncasecmp(d->ph + i, "base64", 6) == 0;
+}
+
+static void
+mp_ph_byte(struct run *r, uint8_t c)
+{
+	struct sl_http_dir *d = r->d;
+
+	emit_byte(r, SL_SCAN_CTX_HEADER, c);
+	if (d->ph_len < sizeof(d->ph))
+		d->ph[d->ph_len++] = (char)c;
+	else
+		d->ph[0] = '\0'; /* longer than any line looked for */
+}
+
 /* A whole delimiter was read: the part before it ends, and the body goes on in state `next`
  * (the next part's headers, or the epilogue). */
 static void
 mp_delimited(struct run *r, enum mp_state next)
 {
+	if (r->d->mp_b64)
+		b64_flush(r);
 	unit_end(r, SL_SCAN_CTX_BODY);
 	r->d->mp_virtual = r->d->mp_match = 0;
+	r->d->mp_b64 = 0;
+	r->d->ph_len = 0;
 	r->d->mp_state = next;
 }
 
@@ -436,7 +548,7 @@ mp_unmatch(struct run *r, unsigned upto)
 	struct sl_http_dir *d = r->d;
 
 	for (unsigned k = d->mp_virtual ? 2 : 0; k < upto; k++)
-		emit_byte(r, SL_SCAN_CTX_BODY, delim_at(d, k));
+		mp_content_byte(r, delim_at(d, k));
 	d->mp_virtual = 0;
 	d->mp_match = 0;
 }
@@ -463,7 +575,7 @@ mp_stage(struct run *r, const uint8_t *p, size_t n)
 				const uint8_t *cr = memchr(p + i, '\r', n - i);
 				size_t k = cr ? (size_t)(cr - p) : n;
 
-				emit(r, SL_SCAN_CTX_BODY, p + i, k - i);
+				mp_content(r, p + i, k - i);
 				d->mp_virtual = d->mp_virtual && k == i;
 				i = k;
 				if (i == n)
@@ -499,7 +611,7 @@ mp_stage(struct run *r, const uint8_t *p, size_t n)
 				continue;
 			}
 			mp_unmatch(r, dlen);
-			emit_byte(r, SL_SCAN_CTX_BODY, '-');
+			mp_content_byte(r, '-');
 			d->mp_state = MP_CONTENT;
 			continue;
 		case MP_AFTER_CR:
@@ -519,7 +631,7 @@ mp_stage(struct run *r, const uint8_t *p, size_t n)
 				unit_end(r, SL_SCAN_CTX_HEADER);
 				d->mp_state = MP_CONTENT;
 			} else {
-				emit_byte(r, SL_SCAN_CTX_HEADER, c);
+				mp_ph_byte(r, c);
 				d->mp_state = MP_PH_LINE;
 			}
 			i++;
@@ -529,19 +641,21 @@ mp_stage(struct run *r, const uint8_t *p, size_t n)
 				d->mp_state = MP_PH_LINE_CR;
 			} else if (c == '\n') {
 				emit_byte(r, SL_SCAN_CTX_HEADER, '\n');
+				mp_header_line(d);
 				d->mp_state = MP_PH_START;
 			} else {
-				emit_byte(r, SL_SCAN_CTX_HEADER, c);
+				mp_ph_byte(r, c);
 			}
 			i++;
 			continue;
 		case MP_PH_LINE_CR:
 			if (c == '\n') {
 				emit_byte(r, SL_SCAN_CTX_HEADER, '\n');
+				mp_header_line(d);
 				d->mp_state = MP_PH_START;
 				i++;
 			} else {
-				emit_byte(r, SL_SCAN_CTX_HEADER, '\r');
+				mp_ph_byte(r, '\r');
 				d->mp_state = MP_PH_LINE;
 			}
 			continue;
@@ -551,7 +665,7 @@ mp_stage(struct run *r, const uint8_t *p, size_t n)
 				d->mp_state = MP_CONTENT;
 				i++;
 			} else {
-				emit_byte(r, SL_SCAN_CTX_HEADER, '\r');
+				mp_ph_byte(r, '\r');
 				d->mp_state = MP_PH_LINE;
 			}
 			continue;
@@ -798,8 +912,12 @@ body_end(struct run *r)
 	}
 	if (d->ctype_kind == CT_FORM)
 		pct_flush(r, SL_SCAN_CTX_BODY);
-	if (d->ctype_kind == CT_MULTIPART && d->mp_state == MP_CONTENT && !d->body_stop)
+	if (d->ctype_kind == CT_MULTIPART && d->mp_state == MP_CONTENT && !d->body_stop) {
 		mp_unmatch(r, d->mp_match);
+		if (d->mp_b64)
+			b64_flush(r);
+	}
+	d->mp_b64 = d->b64_n = d->ph_len = 0;
 	layers_release(r->pool, d);
 	unit_end(r, SL_SCAN_CTX_HEADER);
 	unit_end(r, SL_SCAN_CTX_BODY);
@@ -1138,6 +1256,7 @@ body_begin(struct run *r)
 	d->mp_state = MP_CONTENT;
 	d->mp_match = 2; /* the first delimiter may open the body, without its CRLF */
 	d->mp_virtual = 1;
+	d->mp_b64 = d->b64_n = d->ph_len = 0;
 	d->pct = 0;
 	if (d->flags & F_ENC_BAD) {
 		anomaly(r, SL_HTTP_AN_UNKNOWN_ENCODING); /* passed on undecoded */

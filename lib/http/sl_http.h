@@ -22,8 +22,10 @@
  *  - no allocation after sl_http_pool_create; bounded work per input byte; single-threaded (one
  *    pool per worker). Decompression states are ISA-L igzip states taken from the pool only
  *    while a compressed body is being decoded.
+ * Multipart parts sent with Content-Transfer-Encoding: base64 are decoded (a character outside
+ * base64 is reported, http_bad_base64, and the rest of the part is passed as sent).
  * Not supported: HTTP/2, HTTP/0.9, Content-Encoding br/compress/zstd (reported, passed
- * undecoded), base64 or quoted-printable multipart parts (scanned as sent), nested multipart. */
+ * undecoded), quoted-printable multipart parts (scanned as sent), nested multipart. */
 #ifndef SL_HTTP_H
 #define SL_HTTP_H
 
@@ -65,6 +67,7 @@
 	X(UNSOLICITED_RESPONSE, "http_response_without_request", 0)                                \
 	X(PIPELINE_OVERFLOW, "http_pipeline_overflow", 0)                                          \
 	X(GAP, "http_gap", 1)                                                                      \
+	X(BAD_BASE64, "http_bad_base64", 0)                                                        \
 	X(TRUNCATED, "http_truncated", 0)
 
 enum sl_http_anomaly {
@@ -141,6 +144,11 @@ struct sl_http_dir {
 	uint8_t pct, pct_hi, in_query;
 	uint8_t n_enc, n_layers, ctype_kind, boundary_len;
 	uint8_t mp_state, mp_match, mp_virtual, body_stop;
+	uint8_t mp_b64;	  /* the current part is Content-Transfer-Encoding: base64 */
+	uint8_t b64_n;	  /* base64 characters held (0-3) until a quantum is complete */
+	uint8_t ph_len;	  /* bytes of the current part header line kept in ph */
+	uint8_t b64_q[4]; /* their 6-bit values */
+	char ph[40];	  /* the start of the current part header line */
 	uint16_t status;
 	uint16_t url_len;
 	uint32_t line_len;
