@@ -71,8 +71,8 @@ Scenarios (one flow unless said otherwise; HTTP bodies are JSON with "nir": "<va
     http_gzip_resp    gzip JSON response with a NIR and a card (to_client).
     http_multipart_csv  multipart/form-data CSV upload (port 3000): 4 NIRs, 3 SSNs, 2 cards
                       (body, count = values) and an IBAN in the file part's header (header).
-    http_multipart_b64  the same upload with its file part sent base64 (port 3000): 2 NIRs
-                      and an SSN, found only once decoded (body).
+    http_multipart_cte  an upload with a base64 part (2 NIRs, an SSN) and a quoted-printable
+                      part (a NIR cut by a soft line break), found only once decoded (body).
     http_pipelined    two POSTs in one segment (port 8081), the NIR in the second.
     http_pipelined_resp  two GETs in one segment, the NIR in the FIRST response: its event
                       names the first request.
@@ -1323,23 +1323,28 @@ def sc_http_multipart_csv(ctx):
 
 
 @scenario
-def sc_http_multipart_b64(ctx):
-    """multipart/form-data upload (port 3000) whose file part is sent base64 (Content-Transfer-
-    Encoding, lines of 76): 2 NIRs and an SSN in the decoded CSV (body); nothing of them is
-    visible in the bytes on the wire."""
+def sc_http_multipart_cte(ctx):
+    """multipart/form-data upload (port 3000) with parts sent in a Content-Transfer-Encoding: a
+    base64 CSV (lines of 76) with 2 NIRs and an SSN, and a quoted-printable note whose NIR is cut
+    by a soft line break ("=\\r\\n"). Nothing of the values is on the wire as such: only the
+    decoded parts show them (body)."""
     import base64
     rng, host = ctx.rng, "files.example.net"
-    boundary = "b64-" + "".join(rng.choice("abcdef0123456789") for _ in range(16))
-    nirs = [gen_nir(rng, corsica=0) for _ in range(2)]
+    boundary = "cte-" + "".join(rng.choice("abcdef0123456789") for _ in range(16))
+    nirs = [gen_nir(rng, corsica=0) for _ in range(3)]
     ssn = gen_ssn(rng)
     csv = ("nom;nir;ssn\r\n" + "".join(f"{rng.choice(NAMES)};{n};{ssn if i == 0 else ''}\r\n"
-                                        for i, n in enumerate(nirs))).encode()
+                                        for i, n in enumerate(nirs[:2]))).encode()
     enc = base64.b64encode(csv)
     wrapped = b"\r\n".join(enc[i:i + 76] for i in range(0, len(enc), 76))
+    qp = ("Note de l'agent =C3=A0 propos du dossier, num=C3=A9ro de s=C3=A9curit=C3=A9 "
+          f"sociale {nirs[2][:6]}=\r\n{nirs[2][6:]} =E2=80=94 fin").encode()
     b = boundary.encode()
     body = (b"--" + b + b"\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.csv\"\r\n"
             + b"Content-Type: text/csv\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-            + wrapped + b"\r\n--" + b + b"--\r\n")
+            + wrapped + b"\r\n--" + b + b"\r\nContent-Disposition: form-data; name=\"note\"\r\n"
+            + b"Content-Transfer-Encoding: quoted-printable\r\n\r\n" + qp
+            + b"\r\n--" + b + b"--\r\n")
     ct = "multipart/form-data; boundary=" + boundary
     url = "/upload"
     flow = http_flow(ctx, 3000, [(http_req("POST", url, host, body, ct), http_resp(OK_JSON), ())])

@@ -436,64 +436,148 @@ b64_value(uint8_t c)
 	return c == '\r' || c == '\n' || c == ' ' || c == '\t' ? 65 : 255;
 }
 
+enum cte { CTE_NONE = 0, CTE_BASE64, CTE_QP };
+
 /* Emits the bytes of the held base64 characters: 2 to 4 characters make 1 to 3 bytes (a lone
  * character makes none). */
 static void
 b64_flush(struct run *r)
 {
 	struct sl_http_dir *d = r->d;
-	const uint8_t *q = d->b64_q;
+	const uint8_t *q = d->cte_q;
 	uint8_t out[3] = {(uint8_t)(q[0] << 2 | q[1] >> 4), (uint8_t)(q[1] << 4 | q[2] >> 2),
 			  (uint8_t)(q[2] << 6 | q[3])};
 
-	if (d->b64_n >= 2)
-		emit(r, SL_SCAN_CTX_BODY, out, d->b64_n - 1u);
-	d->b64_n = 0;
-	memset(d->b64_q, 0, sizeof(d->b64_q));
+	if (d->cte_n >= 2)
+		emit(r, SL_SCAN_CTX_BODY, out, d->cte_n - 1u);
+	d->cte_n = 0;
+	memset(d->cte_q, 0, sizeof(d->cte_q));
 }
 
-/* Part content, decoded when the part is base64. At the first character base64 does not
- * have, what is held is decoded, an anomaly says so, and the rest of the part is passed as
- * sent (scanned, not lost). */
+/* base64 content. At the first character base64 does not have, what is held is decoded, an
+ * anomaly says so, and the rest of the part is passed as sent (scanned, not lost). */
 static void
-mp_content(struct run *r, const uint8_t *p, size_t n)
+b64_content(struct run *r, const uint8_t *p, size_t n)
 {
 	struct sl_http_dir *d = r->d;
 
-	if (!d->mp_b64) {
-		emit(r, SL_SCAN_CTX_BODY, p, n);
-		return;
-	}
 	for (size_t i = 0; i < n; i++) {
 		uint8_t v = b64_value(p[i]);
 
 		if (v < 64) {
-			d->b64_q[d->b64_n++] = v;
-			if (d->b64_n == 4)
+			d->cte_q[d->cte_n++] = v;
+			if (d->cte_n == 4)
 				b64_flush(r);
 		} else if (v == 64) {
 			b64_flush(r); /* padding ends the quantum */
 		} else if (v != 65) {
 			b64_flush(r);
 			anomaly(r, SL_HTTP_AN_BAD_BASE64);
-			d->mp_b64 = 0;
+			d->mp_cte = CTE_NONE;
 			emit(r, SL_SCAN_CTX_BODY, p + i, n - i);
 			return;
 		}
 	}
 }
 
+static int
+hex_value(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Emits what a quoted-printable escape held, as sent: it was not one. */
+static void
+qp_flush(struct run *r)
+{
+	struct sl_http_dir *d = r->d;
+
+	emit(r, SL_SCAN_CTX_BODY, d->cte_q, d->cte_n);
+	d->cte_n = 0;
+}
+
+/* quoted-printable content (RFC 2045 6.7): "=XX" is byte XX, "=" at a line end a soft line
+ * break (nothing), anything else is itself. */
+static void
+qp_content(struct run *r, const uint8_t *p, size_t n)
+{
+	struct sl_http_dir *d = r->d;
+	size_t i = 0;
+
+	while (i < n) {
+		uint8_t c = p[i];
+
+		if (d->cte_n == 0) {
+			const uint8_t *eq = memchr(p + i, '=', n - i);
+			size_t k = eq ? (size_t)(eq - p) : n;
+
+			emit(r, SL_SCAN_CTX_BODY, p + i, k - i);
+			if (k < n)
+				d->cte_q[d->cte_n++] = '=';
+			i = k + 1;
+			continue;
+		}
+		if (d->cte_n == 1 && (hex_value(c) >= 0 || c == '\r')) {
+			d->cte_q[d->cte_n++] = c;
+		} else if (c == '\n' && (d->cte_n == 1 || d->cte_q[1] == '\r')) {
+			d->cte_n = 0; /* soft line break */
+		} else if (d->cte_n == 2 && d->cte_q[1] != '\r' && hex_value(c) >= 0) {
+			uint8_t b = (uint8_t)(hex_value(d->cte_q[1]) << 4 | hex_value(c));
+
+			emit(r, SL_SCAN_CTX_BODY, &b, 1);
+			d->cte_n = 0;
+		} else {
+			qp_flush(r);
+			continue; /* c again, outside an escape */
+		}
+		i++;
+	}
+}
+
+/* Part content, decoded by its transfer encoding. */
+static void
+mp_content(struct run *r, const uint8_t *p, size_t n)
+{
+	switch (r->d->mp_cte) {
+	case CTE_BASE64:
+		b64_content(r, p, n);
+		break;
+	case CTE_QP:
+		qp_content(r, p, n);
+		break;
+	default:
+		emit(r, SL_SCAN_CTX_BODY, p, n);
+	}
+}
+
 static void
 mp_content_byte(struct run *r, uint8_t b)
 {
-	if (r->d->mp_b64)
+	if (r->d->mp_cte)
 		mp_content(r, &b, 1);
 	else
 		emit_byte(r, SL_SCAN_CTX_BODY, b);
 }
 
-/* A part header line ended: a base64 Content-Transfer-Encoding makes the part's content
- * decoded. The line was kept in d->ph (its first bytes, which are all this needs). */
+/* The end of a part's content: what its decoder holds goes out. */
+static void
+mp_content_end(struct run *r)
+{
+	struct sl_http_dir *d = r->d;
+
+	if (d->mp_cte == CTE_BASE64)
+		b64_flush(r);
+	else if (d->mp_cte == CTE_QP)
+		qp_flush(r);
+	d->mp_cte = CTE_NONE;
+	d->cte_n = 0;
+}
+
+/* A part header line ended: Content-Transfer-Encoding base64 or quoted-printable makes the
+ * part's content decoded. The line was kept in d->ph (its first bytes, all this needs). */
 static void
 mp_header_line(struct sl_http_dir *d)
 {
@@ -511,7 +595,10 @@ mp_header_line(struct sl_http_dir *d)
 		i++;
 	for (v = n; v > i && (d->ph[v - 1] == ' ' || d->ph[v - 1] == '\t'); v--)
 		;
-	d->mp_b64 = v - i == 6 && strncasecmp(d->ph + i, "base64", 6) == 0;
+	if (v - i == 6 && strncasecmp(d->ph + i, "base64", 6) == 0)
+		d->mp_cte = CTE_BASE64;
+	else if (v - i == 16 && strncasecmp(d->ph + i, "quoted-printable", 16) == 0)
+		d->mp_cte = CTE_QP;
 }
 
 static void
@@ -531,11 +618,9 @@ mp_ph_byte(struct run *r, uint8_t c)
 static void
 mp_delimited(struct run *r, enum mp_state next)
 {
-	if (r->d->mp_b64)
-		b64_flush(r);
+	mp_content_end(r);
 	unit_end(r, SL_SCAN_CTX_BODY);
 	r->d->mp_virtual = r->d->mp_match = 0;
-	r->d->mp_b64 = 0;
 	r->d->ph_len = 0;
 	r->d->mp_state = next;
 }
@@ -914,10 +999,9 @@ body_end(struct run *r)
 		pct_flush(r, SL_SCAN_CTX_BODY);
 	if (d->ctype_kind == CT_MULTIPART && d->mp_state == MP_CONTENT && !d->body_stop) {
 		mp_unmatch(r, d->mp_match);
-		if (d->mp_b64)
-			b64_flush(r);
+		mp_content_end(r);
 	}
-	d->mp_b64 = d->b64_n = d->ph_len = 0;
+	d->mp_cte = d->cte_n = d->ph_len = 0;
 	layers_release(r->pool, d);
 	unit_end(r, SL_SCAN_CTX_HEADER);
 	unit_end(r, SL_SCAN_CTX_BODY);
@@ -1256,7 +1340,7 @@ body_begin(struct run *r)
 	d->mp_state = MP_CONTENT;
 	d->mp_match = 2; /* the first delimiter may open the body, without its CRLF */
 	d->mp_virtual = 1;
-	d->mp_b64 = d->b64_n = d->ph_len = 0;
+	d->mp_cte = d->cte_n = d->ph_len = 0;
 	d->pct = 0;
 	if (d->flags & F_ENC_BAD) {
 		anomaly(r, SL_HTTP_AN_UNKNOWN_ENCODING); /* passed on undecoded */

@@ -22,10 +22,11 @@
  *  - no allocation after sl_http_pool_create; bounded work per input byte; single-threaded (one
  *    pool per worker). Decompression states are ISA-L igzip states taken from the pool only
  *    while a compressed body is being decoded.
- * Multipart parts sent with Content-Transfer-Encoding: base64 are decoded (a character outside
- * base64 is reported, http_bad_base64, and the rest of the part is passed as sent).
+ * Multipart parts sent with Content-Transfer-Encoding base64 or quoted-printable are decoded
+ * (a character outside base64 is reported, http_bad_base64, and the rest of the part is passed
+ * as sent; a malformed quoted-printable escape is passed as sent, as RFC 2045 advises).
  * Not supported: HTTP/2, HTTP/0.9, Content-Encoding br/compress/zstd (reported, passed
- * undecoded), quoted-printable multipart parts (scanned as sent), nested multipart. */
+ * undecoded), nested multipart. */
 #ifndef SL_HTTP_H
 #define SL_HTTP_H
 
@@ -144,11 +145,11 @@ struct sl_http_dir {
 	uint8_t pct, pct_hi, in_query;
 	uint8_t n_enc, n_layers, ctype_kind, boundary_len;
 	uint8_t mp_state, mp_match, mp_virtual, body_stop;
-	uint8_t mp_b64;	  /* the current part is Content-Transfer-Encoding: base64 */
-	uint8_t b64_n;	  /* base64 characters held (0-3) until a quantum is complete */
+	uint8_t mp_cte;	  /* the current part's Content-Transfer-Encoding (sl_http.c: enum cte) */
+	uint8_t cte_n;	  /* characters its decoder holds: base64 0-3, quoted-printable 0-2 */
 	uint8_t ph_len;	  /* bytes of the current part header line kept in ph */
-	uint8_t b64_q[4]; /* their 6-bit values */
-	char ph[40];	  /* the start of the current part header line */
+	uint8_t cte_q[4]; /* base64: their 6-bit values; quoted-printable: '=' and what follows */
+	char ph[64];	  /* the start of the current part header line */
 	uint16_t status;
 	uint16_t url_len;
 	uint32_t line_len;

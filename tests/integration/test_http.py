@@ -190,10 +190,10 @@ def test_multipart_csv_upload():
     assert counts == {"fr_ssn": 4, "us_ssn": 3, "credit_card": 2, "iban": 1}, counts
 
 
-def test_multipart_base64_part_decoded():
-    """The values are not on the wire: only the part's base64 decoding shows them."""
-    run, expected = exact("http_multipart_b64")
-    assert {e["sensor"]: e["count"] for e in expected} == {"fr_ssn": 2, "us_ssn": 1}
+def test_multipart_base64_and_quoted_printable_parts_decoded():
+    """The values are not on the wire as such: only the parts' decoding shows them."""
+    run, expected = exact("http_multipart_cte")
+    assert {e["sensor"]: e["count"] for e in expected} == {"fr_ssn": 3, "us_ssn": 1}
 
 
 def test_second_of_two_pipelined_requests():

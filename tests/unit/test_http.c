@@ -586,6 +586,30 @@ test_multipart_base64(void)
 	tc_free(&tc);
 }
 
+/* Quoted-printable parts are scanned decoded: "=XX" escapes, soft line breaks (CRLF or LF) even
+ * inside a value; a malformed escape and a trailing '=' go as sent. */
+static void
+test_multipart_quoted_printable(void)
+{
+	const char *body = "--b\r\n"
+			   "Content-Transfer-Encoding: Quoted-Printable\r\n"
+			   "\r\n"
+			   "nir=3D1851278000=\r\n00112 caf=C3=a9 =ZZ=\n=4 end=\r\n"
+			   "--b--\r\n";
+	struct tcase tc = {.name = "multipart_qp"};
+	char *t;
+
+	buf_printf(&tc.req,
+		   "POST /upload HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+		   "Content-Length: %zu\r\n\r\n%s",
+		   strlen(body), body);
+	t = check_splits(&tc);
+	EXPECT(t, "\n[body]nir=185127800000112 caf\\xc3\\xa9 =ZZ=4 end=\n[/body]");
+	EXPECT_NOT(t, "!");
+	free(t);
+	tc_free(&tc);
+}
+
 static void
 test_pipelined(void)
 {
@@ -958,6 +982,7 @@ main(void)
 	    {"form urlencoded", test_form},
 	    {"multipart csv upload", test_multipart},
 	    {"multipart base64 parts decoded", test_multipart_base64},
+	    {"multipart quoted-printable parts decoded", test_multipart_quoted_printable},
 	    {"pipelined with head 204 304 100", test_pipelined},
 	    {"keep-alive three requests", test_keepalive},
 	    {"read until close", test_read_until_close},
