@@ -1309,17 +1309,20 @@ def sc_http_multipart_csv(ctx):
             + b"Content-Disposition: form-data; name=\"fichier\"; filename=\"releve-"
             + iban.encode() + b".csv\"\r\nContent-Type: text/csv\r\n\r\n" + csv
             + b"\r\n--" + b + b"--\r\n")
+    multipart_upload(ctx, host, boundary, body,
+                     [("fr_ssn", v, "body") for v in nirs] + [("us_ssn", v, "body") for v in ssns]
+                     + [("credit_card", v, "body") for v in cards] + [("iban", iban, "header")])
+
+
+def multipart_upload(ctx, host, boundary, body, values):
+    """A multipart/form-data POST of `body` to port 3000, expecting each (sensor, value,
+    context) of `values` in its request."""
     ct = "multipart/form-data; boundary=" + boundary
     url = "/upload"
     flow = http_flow(ctx, 3000, [(http_req("POST", url, host, body, ct), http_resp(OK_JSON), ())])
     h = http_fields("POST", url, host, ct, length=len(body))
-    for v in nirs:
-        ctx.expect(flow, True, "fr_ssn", v, "http", "body", http=h)
-    for v in ssns:
-        ctx.expect(flow, True, "us_ssn", v, "http", "body", http=h)
-    for v in cards:
-        ctx.expect(flow, True, "credit_card", v, "http", "body", http=h)
-    ctx.expect(flow, True, "iban", iban, "http", "header", http=h)
+    for sensor, v, context in values:
+        ctx.expect(flow, True, sensor, v, "http", context, http=h)
 
 
 @scenario
@@ -1345,13 +1348,8 @@ def sc_http_multipart_cte(ctx):
             + wrapped + b"\r\n--" + b + b"\r\nContent-Disposition: form-data; name=\"note\"\r\n"
             + b"Content-Transfer-Encoding: quoted-printable\r\n\r\n" + qp
             + b"\r\n--" + b + b"--\r\n")
-    ct = "multipart/form-data; boundary=" + boundary
-    url = "/upload"
-    flow = http_flow(ctx, 3000, [(http_req("POST", url, host, body, ct), http_resp(OK_JSON), ())])
-    h = http_fields("POST", url, host, ct, length=len(body))
-    for v in nirs:
-        ctx.expect(flow, True, "fr_ssn", v, "http", "body", http=h)
-    ctx.expect(flow, True, "us_ssn", ssn, "http", "body", http=h)
+    multipart_upload(ctx, host, boundary, body,
+                     [("fr_ssn", v, "body") for v in nirs] + [("us_ssn", ssn, "body")])
 
 
 @scenario

@@ -551,6 +551,22 @@ test_multipart(void)
 	tc_free(&tc);
 }
 
+/* The transcript of a multipart POST (boundary "b") carrying `body`, the same at every split. */
+static char *
+multipart_case(const char *name, const char *body)
+{
+	struct tcase tc = {.name = name};
+	char *t;
+
+	buf_printf(&tc.req,
+		   "POST /upload HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+		   "Content-Length: %zu\r\n\r\n%s",
+		   strlen(body), body);
+	t = check_splits(&tc);
+	tc_free(&tc);
+	return t;
+}
+
 /* Parts sent base64 are scanned decoded: line breaks anywhere, padding, the transfer encoding
  * named in any case with blanks around the colon; a character base64 does not have stops the
  * decoding of that part (anomaly) and the rest goes as sent. A part without it is as sent. */
@@ -571,19 +587,12 @@ test_multipart_base64(void)
 			   "\r\n"
 			   "QUJD\r\n"
 			   "--b--\r\n";
-	struct tcase tc = {.name = "multipart_base64"};
-	char *t;
+	char *t = multipart_case("multipart_base64", body);
 
-	buf_printf(&tc.req,
-		   "POST /upload HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
-		   "Content-Length: %zu\r\n\r\n%s",
-		   strlen(body), body);
-	t = check_splits(&tc);
 	EXPECT(t, "\n[body]name,nir\\x0d\\x0aA,185127800000112\\x0d\\x0a\n[/body]");
 	EXPECT(t, "\n[body]ABC\n!http_bad_base64\n[body]*DEF\n[/body]");
 	EXPECT(t, "\n[body]QUJD\n[/body]");
 	free(t);
-	tc_free(&tc);
 }
 
 /* Quoted-printable parts are scanned decoded: "=XX" escapes, soft line breaks (CRLF or LF) even
@@ -596,18 +605,11 @@ test_multipart_quoted_printable(void)
 			   "\r\n"
 			   "nir=3D1851278000=\r\n00112 caf=C3=a9 =ZZ=\n=4 end=\r\n"
 			   "--b--\r\n";
-	struct tcase tc = {.name = "multipart_qp"};
-	char *t;
+	char *t = multipart_case("multipart_qp", body);
 
-	buf_printf(&tc.req,
-		   "POST /upload HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
-		   "Content-Length: %zu\r\n\r\n%s",
-		   strlen(body), body);
-	t = check_splits(&tc);
 	EXPECT(t, "\n[body]nir=185127800000112 caf\\xc3\\xa9 =ZZ=4 end=\n[/body]");
 	EXPECT_NOT(t, "!");
 	free(t);
-	tc_free(&tc);
 }
 
 static void
