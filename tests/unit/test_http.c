@@ -498,21 +498,29 @@ test_gzip_response(void)
 	tc_free(&tc);
 }
 
-static void
-test_form(void)
+/* The transcript of a POST of `body` as Content-Type `ctype`, the same at every split. */
+static char *
+post_case(const char *name, const char *ctype, const char *body)
 {
-	const char *body = "name=Jean+Dupont&nir=1%2085%2012%2078&x=%4%41+&y=%";
-	struct tcase tc = {.name = "form"};
+	struct tcase tc = {.name = name};
 	char *t;
 
 	buf_printf(&tc.req,
-		   "POST /f HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded; "
-		   "charset=utf-8\r\nContent-Length: %zu\r\n\r\n%s",
-		   strlen(body), body);
+		   "POST /upload HTTP/1.1\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n%s",
+		   ctype, strlen(body), body);
 	t = check_splits(&tc);
+	tc_free(&tc);
+	return t;
+}
+
+static void
+test_form(void)
+{
+	char *t = post_case("form", "application/x-www-form-urlencoded; charset=utf-8",
+			    "name=Jean+Dupont&nir=1%2085%2012%2078&x=%4%41+&y=%");
+
 	EXPECT(t, "\n[body]name=Jean Dupont&nir=1 85 12 78&x=%4A &y=%\n[/body]");
 	free(t);
-	tc_free(&tc);
 }
 
 static void
@@ -531,14 +539,8 @@ test_multipart(void)
 	    "name,nir\r\nA,185127800000112\r\nB,285127800000199\r\n"
 	    "\r\n--XyZ--b0undary--\r\n"
 	    "epilogue";
-	struct tcase tc = {.name = "multipart"};
-	char *t;
+	char *t = post_case("multipart", "multipart/form-data; boundary=\"XyZ--b0undary\"", body);
 
-	buf_printf(&tc.req,
-		   "POST /upload HTTP/1.1\r\nContent-Type: multipart/form-data; "
-		   "boundary=\"XyZ--b0undary\"\r\nContent-Length: %zu\r\n\r\n%s",
-		   strlen(body), body);
-	t = check_splits(&tc);
 	EXPECT(t, "\n[body]preamble\n[/body]"
 		  "\n[header]Content-Disposition: form-data; name=\"comment\"\\x0a\n[/header]"
 		  "\n[body]see file\\x0d\\x0a--XyZ-- not a boundary\n[/body]"
@@ -548,23 +550,6 @@ test_multipart(void)
 		  "\n[/body]\n[body]\\x0d\\x0aepilogue\n[/body]");
 	EXPECT_NOT(t, "!");
 	free(t);
-	tc_free(&tc);
-}
-
-/* The transcript of a multipart POST (boundary "b") carrying `body`, the same at every split. */
-static char *
-multipart_case(const char *name, const char *body)
-{
-	struct tcase tc = {.name = name};
-	char *t;
-
-	buf_printf(&tc.req,
-		   "POST /upload HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
-		   "Content-Length: %zu\r\n\r\n%s",
-		   strlen(body), body);
-	t = check_splits(&tc);
-	tc_free(&tc);
-	return t;
 }
 
 /* Parts sent base64 are scanned decoded: line breaks anywhere, padding, the transfer encoding
@@ -587,7 +572,7 @@ test_multipart_base64(void)
 			   "\r\n"
 			   "QUJD\r\n"
 			   "--b--\r\n";
-	char *t = multipart_case("multipart_base64", body);
+	char *t = post_case("multipart_base64", "multipart/form-data; boundary=b", body);
 
 	EXPECT(t, "\n[body]name,nir\\x0d\\x0aA,185127800000112\\x0d\\x0a\n[/body]");
 	EXPECT(t, "\n[body]ABC\n!http_bad_base64\n[body]*DEF\n[/body]");
@@ -605,7 +590,7 @@ test_multipart_quoted_printable(void)
 			   "\r\n"
 			   "nir=3D1851278000=\r\n00112 caf=C3=a9 =ZZ=\n=4 end=\r\n"
 			   "--b--\r\n";
-	char *t = multipart_case("multipart_qp", body);
+	char *t = post_case("multipart_qp", "multipart/form-data; boundary=b", body);
 
 	EXPECT(t, "\n[body]nir=185127800000112 caf\\xc3\\xa9 =ZZ=4 end=\n[/body]");
 	EXPECT_NOT(t, "!");
