@@ -418,6 +418,23 @@ delim_at(const struct sl_http_dir *d, unsigned k)
 	return k < 4 ? (uint8_t) "\r\n--"[k] : (uint8_t)d->boundary[k - 4];
 }
 
+/* a[0..alen) equals the lowercase string b, ASCII case folded (no locale: a header name is
+ * compared against several names per header line). b is a literal, so its length is a
+ * constant once inlined and most mismatches cost one compare. */
+static inline int
+ieq(const char *a, size_t alen, const char *b)
+{
+	if (alen != strlen(b))
+		return 0;
+	for (size_t i = 0; i < alen; i++) {
+		uint8_t c = (uint8_t)a[i];
+
+		if ((c >= 'A' && c <= 'Z' ? c + 32 : c) != (uint8_t)b[i])
+			return 0;
+	}
+	return 1;
+}
+
 /* base64 (RFC 4648 standard alphabet): the value of character c; 64 for '=', 65 for the line
  * breaks and blanks MIME lets appear anywhere, 255 for anything else. */
 static inline uint8_t
@@ -451,7 +468,6 @@ b64_flush(struct run *r)
 	if (d->cte_n >= 2)
 		emit(r, SL_SCAN_CTX_BODY, out, d->cte_n - 1u);
 	d->cte_n = 0;
-	memset(d->cte_q, 0, sizeof(d->cte_q));
 }
 
 /* base64 content. At the first character base64 does not have, what is held is decoded, an
@@ -581,23 +597,23 @@ mp_content_end(struct run *r)
 static void
 mp_header_line(struct sl_http_dir *d)
 {
-	static const char name[] = "content-transfer-encoding";
-	size_t n = d->ph_len, i = sizeof(name) - 1, v;
+	const char *p = d->ph;
+	size_t n = d->ph_len, colon = 0, v, e;
 
 	d->ph_len = 0;
-	if (n <= i || strncasecmp(d->ph, name, i) != 0)
-		return;
-	while (i < n && (d->ph[i] == ' ' || d->ph[i] == '\t'))
-		i++;
-	if (i == n || d->ph[i++] != ':')
-		return;
-	while (i < n && (d->ph[i] == ' ' || d->ph[i] == '\t'))
-		i++;
-	for (v = n; v > i && (d->ph[v - 1] == ' ' || d->ph[v - 1] == '\t'); v--)
+	while (colon < n && p[colon] != ':')
+		colon++;
+	for (e = colon; e > 0 && (p[e - 1] == ' ' || p[e - 1] == '\t'); e--)
 		;
-	if (v - i == 6 && strncasecmp(d->ph + i, "base64", 6) == 0)
+	if (colon == n || !ieq(p, e, "content-transfer-encoding"))
+		return;
+	for (v = colon + 1; v < n && (p[v] == ' ' || p[v] == '\t'); v++)
+		;
+	for (e = n; e > v && (p[e - 1] == ' ' || p[e - 1] == '\t'); e--)
+		;
+	if (ieq(p + v, e - v, "base64"))
 		d->mp_cte = CTE_BASE64;
-	else if (v - i == 16 && strncasecmp(d->ph + i, "quoted-printable", 16) == 0)
+	else if (ieq(p + v, e - v, "quoted-printable"))
 		d->mp_cte = CTE_QP;
 }
 
@@ -1001,7 +1017,6 @@ body_end(struct run *r)
 		mp_unmatch(r, d->mp_match);
 		mp_content_end(r);
 	}
-	d->mp_cte = d->cte_n = d->ph_len = 0;
 	layers_release(r->pool, d);
 	unit_end(r, SL_SCAN_CTX_HEADER);
 	unit_end(r, SL_SCAN_CTX_BODY);
@@ -1064,23 +1079,6 @@ msg_reset(struct sl_http_dir *d)
 	d->next_mark = SL_HTTP_RATIO_STEP;
 	d->body_stop = 0;
 	memset(d->layer, 0, sizeof(d->layer));
-}
-
-/* a[0..alen) equals the lowercase string b, ASCII case folded (no locale: a header name is
- * compared against several names per header line). b is a literal, so its length is a
- * constant once inlined and most mismatches cost one compare. */
-static inline int
-ieq(const char *a, size_t alen, const char *b)
-{
-	if (alen != strlen(b))
-		return 0;
-	for (size_t i = 0; i < alen; i++) {
-		uint8_t c = (uint8_t)a[i];
-
-		if ((c >= 'A' && c <= 'Z' ? c + 32 : c) != (uint8_t)b[i])
-			return 0;
-	}
-	return 1;
 }
 
 /* Splits a comma-separated list value into trimmed tokens and calls fn for each; returns the
