@@ -375,17 +375,15 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 
 	/* A capture file is timed by its own timestamps (net_pcap's rx timestamp, microseconds):
 	 * events then carry the time the traffic was seen, as Suricata's do on a capture. */
-	struct {
-		uint64_t flag;
-		int field;
-	} pkt_clock = {0, 0};
+	uint64_t ts_flag = 0;
+	int ts_field = 0;
 	if (opts->pcap_path) {
 		int field = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, NULL);
 		int bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, NULL);
 
 		if (field >= 0 && bit >= 0) {
-			pkt_clock.field = field;
-			pkt_clock.flag = RTE_BIT64(bit);
+			ts_field = field;
+			ts_flag = RTE_BIT64(bit);
 		}
 	}
 
@@ -402,8 +400,8 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 		    .tx_pool = mp,
 		    .port_inline = port_inline,
 		    .port_peer = port_peer,
-		    .ts_flag = pkt_clock.flag,
-		    .ts_field = pkt_clock.field,
+		    .ts_flag = ts_flag,
+		    .ts_field = ts_field,
 		};
 
 		if (i == nw)

@@ -24,7 +24,7 @@ struct sl_run_summary {
 	uint64_t forwarded, dropped, tx_dropped, rst_sent;
 	uint64_t ring_drops; /* frames lost because a worker could not keep up (live input) */
 	uint64_t tcp_gaps;   /* holes reassembly skipped (caps, or data never seen) */
-	uint64_t tcp_caps;   /* times a per-flow or per-worker reassembly cap was hit */
+	uint64_t tcp_caps;   /* times a reassembly cap (per flow, per worker, segments) was hit */
 	struct sl_run_port_stats {
 		char name[32];
 		uint64_t rx, tx, missed, rx_errors, tx_errors;

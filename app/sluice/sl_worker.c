@@ -1033,7 +1033,7 @@ sl_worker_process(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint8
 		if (i + SL_PREFETCH_AHEAD < n)
 			prefetch_frame(pkts[i + SL_PREFETCH_AHEAD]);
 		verdict[i] = SL_VERDICT_FORWARD;
-		if (w->ts_flag && (m->ol_flags & w->ts_flag))
+		if (m->ol_flags & w->ts_flag)
 			w->now_ns = *RTE_MBUF_DYNFIELD(m, w->ts_field, uint64_t *) * 1000;
 		w->st.pkts++;
 		w->st.bytes += rte_pktmbuf_pkt_len(m);
