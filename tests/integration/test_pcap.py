@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sltest import (BUILD, WORK, check_expected, check_no_leak, check_schema, gen,  # noqa
-                    run_tests, sluice, SLUICE)
+from sltest import (BUILD, ROOT, WORK, check_expected, check_no_leak, check_schema,  # noqa
+                    gen, run_tests, sluice, SLUICE)
 
 
 def scenario(name, *args, **kw):
@@ -105,18 +105,23 @@ def test_event_times_are_the_capture_times():
     frames are moved to 2025-03-01 12:00 UTC, one every 10 ms, and every event time (alerts at
     the frame that completed the match, flow records at the flow's last frame) must fall among
     the frames' times, to the microsecond."""
+    import calendar
     import datetime
-    import dpkt
+    import struct
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    from sluice_gen import PcapWriter
 
     src, expected = gen("mixed", "--flows", "20", "--size", "1", seed=7)
     dst = os.path.join(WORK, "moved-in-time.pcap")
-    base = datetime.datetime(2025, 3, 1, 12, tzinfo=datetime.timezone.utc).timestamp()
+    base = calendar.timegm((2025, 3, 1, 12, 0, 0))
+    w = PcapWriter(dst, start=base)  # the generator's own classic-pcap writer
     times = []
-    with open(src, "rb") as fi, open(dst, "wb") as fo:
-        w = dpkt.pcap.Writer(fo, snaplen=65535)
-        for i, (_, frame) in enumerate(dpkt.pcap.Reader(fi)):
-            times.append(round((base + i * 0.01) * 1e6))
-            w.writepkt(frame, ts=times[-1] / 1e6)
+    with open(src, "rb") as f:
+        f.read(24)  # the generator writes classic little-endian pcap: skip its file header
+        while len(rec := f.read(16)) == 16:
+            w.write(f.read(struct.unpack("<IIII", rec)[2]), gap_us=10_000)
+            times.append(w.t_us)
+    w.close()
     run = sluice(pcap=dst)
     check_expected(run, expected, context=False)
     seen = set(times)
