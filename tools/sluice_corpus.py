@@ -47,6 +47,7 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -725,8 +726,7 @@ def evaluate(args):
                        "variants": {"%s/%s" % k: v for k, v in variants.items()},
                        "leaks": n_leaks}, f, indent=1)
     if not args.workdir:
-        for p in (benign, labelled):
-            os.unlink(p)
+        shutil.rmtree(workdir, ignore_errors=True)
     return 0 if ok else 1
 
 

@@ -3,9 +3,11 @@ them against the generator's expectations and the EVE schema, and prove that no 
 leaked into any output.
 
 Tests are plain functions named test_*; run_tests() runs them and prints "N passed, N failed"."""
+import atexit
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,6 +19,18 @@ SLUICE = os.path.join(BUILD, "app", "sluice", "sluice")
 GEN = os.path.join(ROOT, "tools", "sluice_gen.py")
 SCHEMA = os.path.join(ROOT, "tests", "data", "eve-schema.json")
 WORK = tempfile.mkdtemp(prefix="sluice-it-")
+
+
+def _remove_work():
+    """Captures and events of a run can reach hundreds of MB: removed at exit, unless
+    SLUICE_KEEP_WORK is set (to look at them after a failure)."""
+    if os.environ.get("SLUICE_KEEP_WORK"):
+        print(f"work files kept in {WORK}", file=sys.stderr)
+    else:
+        shutil.rmtree(WORK, ignore_errors=True)
+
+
+atexit.register(_remove_work)
 KEY = os.path.join(WORK, "evidence.key")
 
 
@@ -35,7 +49,7 @@ class Run:
 
     def __init__(self, rc, out, err, events_path):
         self.rc, self.out, self.err = rc, out, err
-        self.events_text = open(events_path).read() if os.path.exists(events_path) else ""
+        self.events_text = open(events_path).read() if os.path.isfile(events_path) else ""
         self.events = [json.loads(l) for l in self.events_text.splitlines() if l.strip()]
         self.alerts = [e for e in self.events if e["event_type"] == "alert"]
 
