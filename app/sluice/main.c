@@ -173,6 +173,36 @@ interface_ports(struct sl_conf *c, const char *inl, const char *mirror, char *er
 	return 0;
 }
 
+/* The exit summary: on stdout, unless events go there. */
+static void
+print_summary(const struct sl_conf *conf, const struct sl_run_summary *sum,
+	      const struct sl_event_out_stats *evs, int from_capture, int inl)
+{
+	FILE *out = strcmp(conf->events_path, "-") ? stdout : stderr;
+	double s = sum->seconds > 0 ? sum->seconds : 1e-9;
+
+	fprintf(out,
+		"sluice: %" PRIu64 " packets, %" PRIu64 " bytes, %" PRIu64 " flows, %" PRIu64
+		" events (%" PRIu64 " lost to a full ring, %" PRIu64 " to failed writes), %" PRIu64
+		" undecodable packets, %" PRIu64 " dropped (workers too slow)\n"
+		"sluice: reassembly: %" PRIu64 " gaps skipped, %" PRIu64 " caps hit\n"
+		"sluice: %.3f s, %.3f Gbit/s, %.3f Mpps; events in %s\n",
+		sum->pkts, sum->bytes, sum->flows, sum->events, sum->events_lost, evs->write_failed,
+		sum->pkt_errors, sum->ring_drops, sum->tcp_gaps, sum->tcp_caps, s,
+		(double)sum->bytes * 8 / s / 1e9, (double)sum->pkts / s / 1e6, conf->events_path);
+	for (unsigned i = 0; i < sum->n_ports && !from_capture; i++)
+		fprintf(out,
+			"sluice: port %s: rx %" PRIu64 " tx %" PRIu64 " missed %" PRIu64
+			" rx_errors %" PRIu64 " tx_errors %" PRIu64 "\n",
+			sum->port[i].name, sum->port[i].rx, sum->port[i].tx, sum->port[i].missed,
+			sum->port[i].rx_errors, sum->port[i].tx_errors);
+	if (inl)
+		fprintf(out,
+			"sluice: %" PRIu64 " forwarded, %" PRIu64 " dropped by policy, %" PRIu64
+			" refused by tx queues, %" PRIu64 " resets sent\n",
+			sum->forwarded, sum->dropped, sum->tx_dropped, sum->rst_sent);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -203,6 +233,7 @@ main(int argc, char **argv)
 	static struct sl_conf conf;
 	struct sl_ruleset *rs;
 	struct sl_event_out *ev;
+	struct sl_event_out_stats evs;
 	struct sl_run_summary sum;
 	struct sl_run_opts ro = {0};
 	uint8_t key[SL_EVENT_KEY_LEN];
@@ -372,35 +403,18 @@ main(int argc, char **argv)
 
 	rc = sl_run(&conf, &rs, ev, &ro, &sum, err, sizeof(err));
 	sl_control_free(ctl);
+	sl_event_out_stop(ev);
+	sl_event_out_stats(ev, &evs);
 	sl_event_out_free(ev);
-	if (rc) {
+	if (rc)
 		fprintf(stderr, "sluice: %s\n", err);
-	} else if (!quiet) {
-		FILE *out = strcmp(conf.events_path, "-") ? stdout : stderr;
-		double s = sum.seconds > 0 ? sum.seconds : 1e-9;
-
-		fprintf(out,
-			"sluice: %" PRIu64 " packets, %" PRIu64 " bytes, %" PRIu64
-			" flows, %" PRIu64 " events (%" PRIu64 " lost), %" PRIu64
-			" undecodable packets, %" PRIu64 " dropped (workers too slow)\n"
-			"sluice: reassembly: %" PRIu64 " gaps skipped, %" PRIu64 " caps hit\n"
-			"sluice: %.3f s, %.3f Gbit/s, %.3f Mpps; events in %s\n",
-			sum.pkts, sum.bytes, sum.flows, sum.events, sum.events_lost, sum.pkt_errors,
-			sum.ring_drops, sum.tcp_gaps, sum.tcp_caps, s,
-			(double)sum.bytes * 8 / s / 1e9, (double)sum.pkts / s / 1e6,
-			conf.events_path);
-		for (unsigned i = 0; i < sum.n_ports && !ro.pcap_path; i++)
-			fprintf(out,
-				"sluice: port %s: rx %" PRIu64 " tx %" PRIu64 " missed %" PRIu64
-				" rx_errors %" PRIu64 " tx_errors %" PRIu64 "\n",
-				sum.port[i].name, sum.port[i].rx, sum.port[i].tx,
-				sum.port[i].missed, sum.port[i].rx_errors, sum.port[i].tx_errors);
-		if (inl)
-			fprintf(out,
-				"sluice: %" PRIu64 " forwarded, %" PRIu64
-				" dropped by policy, %" PRIu64 " refused by tx queues, %" PRIu64
-				" resets sent\n",
-				sum.forwarded, sum.dropped, sum.tx_dropped, sum.rst_sent);
+	if (!rc && !quiet)
+		print_summary(&conf, &sum, &evs, ro.pcap_path != NULL, inl != NULL);
+	if (!rc && evs.write_failed) {
+		/* Alerts that reached no file are not a finished job. */
+		fprintf(stderr, "sluice: %" PRIu64 " events could not be written to '%s': %s\n",
+			evs.write_failed, conf.events_path, strerror(evs.last_errno));
+		rc = 1;
 	}
 	sl_ruleset_free(rs);
 	sl_conf_free(&conf);

@@ -424,9 +424,15 @@ sl_action_stats(struct sl_control *c, struct sl_ctl_client *cl, json_t *args, js
 							 sl_scan_db_sensor(rs->db, k)->name, "hits",
 							 (json_int_t)hits[k], "validator_rejects",
 							 (json_int_t)rejects[k]));
-	*result = json_pack("{s:f, s:o, s:o, s:o, s:o}", "uptime_s", uptime(c), "workers", workers,
-			    "ports", ports, "sensors", sensors, "control",
-			    c->srv ? sl_ctl_server_stats_json(c->srv) : json_object());
+	struct sl_event_out_stats es = {0};
+	if (c->events)
+		sl_event_out_stats(c->events, &es);
+	json_t *events = json_pack("{s:I, s:I, s:s?}", "written", (json_int_t)es.written,
+				   "write_failed", (json_int_t)es.write_failed, "write_error",
+				   es.last_errno ? strerror(es.last_errno) : NULL);
+	*result = json_pack("{s:f, s:o, s:o, s:o, s:o, s:o}", "uptime_s", uptime(c), "workers",
+			    workers, "ports", ports, "sensors", sensors, "events", events,
+			    "control", c->srv ? sl_ctl_server_stats_json(c->srv) : json_object());
 	return 0;
 }
 

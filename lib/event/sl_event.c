@@ -2,11 +2,16 @@
  *
  * The ring holds records by value (rte_ring "elem" API), so a worker's push is one copy into
  * preallocated memory with no pointer to manage. The writer thread is the only consumer; it
- * flushes the file whenever the ring runs dry, so a reader tailing the file sees an event within
- * a millisecond or so of its push. JSON is built with jansson, off the data path. */
+ * writes whenever its buffer fills or the ring runs dry, so a reader tailing the file sees an
+ * event within a millisecond or so of its push. JSON is built with jansson, off the data path.
+ *
+ * The writer buffers lines itself rather than through stdio so that it knows which lines a
+ * failed write(2) took with it: a full disk loses events, and every lost one is counted. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -18,19 +23,33 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <rte_errno.h>
+#include <rte_log.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
 #include "sl_event.h"
 
+#define OUT_BUF_SIZE  (64 * 1024)
+#define OUT_BUF_LINES 256
+
+RTE_LOG_REGISTER_DEFAULT(sl_event_logtype, INFO);
+
 struct sl_event_out {
 	struct rte_ring *ring;
-	FILE *fp;
-	int own_fp;
+	char *path;
+	int fd;
+	int own_fd;
 	pthread_t thread;
 	int started;
 	atomic_int stop;
 	atomic_uint_fast64_t written;
+	atomic_uint_fast64_t write_failed;
+	atomic_int last_errno; /* of the latest failed write; 0 once a write succeeds again */
+	/* Lines formatted and not yet written: their bytes, and where each line ends. */
+	char buf[OUT_BUF_SIZE];
+	size_t used;
+	uint32_t ends[OUT_BUF_LINES];
+	unsigned lines;
 	uint8_t key[SL_EVENT_KEY_LEN];
 	int have_key;
 	void (*tap)(void *ctx, const char *line, size_t len);
@@ -224,19 +243,19 @@ sl_event_out_create(const char *path, unsigned ring_size, char *err, size_t errl
 	static atomic_int seq;
 	char name[32];
 
-	if (o == NULL) {
+	if (o == NULL || (o->path = strdup(path)) == NULL) {
 		snprintf(err, errlen, "events: out of memory");
-		return NULL;
+		goto fail_alloc;
 	}
 	if (!strcmp(path, "-")) {
-		o->fp = stdout;
+		o->fd = STDOUT_FILENO;
 	} else {
-		o->fp = fopen(path, "a");
-		o->own_fp = 1;
+		o->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		o->own_fd = 1;
 	}
-	if (o->fp == NULL) {
+	if (o->fd < 0) {
 		snprintf(err, errlen, "events: cannot open '%s': %s", path, strerror(errno));
-		goto fail_open;
+		goto fail_alloc;
 	}
 	snprintf(name, sizeof(name), "sl_events_%d", atomic_fetch_add(&seq, 1));
 	o->ring = rte_ring_create_elem(name, sizeof(struct sl_event), rte_align32pow2(ring_size),
@@ -249,9 +268,11 @@ sl_event_out_create(const char *path, unsigned ring_size, char *err, size_t errl
 	return o;
 
 fail_ring:
-	if (o->own_fp)
-		fclose(o->fp);
-fail_open:
+	if (o->own_fd)
+		close(o->fd);
+fail_alloc:
+	if (o)
+		free(o->path);
 	free(o);
 	return NULL;
 }
@@ -263,7 +284,46 @@ sl_event_push(struct sl_event_out *o, const struct sl_event *ev)
 										       : -ENOBUFS;
 }
 
-/* Writes what the ring holds now; returns how many records. */
+/* Writes the buffered lines. A line counts as written once all its bytes are; when write(2)
+ * fails, the lines it did not finish are lost and counted, and the first failure (and the
+ * recovery after it) is logged once rather than per line. */
+static void
+flush_lines(struct sl_event_out *o)
+{
+	size_t done = 0;
+	int e = 0;
+
+	while (done < o->used) {
+		ssize_t n = write(o->fd, o->buf + done, o->used - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			e = n < 0 ? errno : EIO;
+			break;
+		}
+		done += (size_t)n;
+	}
+	unsigned ok = 0;
+	while (ok < o->lines && o->ends[ok] <= done)
+		ok++;
+	atomic_fetch_add(&o->written, ok);
+	if (e) {
+		atomic_fetch_add(&o->write_failed, o->lines - ok);
+		if (atomic_exchange(&o->last_errno, e) == 0)
+			rte_log(RTE_LOG_ERR, sl_event_logtype,
+				"sluice: events: cannot write to '%s': %s; events are being lost\n",
+				o->path, strerror(e));
+	} else if (o->lines && atomic_exchange(&o->last_errno, 0) != 0) {
+		rte_log(RTE_LOG_NOTICE, sl_event_logtype,
+			"sluice: events: writing to '%s' again (%" PRIu64 " events lost so far)\n",
+			o->path, (uint64_t)atomic_load(&o->write_failed));
+	}
+	o->used = 0;
+	o->lines = 0;
+}
+
+/* Formats what the ring holds now into the buffer; returns how many records. */
 static unsigned
 drain(struct sl_event_out *o)
 {
@@ -286,12 +346,23 @@ drain(struct sl_event_out *o)
 
 		if (len <= 0)
 			continue;
-		if (fwrite(line, 1, (size_t)len, o->fp) == (size_t)len)
-			atomic_fetch_add(&o->written, 1);
+		if (o->used + (size_t)len > sizeof(o->buf) || o->lines == OUT_BUF_LINES)
+			flush_lines(o);
+		memcpy(o->buf + o->used, line, (size_t)len);
+		o->used += (size_t)len;
+		o->ends[o->lines++] = (uint32_t)o->used;
 		if (o->tap)
 			o->tap(o->tap_ctx, line, (size_t)len);
 	}
 	return n;
+}
+
+static void
+drain_all(struct sl_event_out *o)
+{
+	while (drain(o) > 0)
+		;
+	flush_lines(o);
 }
 
 static void *
@@ -302,13 +373,11 @@ writer_main(void *arg)
 
 	while (!atomic_load(&o->stop)) {
 		if (drain(o) == 0) {
-			fflush(o->fp);
+			flush_lines(o);
 			nanosleep(&nap, NULL);
 		}
 	}
-	while (drain(o) > 0)
-		;
-	fflush(o->fp);
+	drain_all(o);
 	return NULL;
 }
 
@@ -340,28 +409,36 @@ sl_event_out_start(struct sl_event_out *o)
 }
 
 void
+sl_event_out_stop(struct sl_event_out *o)
+{
+	if (o->started) {
+		atomic_store(&o->stop, 1);
+		pthread_join(o->thread, NULL);
+		o->started = 0;
+	} else {
+		drain_all(o);
+	}
+}
+
+void
 sl_event_out_free(struct sl_event_out *o)
 {
 	if (o == NULL)
 		return;
-	if (o->started) {
-		atomic_store(&o->stop, 1);
-		pthread_join(o->thread, NULL);
-	} else {
-		while (drain(o) > 0)
-			;
-	}
-	fflush(o->fp);
-	if (o->own_fp)
-		fclose(o->fp);
+	sl_event_out_stop(o);
+	if (o->own_fd)
+		close(o->fd);
 	rte_ring_free(o->ring);
+	free(o->path);
 	free(o);
 }
 
-uint64_t
-sl_event_written(const struct sl_event_out *o)
+void
+sl_event_out_stats(const struct sl_event_out *o, struct sl_event_out_stats *st)
 {
-	return atomic_load(&o->written);
+	st->written = atomic_load(&o->written);
+	st->write_failed = atomic_load(&o->write_failed);
+	st->last_errno = atomic_load(&o->last_errno);
 }
 
 /* HMAC-SHA256 with the stack-only SHA256_* interface: the EVP API allocates a context per call,

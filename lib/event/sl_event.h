@@ -116,10 +116,20 @@ int sl_event_push(struct sl_event_out *o, const struct sl_event *ev);
 void sl_event_out_set_tap(struct sl_event_out *o,
 			  void (*fn)(void *ctx, const char *line, size_t len), void *ctx);
 
+/* Writes everything still queued and stops the writer thread; events pushed afterwards stay
+ * queued until the next stop or free. */
+void sl_event_out_stop(struct sl_event_out *o);
+
 /* Writes everything still queued, stops the writer thread, closes the file, frees o. */
 void sl_event_out_free(struct sl_event_out *o);
 
-/* Lines written so far. */
-uint64_t sl_event_written(const struct sl_event_out *o);
+struct sl_event_out_stats {
+	uint64_t written;      /* lines wholly written to the file */
+	uint64_t write_failed; /* lines lost to a failed write (full disk, I/O error) */
+	int last_errno;	       /* of the latest failed write, 0 once writing succeeds again */
+};
+
+/* Safe from any thread while the writer runs. */
+void sl_event_out_stats(const struct sl_event_out *o, struct sl_event_out_stats *st);
 
 #endif /* SL_EVENT_H */

@@ -20,11 +20,13 @@ CTL = os.path.join(BUILD, "app", "sluicectl", "sluicectl")
 
 
 class Daemon:
-    """sluice replaying a capture in a loop, with its control socket under WORK."""
+    """sluice replaying a capture in a loop, with its control socket under WORK. Events go to
+    /dev/null unless asked: a loop writes them at hundreds of MB/s, and the tests read them over
+    the socket."""
 
-    def __init__(self, pcap, *args):
+    def __init__(self, pcap, *args, events=os.devnull):
         self.sock = os.path.join(WORK, f"ctl-{time.time_ns()}.sock")
-        self.events = os.path.join(WORK, f"ev-{time.time_ns()}.json")
+        self.events = events
         self.err = open(os.path.join(WORK, f"err-{time.time_ns()}.txt"), "w+")
         self.p = subprocess.Popen([SLUICE, "--pcap", pcap, "--loop", "--socket", self.sock,
                                    "--events", self.events, "--set", f"events.key_file={KEY}",
@@ -96,7 +98,9 @@ def test_every_command_through_sluicectl():
         assert st["workers"] == 1 and st["ports"][0]["role"] == "mirror", st
         assert {s["name"] for s in d.ctl("sensors")} >= {"fr_ssn", "us_ssn", "credit_card"}
         assert d.ctl("sensors.get", "name=fr_ssn")["validator"] == "nir"
-        assert d.ctl("stats")["workers"][0]["packets"] > 0
+        stats = d.ctl("stats")
+        assert stats["workers"][0]["packets"] > 0
+        assert stats["events"]["written"] > 0 and stats["events"]["write_failed"] == 0, stats
         assert d.ctl("policies")["mode"] == "monitor"
         assert d.ctl("mode.set", "mode=protect")["mode"] == "protect"
         assert d.ctl("policies.set", "mode=monitor", "rules:=[]")["mode"] == "monitor"
@@ -134,8 +138,10 @@ def test_top_and_dpdk_telemetry():
                            input="/sluice/stats\n/sluice/sensors\n", capture_output=True,
                            text=True, timeout=30)
         replies = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
-        stats = next(r["/sluice/stats"] for r in replies if "/sluice/stats" in r)
-        sensors = next(r["/sluice/sensors"] for r in replies if "/sluice/sensors" in r)
+        stats = [r["/sluice/stats"] for r in replies if "/sluice/stats" in r]
+        sensors = [r["/sluice/sensors"] for r in replies if "/sluice/sensors" in r]
+        assert stats and sensors, (p.returncode, p.stdout, p.stderr)
+        stats, sensors = stats[0], sensors[0]
         assert stats["packets"] > 0 and stats["workers"] == 1, stats
         assert "fr_ssn" in sensors, sensors
     finally:
@@ -156,6 +162,21 @@ def test_errors_and_exit_codes():
         assert p.returncode == 3 and "not running" in p.stderr, p.stderr
     finally:
         d.stop()
+
+
+def test_events_lost_to_a_full_disk_are_reported():
+    d = Daemon(capture(), events="/dev/full")
+    try:
+        time.sleep(1)
+        ev = d.ctl("stats")["events"]
+        assert ev["written"] == 0 and ev["write_failed"] > 0, ev
+        assert ev["write_error"] == "No space left on device", ev
+        assert d.ctl("events", "n=2"), "the tail still shows what could not be written"
+        assert "cannot write to '/dev/full'" in d.stderr()
+    finally:
+        rc = d.stop()
+    assert rc == 1, rc
+    assert "events could not be written to '/dev/full'" in d.stderr(), d.stderr()
 
 
 def test_hot_updates_while_traffic_flows():

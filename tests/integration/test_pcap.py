@@ -177,6 +177,20 @@ def test_unreadable_capture_is_refused():
         assert p.returncode != 0 and "cannot read capture" in p.stderr, p.stderr
 
 
+def test_events_lost_to_a_full_disk_are_reported():
+    """Alerts that cannot be written (/dev/full: no space left) are counted, said, and fail the
+    run: a script reading an empty events file must not conclude that nothing matched."""
+    pcap, expected = gen("mixed", "--flows", "30", "--size", "1")
+    run = sluice(pcap=pcap, events="/dev/full")
+    assert run.rc == 1, (run.rc, run.err)
+    m = re.search(r"(\d+) events could not be written to '/dev/full': No space left on device",
+                  run.err)
+    assert m and int(m.group(1)) >= len(expected), run.err
+    m = re.search(r"(\d+) events \((\d+) lost to a full ring, (\d+) to failed writes\)", run.out)
+    assert m and m.group(3) == m.group(1) != "0", run.out
+    assert "cannot write to '/dev/full'" in run.err, run.err  # said when it starts, not only at exit
+
+
 def test_unknown_option_is_refused():
     p = subprocess.run([SLUICE, "--frobnicate"], capture_output=True, text=True)
     assert p.returncode == 2 and "usage" in p.stderr

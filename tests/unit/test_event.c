@@ -1,4 +1,5 @@
 /* Unit tests of sl_event: EVE rendering, Community ID, keyed value hash, ring and writer. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -189,6 +190,41 @@ test_ring_and_writer(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent-dir/x.json"));
 }
 
+/* A write that fails (here /dev/full: ENOSPC) loses lines, and every lost one is counted; the
+ * writer keeps going rather than stopping or blocking the ring. */
+static void
+test_failed_writes_are_counted(void)
+{
+	struct sl_event ev = sample();
+	struct sl_event_out_stats st;
+	struct sl_event_out *o;
+	char err[256];
+	unsigned pushed = 0;
+
+	o = sl_event_out_create("/dev/full", 256, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	for (int i = 0; i < 100; i++)
+		pushed += sl_event_push(o, &ev) == 0;
+	CU_ASSERT_EQUAL(pushed, 100);
+	sl_event_out_stop(o);
+	sl_event_out_stats(o, &st);
+	CU_ASSERT_EQUAL(st.written, 0);
+	CU_ASSERT_EQUAL(st.write_failed, 100);
+	CU_ASSERT_EQUAL(st.last_errno, ENOSPC);
+	/* The same writer on a sink that accepts: lines are written again. */
+	sl_event_out_free(o);
+	o = sl_event_out_create("/dev/null", 256, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	for (int i = 0; i < 40; i++)
+		CU_ASSERT_EQUAL(sl_event_push(o, &ev), 0);
+	CU_ASSERT_EQUAL(sl_event_out_start(o), 0);
+	sl_event_out_stop(o);
+	sl_event_out_stats(o, &st);
+	CU_ASSERT_EQUAL(st.written, 40);
+	CU_ASSERT_EQUAL(st.write_failed, 0);
+	sl_event_out_free(o);
+}
+
 /* The worker hands the normalised value over; the writer hashes it with the key and wipes it:
  * the line has the hash and never the value. */
 static void
@@ -235,6 +271,7 @@ main(void)
 	CU_add_test(s, "EVE alert rendering", test_format_alert);
 	CU_add_test(s, "IPv6 and flow-end update", test_ipv6_and_flow_event);
 	CU_add_test(s, "ring never blocks; writer drains", test_ring_and_writer);
+	CU_add_test(s, "failed writes are counted, not silent", test_failed_writes_are_counted);
 	CU_add_test(s, "writer hashes the value and never renders it",
 		    test_writer_hashes_and_wipes_value);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
