@@ -1,8 +1,8 @@
 /* sl_conf: libconfig file + command-line overrides -> struct sl_conf (see sl_conf.h).
  *
  * Every setting has a default here, so an empty file is a valid configuration (with no sensors
- * and no ports; the application adds the port of --pcap). Unknown top-level settings are refused
- * rather than ignored: a misspelt option silently doing nothing is the worst failure of a
+ * and no ports; the application adds the port of --pcap). Unknown settings, at any level, are
+ * refused rather than ignored: a misspelt option silently doing nothing is the worst failure of a
  * security appliance's configuration. */
 #include <ctype.h>
 #include <errno.h>
@@ -14,9 +14,26 @@
 
 #include "sl_conf.h"
 
+/* The settings each group may hold; anything else is refused by known_members. */
 static const char *const known_top[] = {"workers",    "events",	    "mbufs",   "flow",
 					"reassembly", "inspection", "http",    "ports",
 					"sensors",    "policy",	    "control", NULL};
+static const char *const known_events[] = {"path", "ring_size", "key_file", NULL};
+static const char *const known_control[] = {"socket", "group", NULL};
+static const char *const known_flow[] = {"capacity", "tcp_idle_timeout", "udp_idle_timeout", NULL};
+static const char *const known_reassembly[] = {"max_bytes_per_flow", "max_bytes_per_worker",
+					       "segments", "on_cap", NULL};
+static const char *const known_inspection[] = {"depth", NULL};
+static const char *const known_http[] = {
+    "max_flows", "inflate_states", "max_line",	       "max_headers",
+    "max_body",	 "max_ratio",	   "on_uninspectable", NULL};
+static const char *const known_port[] = {"name", "dev", "role", "peer", NULL};
+static const char *const known_sensor[] = {"name",	"category", "severity", "signature_id",
+					   "validator", "patterns", "contexts", "caseless",
+					   "min_count", "near",	    "within",	NULL};
+static const char *const known_policy[] = {"mode", "fail", "groups", "rules", NULL};
+static const char *const known_group[] = {"name", "mode", "cidrs", "vlans", "ports", NULL};
+static const char *const known_rule[] = {"from", "to", "action", "sensors", NULL};
 
 static int
 fail(char *err, size_t errlen, const config_setting_t *s, const char *fmt, ...)
@@ -33,6 +50,37 @@ fail(char *err, size_t errlen, const config_setting_t *s, const char *fmt, ...)
 	else
 		snprintf(err, errlen, "%s", msg);
 	return -EINVAL;
+}
+
+/* Refuses a member of group g (`where` names it in messages: "http", "sensor 'fr_ssn'") that
+ * is not in known, listing those that are. g may be NULL (not configured). Returns 0 or
+ * -EINVAL with err. */
+static int
+known_members(const config_setting_t *g, const char *where, const char *const *known, char *err,
+	      size_t errlen)
+{
+	if (g == NULL)
+		return 0;
+	if (!config_setting_is_group(g))
+		return fail(err, errlen, g, "%s must be a group { ... }", where);
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(m);
+		char list[256] = "";
+		size_t len = 0;
+		int ok = 0;
+
+		for (const char *const *k = known; *k; k++) {
+			ok |= !strcmp(*k, name);
+			len += (size_t)snprintf(list + len,
+						len < sizeof(list) ? sizeof(list) - len : 0, "%s%s",
+						k == known ? "" : ", ", *k);
+		}
+		if (!ok)
+			return fail(err, errlen, m, "%s: unknown setting '%s' (known: %s)", where,
+				    name, list);
+	}
+	return 0;
 }
 
 /* Reads an integer setting `name` of group g into *out when present, checking [lo, hi]. */
@@ -187,9 +235,12 @@ load_ports(struct sl_conf *c, config_t *cfg, char *err, size_t errlen)
 	for (int i = 0; i < n; i++) {
 		config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
 		struct sl_conf_port *p = &c->ports[i];
-		char role[16] = "mirror";
+		char role[16] = "mirror", where[32];
 		int rc = 0;
 
+		snprintf(where, sizeof(where), "port %d", i);
+		if (known_members(g, where, known_port, err, errlen))
+			return -EINVAL;
 		rc |= get_str(g, "name", p->name, sizeof(p->name), err, errlen);
 		rc |= get_str(g, "dev", p->dev, sizeof(p->dev), err, errlen);
 		rc |= get_str(g, "role", role, sizeof(role), err, errlen);
@@ -283,6 +334,10 @@ load_sensor(struct sl_sensor_def *d, config_setting_t *g, char *err, size_t errl
 		return -EINVAL;
 	if (!d->name[0])
 		return fail(err, errlen, g, "sensor without a 'name'");
+	char where[64];
+	snprintf(where, sizeof(where), "sensor '%s'", d->name);
+	if (known_members(g, where, known_sensor, err, errlen))
+		return -EINVAL;
 	if (!d->category[0])
 		strcpy(d->category, "Personal Data Leak");
 	d->severity = (uint8_t)sev;
@@ -389,6 +444,10 @@ load_group(struct sl_policy_group *g, config_setting_t *gs, char *err, size_t er
 		return -EINVAL;
 	if (!g->name[0] || !strcmp(g->name, "any"))
 		return fail(err, errlen, gs, "a group needs a name other than 'any'");
+	char where[64];
+	snprintf(where, sizeof(where), "group '%s'", g->name);
+	if (known_members(gs, where, known_group, err, errlen))
+		return -EINVAL;
 	m = sl_policy_parse_mode(mode, 1);
 	if (m < 0)
 		return fail(err, errlen, gs,
@@ -444,7 +503,8 @@ load_policy(struct sl_conf *c, config_t *cfg, char *err, size_t errlen)
 	char mode[16] = "monitor", fl[16] = "open";
 	int m;
 
-	if (get_str(p, "mode", mode, sizeof(mode), err, errlen) ||
+	if (known_members(p, "policy", known_policy, err, errlen) ||
+	    get_str(p, "mode", mode, sizeof(mode), err, errlen) ||
 	    get_str(p, "fail", fl, sizeof(fl), err, errlen))
 		return -EINVAL;
 	m = sl_policy_parse_mode(mode, 0);
@@ -483,9 +543,13 @@ load_policy(struct sl_conf *c, config_t *cfg, char *err, size_t errlen)
 		char action[16] = "alert";
 		int n;
 
+		char where[32];
+
+		snprintf(where, sizeof(where), "rule %d", i);
 		strcpy(r->from, "any");
 		strcpy(r->to, "any");
-		if (get_str(rs, "from", r->from, sizeof(r->from), err, errlen) ||
+		if (known_members(rs, where, known_rule, err, errlen) ||
+		    get_str(rs, "from", r->from, sizeof(r->from), err, errlen) ||
 		    get_str(rs, "to", r->to, sizeof(r->to), err, errlen) ||
 		    get_str(rs, "action", action, sizeof(action), err, errlen))
 			return -EINVAL;
@@ -566,18 +630,21 @@ sl_conf_load(struct sl_conf *c, const char *path, char *const *sets, unsigned n_
 			goto out;
 
 	root = config_root_setting(&cfg);
-	for (int i = 0; i < config_setting_length(root); i++) {
-		const char *name = config_setting_name(config_setting_get_elem(root, (unsigned)i));
-		int ok = 0;
-
-		for (const char *const *k = known_top; *k; k++)
-			ok |= !strcmp(*k, name);
-		if (!ok) {
-			fail(err, errlen, config_setting_get_elem(root, (unsigned)i),
-			     "unknown setting '%s'", name);
+	if (known_members(root, "configuration", known_top, err, errlen))
+		goto out;
+	static const struct {
+		const char *name;
+		const char *const *known;
+	} groups[] = {{"events", known_events},
+		      {"control", known_control},
+		      {"flow", known_flow},
+		      {"reassembly", known_reassembly},
+		      {"inspection", known_inspection},
+		      {"http", known_http}};
+	for (unsigned i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+		if (known_members(config_lookup(&cfg, groups[i].name), groups[i].name,
+				  groups[i].known, err, errlen))
 			goto out;
-		}
-	}
 	if (get_u32(root, "workers", 1, 64, &workers, err, errlen) ||
 	    get_u32(root, "mbufs", 1023, 1 << 24, &c->mbufs, err, errlen))
 		goto out;

@@ -91,6 +91,22 @@ test_errors(void)
 {
 	expect_error("flow = { capacity = ; };", NULL, ":1: ");
 	expect_error("flw = { capacity = 10; };", NULL, "unknown setting 'flw'");
+	/* A misspelt setting anywhere is refused, with the file, line and the names allowed. */
+	expect_error("http = {\n max_flow = 10;\n};", NULL,
+		     ":2: http: unknown setting 'max_flow' (known: max_flows,");
+	expect_error("", "http.flows=0", "http: unknown setting 'flows'");
+	expect_error("events = 3;", NULL, "events must be a group");
+	expect_error("sensors = ( { name = \"a\"; pattern = [\"x\"]; } );", NULL,
+		     "sensor 'a': unknown setting 'pattern'");
+	expect_error("ports = ( { name = \"a\"; dev = \"net_null0\"; rol = \"mirror\"; } );", NULL,
+		     "port 0: unknown setting 'rol'");
+	expect_error("policy = { mode = \"monitor\"; fial = \"open\"; };", NULL,
+		     "policy: unknown setting 'fial'");
+	expect_error("policy = { groups = ( { name = \"g\"; cidrs = [\"198.18.0.0/15\"]; "
+		     "vlan = [1]; } ); };",
+		     NULL, "group 'g': unknown setting 'vlan'");
+	expect_error("policy = { rules = ( { action = \"deny\"; sensor = [\"a\"]; } ); };", NULL,
+		     "rule 0: unknown setting 'sensor'");
 	expect_error("flow = { capacity = \"big\"; };", NULL, "'capacity' must be an integer");
 	expect_error("flow = { capacity = 1; };", NULL, "out of range");
 	expect_error("", "flow.capacity=lots", "must be an integer");
