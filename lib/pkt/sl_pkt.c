@@ -116,9 +116,10 @@ struct l3_result {
 	uint8_t proto;
 };
 
-/* Decodes the IPv4 header at data[l3]. Returns SL_PKT_OK with *r filled, or the reason. */
+/* Decodes the IPv4 header at data[l3]. Returns SL_PKT_OK with *r filled, or the reason; for a
+ * fragment, SL_PKT_ERR_IP_FRAGMENT with *fr filled when fr is not NULL. */
 static inline enum sl_pkt_error
-parse_ipv4(const uint8_t *data, size_t len, size_t l3, struct l3_result *r)
+parse_ipv4(const uint8_t *data, size_t len, size_t l3, struct l3_result *r, struct sl_pkt_frag *fr)
 {
 	const uint8_t *ip = data + l3;
 	size_t avail = len - l3;
@@ -138,8 +139,18 @@ parse_ipv4(const uint8_t *data, size_t len, size_t l3, struct l3_result *r)
 		return SL_PKT_ERR_BAD_IPV4_LEN;
 	/* Only the first fragment carries the L4 header and none is a whole segment: reassembly is
 	 * not this stage's job, so the caller's fragment policy decides. */
-	if (unlikely(rd16(ip + 6) & IPV4_MF_OFFSET))
+	if (unlikely(rd16(ip + 6) & IPV4_MF_OFFSET)) {
+		if (fr) {
+			fr->id = rd16(ip + 4);
+			fr->offset = (uint32_t)(rd16(ip + 6) & 0x1fff) * 8;
+			fr->more = (rd16(ip + 6) & 0x2000) != 0;
+			fr->proto = ip[9];
+			fr->hdr_len = (uint16_t)hlen;
+			fr->data_off = (uint16_t)(l3 + hlen);
+			fr->data_len = (uint16_t)(tot - hlen);
+		}
 		return SL_PKT_ERR_IP_FRAGMENT;
+	}
 
 	r->src = ip + 12;
 	r->dst = ip + 16;
@@ -150,13 +161,14 @@ parse_ipv4(const uint8_t *data, size_t len, size_t l3, struct l3_result *r)
 }
 
 /* Decodes the IPv6 header at data[l3] and skips the extension headers that may precede L4.
- * Returns SL_PKT_OK with *r filled (r->proto is the first header not skipped), or the reason. */
+ * Returns SL_PKT_OK with *r filled (r->proto is the first header not skipped), or the reason;
+ * for a fragment, SL_PKT_ERR_IP_FRAGMENT with *fr filled when fr is not NULL. */
 static inline enum sl_pkt_error
-parse_ipv6(const uint8_t *data, size_t len, size_t l3, struct l3_result *r)
+parse_ipv6(const uint8_t *data, size_t len, size_t l3, struct l3_result *r, struct sl_pkt_frag *fr)
 {
 	const uint8_t *ip = data + l3;
 	size_t avail = len - l3;
-	size_t off, end, plen, ehlen;
+	size_t off, end, plen, ehlen, nh_at;
 	const uint8_t *eh;
 	uint8_t nh;
 	int i;
@@ -170,6 +182,7 @@ parse_ipv6(const uint8_t *data, size_t len, size_t l3, struct l3_result *r)
 		return SL_PKT_ERR_BAD_IPV6_LEN;
 
 	nh = ip[6];
+	nh_at = l3 + 6;
 	off = l3 + IPV6_HLEN;
 	end = off + plen;
 	for (i = 0;; i++) {
@@ -186,8 +199,19 @@ parse_ipv6(const uint8_t *data, size_t len, size_t l3, struct l3_result *r)
 		eh = data + off;
 		if (nh == PROTO_FRAGMENT) {
 			/* An atomic fragment (RFC 6946) is a whole packet; any other is not. */
-			if (unlikely(rd16(eh + 2) & IPV6_FRAG_MASK))
+			if (unlikely(rd16(eh + 2) & IPV6_FRAG_MASK)) {
+				if (fr) {
+					fr->id = rd32(eh + 4);
+					fr->offset = rd16(eh + 2) & 0xfff8;
+					fr->more = rd16(eh + 2) & 1;
+					fr->proto = eh[0];
+					fr->nh_off = (uint16_t)nh_at;
+					fr->hdr_len = (uint16_t)(off - l3);
+					fr->data_off = (uint16_t)(off + 8);
+					fr->data_len = (uint16_t)(end - off - 8);
+				}
 				return SL_PKT_ERR_IP_FRAGMENT;
+			}
 			ehlen = 8;
 		} else if (nh == PROTO_AH) {
 			ehlen = ((size_t)eh[1] + 2) * 4; /* AH counts 4-byte words, minus 2 */
@@ -197,6 +221,7 @@ parse_ipv6(const uint8_t *data, size_t len, size_t l3, struct l3_result *r)
 		if (unlikely(ehlen > end - off))
 			return SL_PKT_ERR_TRUNC_IPV6_EXT;
 		nh = eh[0];
+		nh_at = off;
 		off += ehlen;
 	}
 
@@ -238,6 +263,32 @@ set_key(struct sl_pkt_info *out, const struct l3_result *r, int v6, uint16_t spo
 	out->dir = (uint8_t)swap;
 }
 
+/* Decodes Ethernet and up to VLAN_MAX tags: the VLAN IDs into vlan[], the L3 offset and
+ * EtherType into *l3 and *type. */
+static inline enum sl_pkt_error
+parse_l2(const uint8_t *data, size_t len, uint16_t vlan[VLAN_MAX], size_t *l3, uint16_t *type)
+{
+	size_t off = ETH_HLEN;
+	int nvlan = 0;
+	uint16_t t;
+
+	if (unlikely(len < ETH_HLEN))
+		return SL_PKT_ERR_TRUNC_ETH;
+	t = rd16(data + 12);
+	while (unlikely(t == ETHER_8021Q || t == ETHER_8021AD || t == ETHER_QINQ_OLD)) {
+		if (unlikely(nvlan == VLAN_MAX))
+			return SL_PKT_ERR_TOO_MANY_VLANS;
+		if (unlikely(len - off < VLAN_HLEN))
+			return SL_PKT_ERR_TRUNC_VLAN;
+		vlan[nvlan++] = rd16(data + off) & 0x0fff;
+		t = rd16(data + off + 2);
+		off += VLAN_HLEN;
+	}
+	*l3 = off;
+	*type = t;
+	return SL_PKT_OK;
+}
+
 /* Contract in sl_pkt.h. Layers are decoded in order and the first failure is returned, so the
  * reason names the outermost broken header. */
 enum sl_pkt_error
@@ -248,30 +299,19 @@ sl_pkt_parse(const uint8_t *data, size_t len, struct sl_pkt_info *out)
 	const uint8_t *l4;
 	size_t off, rem, hlen;
 	uint16_t type, sport, dport;
-	int nvlan = 0, v6;
+	int v6;
 
 	memset(out, 0, sizeof(*out));
-	if (unlikely(len < ETH_HLEN))
-		return SL_PKT_ERR_TRUNC_ETH;
-	type = rd16(data + 12);
-	off = ETH_HLEN;
-	while (unlikely(type == ETHER_8021Q || type == ETHER_8021AD || type == ETHER_QINQ_OLD)) {
-		if (unlikely(nvlan == VLAN_MAX))
-			return SL_PKT_ERR_TOO_MANY_VLANS;
-		if (unlikely(len - off < VLAN_HLEN))
-			return SL_PKT_ERR_TRUNC_VLAN;
-		out->key.vlan[nvlan++] = rd16(data + off) & 0x0fff;
-		type = rd16(data + off + 2);
-		off += VLAN_HLEN;
-	}
-
+	err = parse_l2(data, len, out->key.vlan, &off, &type);
+	if (unlikely(err != SL_PKT_OK))
+		return err;
 	out->l3_off = (uint16_t)off;
 	if (likely(type == ETHER_IPV4)) {
 		v6 = 0;
-		err = parse_ipv4(data, len, off, &r);
+		err = parse_ipv4(data, len, off, &r, NULL);
 	} else if (type == ETHER_IPV6) {
 		v6 = 1;
-		err = parse_ipv6(data, len, off, &r);
+		err = parse_ipv6(data, len, off, &r, NULL);
 	} else {
 		return SL_PKT_ERR_NOT_IP;
 	}
@@ -315,6 +355,32 @@ sl_pkt_parse(const uint8_t *data, size_t len, struct sl_pkt_info *out)
 	}
 	set_key(out, &r, v6, sport, dport);
 	return err; /* SL_PKT_OK from L3 unless L4 was not TCP/UDP */
+}
+
+/* Contract in sl_pkt.h. The same decoding as sl_pkt_parse up to the fragment, on the rare path
+ * only, so the hot path's parser carries none of this. */
+enum sl_pkt_error
+sl_pkt_fragment(const uint8_t *data, size_t len, struct sl_pkt_frag *out)
+{
+	struct l3_result r;
+	enum sl_pkt_error err;
+	uint16_t type;
+	size_t off;
+
+	memset(out, 0, sizeof(*out));
+	err = parse_l2(data, len, out->vlan, &off, &type);
+	if (err != SL_PKT_OK)
+		return err;
+	out->l3_off = (uint16_t)off;
+	if (type == ETHER_IPV4) {
+		out->ipver = 4;
+		return parse_ipv4(data, len, off, &r, out);
+	}
+	if (type == ETHER_IPV6) {
+		out->ipver = 6;
+		return parse_ipv6(data, len, off, &r, out);
+	}
+	return SL_PKT_ERR_NOT_IP;
 }
 
 /* CRC32C over the whole key. On x86-64 with SSE4.2 (DPDK's pkg-config flags, which the project

@@ -77,6 +77,26 @@ struct sl_pkt_info {
 /* Decodes frame `data[0..len)`. Returns SL_PKT_OK and fills *out, or the reason it could not. */
 enum sl_pkt_error sl_pkt_parse(const uint8_t *data, size_t len, struct sl_pkt_info *out);
 
+/* What an IP fragment says of itself (sl_pkt_fragment). Offsets are into the frame. */
+struct sl_pkt_frag {
+	uint32_t id;	   /* IPv4 Identification, or the IPv6 Fragment header's */
+	uint32_t offset;   /* of this fragment's data in the datagram's fragmentable part */
+	uint16_t vlan[2];  /* outer, inner VLAN ID; 0 when absent */
+	uint16_t l3_off;   /* the IP header */
+	uint16_t hdr_len;  /* IPv4: header with options; IPv6: fixed and extension headers before
+			    * the Fragment header (what the reassembled datagram keeps) */
+	uint16_t nh_off;   /* IPv6: the Next Header field that names the Fragment header */
+	uint16_t data_off; /* this fragment's data */
+	uint16_t data_len;
+	uint8_t ipver; /* 4 or 6 */
+	uint8_t proto; /* the datagram's protocol (IPv6: the Fragment header's next header) */
+	uint8_t more;  /* more fragments follow (MF, M) */
+};
+
+/* Decodes a frame that sl_pkt_parse refused with SL_PKT_ERR_IP_FRAGMENT: returns that reason
+ * with *out filled, or the reason the frame is not a well-formed fragment. */
+enum sl_pkt_error sl_pkt_fragment(const uint8_t *data, size_t len, struct sl_pkt_frag *out);
+
 /* Hash of a canonical key: identical for both directions of a flow by construction. */
 uint32_t sl_pkt_key_hash(const struct sl_flow_key *key);
 
