@@ -190,6 +190,16 @@ print_summary(const struct sl_conf *conf, const struct sl_run_summary *sum,
 		sum->pkts, sum->bytes, sum->flows, sum->events, sum->events_lost, evs->write_failed,
 		sum->pkt_errors, sum->ring_drops, sum->tcp_gaps, sum->tcp_caps, s,
 		(double)sum->bytes * 8 / s / 1e9, (double)sum->pkts / s / 1e6, conf->events_path);
+	if (sum->frag.fragments)
+		fprintf(out,
+			"sluice: IP fragments: %" PRIu64 ", %" PRIu64
+			" datagrams reassembled, %" PRIu64
+			" given up (timeout or table full), %" PRIu64
+			" fragments refused (malformed or too big), %" PRIu64
+			" overlaps that disagreed\n",
+			sum->frag.fragments, sum->frag.reassembled,
+			sum->frag.expired + sum->frag.evicted,
+			sum->frag.malformed + sum->frag.too_big, sum->frag.overlap_conflicts);
 	for (unsigned i = 0; i < sum->n_ports && !from_capture; i++)
 		fprintf(out,
 			"sluice: port %s: rx %" PRIu64 " tx %" PRIu64 " missed %" PRIu64

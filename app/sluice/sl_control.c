@@ -373,6 +373,9 @@ sl_action_stats(struct sl_control *c, struct sl_ctl_client *cl, json_t *args, js
 #define SL_X(fld, name) json_object_set_new(o, name, json_integer((json_int_t)t.fld));
 		SL_TCP_COUNTERS(SL_X)
 #undef SL_X
+#define SL_X(fld, name) json_object_set_new(o, name, json_integer((json_int_t)w.frag.fld));
+		SL_FRAG_COUNTERS(SL_X)
+#undef SL_X
 		json_object_set_new(o, "reassembly_bytes_held",
 				    json_integer((json_int_t)t.bytes_held));
 #define SL_X(fld, name) json_object_set_new(o, name, json_integer((json_int_t)s.fld));

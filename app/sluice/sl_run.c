@@ -544,6 +544,9 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 		sum->ring_drops += ring_drops[i];
 		sum->rst_sent += ws.rst_sent;
 		sum->tcp_gaps += tcp.gaps;
+#define SL_X(f, s) sum->frag.f += ws.frag.f;
+		SL_FRAG_COUNTERS(SL_X)
+#undef SL_X
 		sum->tcp_caps += tcp.flow_cap_hit + tcp.worker_cap_hit + tcp.pool_exhausted;
 		for (unsigned e = 0; e < SL_PKT_ERR_COUNT; e++)
 			sum->pkt_errors += ws.pkt_errors[e];

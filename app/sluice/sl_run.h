@@ -11,6 +11,7 @@
 
 #include "sl_conf.h"
 #include "sl_event.h"
+#include "sl_frag.h"
 #include "sl_ruleset.h"
 
 struct sl_run_opts {
@@ -25,6 +26,7 @@ struct sl_run_summary {
 	uint64_t ring_drops; /* frames lost because a worker could not keep up (live input) */
 	uint64_t tcp_gaps;   /* holes reassembly skipped (caps, or data never seen) */
 	uint64_t tcp_caps;   /* times a reassembly cap (per flow, per worker, segments) was hit */
+	struct sl_frag_stats frag; /* IP fragment reassembly, all workers */
 	struct sl_run_port_stats {
 		char name[32];
 		uint64_t rx, tx, missed, rx_errors, tx_errors;

@@ -20,9 +20,11 @@
 #include "sl_http.h"
 #include "sl_worker.h"
 
-#define SL_MAX_HITS	  8  /* distinct (sensor, side) hits tracked per flow */
-#define SL_MAX_DISTINCT	  16 /* value fingerprints kept per hit for distinct counts */
-#define SL_EXPIRE_BUDGET  64 /* flows expired per tick, to bound the pause */
+#define SL_MAX_HITS	 8  /* distinct (sensor, side) hits tracked per flow */
+#define SL_MAX_DISTINCT	 16 /* value fingerprints kept per hit for distinct counts */
+#define SL_EXPIRE_BUDGET 64 /* flows expired per tick, to bound the pause */
+/* Whole datagrams being inspected or held by TCP reassembly at once (64 KB each). */
+#define DEFRAG_MBUFS	  63
 #define SL_MAX_INJECT	  64 /* resets made per burst (2 per blocked flow) */
 #define SL_PREFETCH_AHEAD 4  /* frames prefetched ahead of use */
 #define SL_PENDING	  16 /* alerts waiting for the HTTP message they belong to */
@@ -108,6 +110,8 @@ struct sl_worker {
 	uint16_t n_inject;
 	struct sl_flow_table *flows;
 	struct sl_tcp_pool *tcp;
+	struct sl_frag_table *frag;    /* NULL: fragments are counted, not reassembled */
+	struct rte_mempool *frag_pool; /* whole datagrams, as frames, for the stages after sl_pkt */
 	struct sl_scan_worker *scan;
 	struct sl_http_pool *http;
 	struct http_state *http_states;
@@ -793,8 +797,24 @@ sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen)
 	for (uint32_t i = 0; i < c->http_flows; i++)
 		w->http_states[i].next_free = i + 2 <= c->http_flows ? i + 2 : 0;
 	w->http_free = c->http_flows ? 1 : 0;
+	if (c->defrag_datagrams) {
+		w->frag = sl_frag_create(c->defrag_datagrams,
+					 (uint64_t)c->defrag_timeout_s * 1000000000ull);
+		snprintf(name, sizeof(name), "sl_defrag_%u_%p", p->id, (void *)w);
+		w->frag_pool =
+		    rte_pktmbuf_pool_create(name, DEFRAG_MBUFS, 0, 0, UINT16_MAX, p->socket_id);
+		if (w->frag == NULL || w->frag_pool == NULL) {
+			snprintf(err, errlen,
+				 "worker %u: cannot allocate IP reassembly for %u datagrams", p->id,
+				 c->defrag_datagrams);
+			goto fail_frag;
+		}
+	}
 	return w;
 
+fail_frag:
+	sl_frag_free(w->frag);
+	rte_mempool_free(w->frag_pool);
 fail_http:
 	sl_http_pool_free(w->http);
 	rte_free(w->http_states);
@@ -825,6 +845,8 @@ sl_worker_free(struct sl_worker *w)
 	sl_http_pool_free(w->http);
 	rte_free(w->http_states);
 	sl_tcp_pool_free(w->tcp);
+	sl_frag_free(w->frag);
+	rte_mempool_free(w->frag_pool);
 	rte_free(w);
 }
 
@@ -1009,6 +1031,47 @@ prefetch_frame(const struct rte_mbuf *m)
 		rte_prefetch0(d + off);
 }
 
+/* A fragment: kept until its datagram is whole, then the datagram is inspected as one frame.
+ * Fragments are forwarded as they came (an inline bridge must not rewrite them); the one that
+ * completes a datagram carries its verdict, so a denied datagram never reaches its receiver
+ * whole. A fragment that cannot be reassembled follows the fail policy. */
+static uint8_t
+defragment(struct sl_worker *w, struct rte_mbuf *m)
+{
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *), *whole;
+	struct sl_pkt_info pi;
+	struct sl_pkt_frag fr;
+	struct rte_mbuf *d;
+	enum sl_pkt_error e;
+	size_t len;
+	uint8_t v = SL_VERDICT_FORWARD;
+
+	sl_pkt_fragment(frame, rte_pktmbuf_data_len(m), &fr);
+	switch (sl_frag_add(w->frag, frame, &fr, w->now_ns, &whole, &len)) {
+	case SL_FRAG_HELD:
+		return SL_VERDICT_FORWARD;
+	case SL_FRAG_REFUSED:
+		return uninspected(w, m);
+	case SL_FRAG_DONE:
+		break;
+	}
+	d = rte_pktmbuf_alloc(w->frag_pool);
+	if (d == NULL || len > rte_pktmbuf_tailroom(d)) {
+		rte_pktmbuf_free(d);
+		w->st.defrag_no_buffer++;
+		return uninspected(w, m);
+	}
+	memcpy(rte_pktmbuf_append(d, (uint16_t)len), whole, len);
+	d->port = m->port;
+	e = sl_pkt_parse(rte_pktmbuf_mtod(d, const uint8_t *), len, &pi);
+	if (e != SL_PKT_OK)
+		w->st.pkt_errors[e]++;
+	else if (pi.key.proto == 6)
+		v = inspect_tcp(w, d, &pi);
+	rte_pktmbuf_free(d); /* reassembly holds its own reference if it kept the segment */
+	return v;
+}
+
 void
 sl_worker_process(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint8_t *verdict,
 		  uint64_t now_ns)
@@ -1045,7 +1108,13 @@ sl_worker_process(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint8
 		e = sl_pkt_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
 				 &pi);
 		if (unlikely(e != SL_PKT_OK)) {
+			if (e == SL_PKT_ERR_IP_FRAGMENT && w->frag) {
+				verdict[i] = defragment(w, m);
+				continue;
+			}
 			w->st.pkt_errors[e]++;
+			if (e == SL_PKT_ERR_IP_FRAGMENT)
+				verdict[i] = uninspected(w, m);
 			continue;
 		}
 		w->st.payload_bytes += pi.payload_len;
@@ -1232,14 +1301,19 @@ sl_worker_tick(struct sl_worker *w, uint64_t now_ns)
 		__atomic_store_n(&w->top_state, 2, __ATOMIC_RELEASE);
 	}
 	sl_flow_expire(w->flows, now_ns, SL_EXPIRE_BUDGET);
+	if (w->frag)
+		sl_frag_expire(w->frag, now_ns);
 }
 
 void
 sl_worker_stats_get(const struct sl_worker *w, struct sl_worker_stats *ws, struct sl_flow_stats *fs,
 		    struct sl_tcp_stats *ts, struct sl_scan_stats *ss)
 {
-	if (ws)
+	if (ws) {
 		*ws = w->st;
+		if (w->frag)
+			sl_frag_stats_get(w->frag, &ws->frag);
+	}
 	if (fs)
 		sl_flow_stats_get(w->flows, fs);
 	if (ts)

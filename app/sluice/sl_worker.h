@@ -19,6 +19,7 @@
 #include "sl_conf.h"
 #include "sl_event.h"
 #include "sl_flow.h"
+#include "sl_frag.h"
 #include "sl_pkt.h"
 #include "sl_http.h"
 #include "sl_ruleset.h"
@@ -51,13 +52,15 @@ enum sl_verdict {
 	X(drop_fail_closed, "dropped_fail_closed")                                                 \
 	X(uninspected, "uninspected_packets")                                                      \
 	X(rst_sent, "rst_sent")                                                                    \
-	X(rst_alloc_failed, "rst_alloc_failed")
+	X(rst_alloc_failed, "rst_alloc_failed")                                                    \
+	X(defrag_no_buffer, "ip_datagrams_without_buffer")
 
 struct sl_worker_stats {
 #define SL_X(f, s) uint64_t f;
 	SL_WORKER_COUNTERS(SL_X)
 #undef SL_X
 	uint64_t pkt_errors[SL_PKT_ERR_COUNT];
+	struct sl_frag_stats frag; /* IP fragment reassembly (zero when defrag is off) */
 };
 
 struct sl_worker;

@@ -15,12 +15,13 @@
 #include "sl_conf.h"
 
 /* The settings each group may hold; anything else is refused by known_members. */
-static const char *const known_top[] = {"workers",    "events",	    "mbufs",   "flow",
-					"reassembly", "inspection", "http",    "ports",
-					"sensors",    "policy",	    "control", NULL};
+static const char *const known_top[] = {"workers",    "events",	    "mbufs", "flow",  "defrag",
+					"reassembly", "inspection", "http",  "ports", "sensors",
+					"policy",     "control",    NULL};
 static const char *const known_events[] = {"path", "ring_size", "key_file", NULL};
 static const char *const known_control[] = {"socket", "group", NULL};
 static const char *const known_flow[] = {"capacity", "tcp_idle_timeout", "udp_idle_timeout", NULL};
+static const char *const known_defrag[] = {"max_datagrams", "timeout", NULL};
 static const char *const known_reassembly[] = {"max_bytes_per_flow", "max_bytes_per_worker",
 					       "segments", "on_cap", NULL};
 static const char *const known_inspection[] = {"depth", NULL};
@@ -588,6 +589,8 @@ set_defaults(struct sl_conf *c)
 	c->flow_capacity = 65536;
 	c->tcp_idle_timeout_s = 300;
 	c->udp_idle_timeout_s = 60;
+	c->defrag_datagrams = 256;
+	c->defrag_timeout_s = 30;
 	c->reasm_bytes_per_flow = 1 << 20;
 	c->reasm_bytes_per_worker = 64 << 20;
 	c->reasm_segments = 8192;
@@ -638,6 +641,7 @@ sl_conf_load(struct sl_conf *c, const char *path, char *const *sets, unsigned n_
 	} groups[] = {{"events", known_events},
 		      {"control", known_control},
 		      {"flow", known_flow},
+		      {"defrag", known_defrag},
 		      {"reassembly", known_reassembly},
 		      {"inspection", known_inspection},
 		      {"http", known_http}};
@@ -662,6 +666,10 @@ sl_conf_load(struct sl_conf *c, const char *path, char *const *sets, unsigned n_
 	if (get_u32(g, "capacity", 16, 1 << 26, &c->flow_capacity, err, errlen) ||
 	    get_u32(g, "tcp_idle_timeout", 1, 86400, &c->tcp_idle_timeout_s, err, errlen) ||
 	    get_u32(g, "udp_idle_timeout", 1, 86400, &c->udp_idle_timeout_s, err, errlen))
+		goto out;
+	g = config_lookup(&cfg, "defrag");
+	if (get_u32(g, "max_datagrams", 0, 1 << 16, &c->defrag_datagrams, err, errlen) ||
+	    get_u32(g, "timeout", 1, 3600, &c->defrag_timeout_s, err, errlen))
 		goto out;
 	g = config_lookup(&cfg, "reassembly");
 	if (get_u64(g, "max_bytes_per_flow", 0, 1ull << 32, &c->reasm_bytes_per_flow, err,

@@ -301,6 +301,101 @@ test_fail_open(void)
 }
 
 /* A new ruleset taken between the two halves of a value: the value is still found once. */
+/* Cuts the IPv4 frame m into fragments of `size` IP data bytes (a multiple of 8) into out[],
+ * last first (the order that leaves the datagram incomplete longest); frees m. */
+static int
+fragments(struct rte_mbuf *m, unsigned size, struct rte_mbuf **out)
+{
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	unsigned data = rte_pktmbuf_data_len(m) - 34, n = (data + size - 1) / size;
+
+	for (unsigned k = 0; k < n; k++) {
+		unsigned off = k * size, len = data - off < size ? data - off : size;
+		struct rte_mbuf *f = rte_pktmbuf_alloc(mp);
+		uint8_t *q = (uint8_t *)rte_pktmbuf_append(f, (uint16_t)(34 + len));
+		struct rte_ipv4_hdr *ip = (void *)(q + 14);
+
+		memcpy(q, p, 34);
+		memcpy(q + 34, p + 34 + off, len);
+		ip->total_length = rte_cpu_to_be_16((uint16_t)(20 + len));
+		ip->packet_id = rte_cpu_to_be_16(4242);
+		ip->fragment_offset =
+		    rte_cpu_to_be_16((uint16_t)(off / 8 | (off + len < data ? 0x2000 : 0)));
+		f->port = m->port;
+		out[n - 1 - k] = f;
+	}
+	rte_pktmbuf_free(m);
+	return (int)n;
+}
+
+/* A value cut across IP fragments, sent last fragment first: found once the datagram is whole;
+ * in protect mode on an inline port the completing fragment is dropped (the receiver never
+ * gets the datagram whole) and both ends reset, the fragments before it were forwarded. */
+static void
+test_fragmented_value_found_and_denied(void)
+{
+	struct sl_ruleset *rs = ruleset("protect", 1);
+	struct sl_worker *w = worker(&rs);
+	struct rte_mbuf *frags[32], **inj;
+	const uint16_t *inj_port;
+	char body[96];
+	int n;
+
+	port_inline[3] = 1, port_peer[3] = 4;
+	snprintf(body, sizeof(body), "POST /x HTTP/1.1\r\nContent-Length: 20\r\n\r\nnir=%s\n", nir);
+	handshake(w, 3);
+	n = fragments(frame(0, 1001, 5001, RTE_TCP_ACK_FLAG, body, 3), 16, frags);
+	CU_ASSERT_FATAL(n > 2);
+	for (int k = 0; k < n - 1; k++)
+		CU_ASSERT_EQUAL(one(w, frags[k]), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(stats(w).events, 0);
+	CU_ASSERT_EQUAL(one(w, frags[n - 1]), SL_VERDICT_DROP);
+	CU_ASSERT_EQUAL(stats(w).events, 1);
+	CU_ASSERT_EQUAL(stats(w).frag.reassembled, 1);
+	CU_ASSERT_EQUAL(stats(w).frag.fragments, (uint64_t)n);
+	CU_ASSERT_EQUAL(stats(w).pkt_errors[SL_PKT_ERR_IP_FRAGMENT], 0);
+	CU_ASSERT_EQUAL_FATAL(sl_worker_injected(w, &inj, &inj_port), 2);
+	rte_pktmbuf_free(inj[0]);
+	rte_pktmbuf_free(inj[1]);
+	sl_worker_inject_reset(w);
+	sl_worker_free(w);
+	sl_ruleset_free(rs);
+	port_inline[3] = 0;
+}
+
+/* With reassembly off, fragments cannot be inspected: counted, and they follow the fail
+ * policy (dropped on an inline port with fail closed). */
+static void
+test_fragments_without_reassembly_follow_fail_policy(void)
+{
+	struct sl_conf saved = conf;
+	struct rte_mbuf *frags[32];
+	char body[64];
+
+	conf.defrag_datagrams = 0;
+	for (int closed = 0; closed < 2; closed++) {
+		conf.fail_inline = closed ? SL_POLICY_FAIL_CLOSED : SL_POLICY_FAIL_OPEN;
+		struct sl_ruleset *rs = ruleset("monitor", 0);
+		struct sl_worker *w = worker(&rs);
+		int n;
+
+		port_inline[3] = 1, port_peer[3] = 4;
+		snprintf(body, sizeof(body), "nir=%s\n", nir);
+		handshake(w, 3);
+		n = fragments(frame(0, 1001, 5001, RTE_TCP_ACK_FLAG, body, 3), 8, frags);
+		for (int k = 0; k < n; k++)
+			CU_ASSERT_EQUAL(one(w, frags[k]),
+					closed ? SL_VERDICT_DROP : SL_VERDICT_FORWARD);
+		CU_ASSERT_EQUAL(stats(w).events, 0);
+		CU_ASSERT_EQUAL(stats(w).pkt_errors[SL_PKT_ERR_IP_FRAGMENT], (uint64_t)n);
+		CU_ASSERT_EQUAL(stats(w).uninspected, (uint64_t)n);
+		sl_worker_free(w);
+		sl_ruleset_free(rs);
+	}
+	port_inline[3] = 0;
+	conf = saved;
+}
+
 static void
 test_ruleset_switch_mid_value(void)
 {
@@ -387,6 +482,10 @@ main(void)
 	CU_add_test(s, "deny on a mirror port only reports", test_deny_on_mirror_only_reports);
 	CU_add_test(s, "fail closed drops what cannot be inspected", test_fail_closed);
 	CU_add_test(s, "fail open forwards it", test_fail_open);
+	CU_add_test(s, "value across IP fragments: found, denied on the completing fragment",
+		    test_fragmented_value_found_and_denied);
+	CU_add_test(s, "fragments without reassembly follow the fail policy",
+		    test_fragments_without_reassembly_follow_fail_policy);
 	CU_add_test(s, "ruleset switch between two halves of a value",
 		    test_ruleset_switch_mid_value);
 	CU_add_test(s, "symmetric RSS key: both directions hash alike", test_rss_key_is_symmetric);
