@@ -38,6 +38,13 @@ Scenarios (one flow unless said otherwise; HTTP bodies are JSON with "nir": "<va
     c2_raw            raw "C2" protocol on port 4444, length-prefixed TLV records carrying three
                       NIRs (contiguous, grouped with spaces, Corsican 2A/2B), a US SSN and a Visa.
     response          the NIR is in an HTTP response body (server -> client).
+    ip_fragments      five flows whose value-carrying segment is sent as IP fragments, a
+                      fragment boundary through the value (the events are those of the same
+                      flows unfragmented): IPv4 HTTP POST with a NIR, a ~1000-byte segment in
+                      24-byte fragments; raw port 4444 with a card, 40-byte fragments in reverse
+                      order; IPv6 HTTP POST with a NIR (Fragment header), 32-byte fragments, one
+                      sent twice; IPv4 HTTP POST with a NIR in VLAN 100, 48-byte fragments; a
+                      raw text flow (port 7070) in 40-byte fragments, no value.
     negatives         HTTP and raw flows full of near-misses (NIR with a wrong key, card failing
                       Luhn, SSN area 000, valid NIR inside a longer digit run, bad IBAN, prices,
                       timestamps, phone numbers, UUIDs): no event expected.
@@ -392,11 +399,20 @@ class Host:
         self.mac = mac
 
 
-def ip_packet(src, dst, proto, l4, ip_id, ttl=64):
-    """IPv4 (with header checksum) or IPv6 header + l4."""
+def ip_packet(src, dst, proto, l4, ip_id, ttl=64, frag=None):
+    """IPv4 (with header checksum) or IPv6 header + l4. frag=(offset, more): l4 is the part at
+    byte `offset` (a multiple of 8) of a datagram fragmented with Identification ip_id, `more`
+    unless it is the last part. IPv4: fragment offset and MF instead of DF; IPv6: a Fragment
+    header (next header 44) after the fixed header, counted in the payload length."""
     if src.v6:
+        if frag is not None:
+            off, more = frag
+            # offset in 8-byte units << 3 | M; the 32-bit identification
+            l4 = struct.pack("!BxHI", proto, off // 8 << 3 | bool(more), ip_id & 0xFFFFFFFF) + l4
+            proto = 44
         return struct.pack("!IHBB", 0x60000000, len(l4), proto, ttl) + src.ipb + dst.ipb + l4
-    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), ip_id & 0xFFFF, 0x4000, ttl,
+    flags = 0x4000 if frag is None else frag[0] // 8 | (0x2000 if frag[1] else 0)
+    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), ip_id & 0xFFFF, flags, ttl,
                       proto, 0, src.ipb, dst.ipb)
     return hdr[:10] + struct.pack("!H", checksum(hdr)) + hdr[12:] + l4
 
@@ -462,6 +478,14 @@ class PcapWriter:
 SYN_OPTS = bytes((2, 4, MSS >> 8, MSS & 0xFF, 1, 3, 3, 7, 1, 1, 4, 2))  # MSS, NOP, WS 7, SACKOK
 
 
+def emission_order(n, order):
+    """Indices of n parts in the order they are sent: order None (in order), 'reverse' or a
+    list of indices."""
+    if order == "reverse":
+        return list(range(n - 1, -1, -1))
+    return list(range(n)) if order is None else list(order)
+
+
 class Side:
     def __init__(self, host, port, isn, ip_id):
         self.host, self.port = host, port
@@ -520,6 +544,30 @@ class Flow:
         frame = self.eth[from_client] + ip + l4
         return frame if len(frame) >= MIN_FRAME else frame + bytes(MIN_FRAME - len(frame))
 
+    def fragments(self, from_client, seq, ack, flags, payload, size, order=None, duplicate=(),
+                  split=()):
+        """The segment frame() builds, sent as IP fragments of `size` bytes (a multiple of 8) of
+        the TCP segment each, the TCP header in the first, plus a fragment boundary at the
+        multiple of 8 nearest each payload offset in `split` (the middle of a value of 10 bytes
+        or more: the boundary cuts it). order: None, 'reverse' or a list of fragment indices;
+        duplicate: indices sent twice in a row. IPv4 fragments carry the segment's
+        Identification, IPv6 ones a random 32-bit one."""
+        assert size % 8 == 0, size
+        src, dst = (self.c, self.s) if from_client else (self.s, self.c)
+        eth = self.eth[from_client]
+        ip_len = len(eth) + (40 if self.v6 else 20)
+        whole = self.frame(from_client, seq, ack, flags, payload)  # (v4: takes the next IP id)
+        l4 = whole[ip_len:ip_len + 20 + len(payload)]  # the TCP segment, checksum included
+        ip_id = self.rng.getrandbits(32) if self.v6 else src.ip_id
+        parts = self.segments(l4, [(20 + p + 4) // 8 * 8 for p in split], size)
+        out = []
+        for i in emission_order(len(parts), order):
+            off, chunk = parts[i]
+            fr = pad_frame(eth + ip_packet(src.host, dst.host, 6, chunk, ip_id,
+                                           frag=(off, off + len(chunk) < len(l4))))
+            out += [fr] * (2 if i in duplicate else 1)
+        return out
+
     def pure_ack(self, from_client, ack=None):
         src, dst = (self.c, self.s) if from_client else (self.s, self.c)
         return self.frame(from_client, src.nxt, dst.nxt if ack is None else ack, TH_ACK)
@@ -552,23 +600,19 @@ class Flow:
         return out
 
     def send(self, data, from_client=True, cuts=(), seg_size=MSS, order=None, duplicate=False,
-             retransmit=(), reorder=0.0, retransmit_prob=0.0, ack_every=2):
+             retransmit=(), reorder=0.0, retransmit_prob=0.0, ack_every=2, frag=None):
         """Sends one message. order: None, 'reverse' or a list of segment indices; duplicate:
         every data segment twice in a row; retransmit: indices sent once more 3 segments later;
         reorder/retransmit_prob: random adjacent swaps / late retransmissions (mixed). The
         receiver ACKs cumulatively every `ack_every` data segments and at the end. PSH is set
-        on the message's last segment."""
+        on the message's last segment. frag: every data segment goes as IP fragments, a dict
+        of fragments() options, its "split" offsets counted in the message."""
         if not data:
             return []
         src, dst = (self.c, self.s) if from_client else (self.s, self.c)
         segs = self.segments(data, cuts, seg_size)
         n = len(segs)
-        if order == "reverse":
-            idx = list(range(n - 1, -1, -1))
-        elif order is not None:
-            idx = list(order)
-        else:
-            idx = list(range(n))
+        idx = emission_order(n, order)
         if reorder:
             for i in range(n - 1):
                 if self.rng.random() < reorder:
@@ -595,7 +639,12 @@ class Flow:
         for i in emit:
             off, chunk = segs[i]
             flags = TH_ACK | (TH_PSH if i == n - 1 else 0)
-            out.append(self.frame(from_client, base + off, dst.nxt, flags, chunk))
+            if frag:
+                split = [p - off for p in frag.get("split", ()) if 0 <= p - off < len(chunk)]
+                out += self.fragments(from_client, base + off, dst.nxt, flags, chunk,
+                                      **{**frag, "split": split})
+            else:
+                out.append(self.frame(from_client, base + off, dst.nxt, flags, chunk))
             got[i] = True
             while contiguous < n and got[contiguous]:
                 contiguous += 1
@@ -786,9 +835,11 @@ def scenario(fn):
 # --------------------------------------------------------------------------------------------
 
 
-def http_post_exchange(ctx, port=80, v6=False, vlans=(), notes=0, send_opts=None, cuts=None):
+def http_post_exchange(ctx, port=80, v6=False, vlans=(), notes=0, send_opts=None, cuts=None,
+                       frag=None):
     """Handshake, POST with a NIR in a JSON body, 200 response, FIN. `cuts(req, nir_offset)`
-    returns the client's segment cut offsets."""
+    returns the client's segment cut offsets; frag: the request goes as IP fragments
+    (Flow.send's frag, a fragment boundary through the middle of the NIR)."""
     rng = ctx.rng
     flow = ctx.new_flow(port, v6=v6, vlans=vlans)
     nir = ctx.nir()
@@ -797,7 +848,10 @@ def http_post_exchange(ctx, port=80, v6=False, vlans=(), notes=0, send_opts=None
     at = req.index(nir.encode())
     ctx.emit(flow.handshake(), 30)
     ctx.pcap.pause(200)
-    ctx.emit(flow.send(req, True, cuts=cuts(req, at) if cuts else (), **(send_opts or {})))
+    opts = dict(send_opts or {})
+    if frag:
+        opts["frag"] = {**frag, "split": [at + len(nir) // 2]}
+    ctx.emit(flow.send(req, True, cuts=cuts(req, at) if cuts else (), **opts))
     ctx.pcap.pause(500)
     resp = http_response(b'{"status":"stored","customer_id":"C-XQKT"}')
     ctx.emit(flow.send(resp, False, **({"duplicate": True} if send_opts and
@@ -957,6 +1011,45 @@ def sc_c2_raw(ctx):
         ctx.expect(flow, True, "fr_ssn", v, "failed", "raw")
     ctx.expect(flow, True, "us_ssn", ssn, "failed", "raw")
     ctx.expect(flow, True, "credit_card", card, "failed", "raw")
+
+
+# --------------------------------------------------------------------------------------------
+# IP fragmentation
+# --------------------------------------------------------------------------------------------
+
+
+@scenario
+def sc_ip_fragments(ctx):
+    """Data segments as IP fragments (v4, v6, VLAN; reversed, duplicated), values cut by them.
+
+    Each fragmented segment has a fragment boundary through its value; the events are those
+    of the same flows unfragmented."""
+    rng, fill = ctx.rng, ctx.filler
+    # 1. IPv4 HTTP POST: a ~1000-byte segment in 24-byte fragments (40 and more), in order.
+    http_post_exchange(ctx, notes=600, frag={"size": 24})
+    # 2. Raw C2 channel (port 4444): the record with a card in 40-byte fragments, last first.
+    flow = ctx.new_flow(4444)
+    card = gen_card(rng)
+    ctx.emit(flow.handshake(), 30)
+    ctx.emit(flow.send(c2_record(1, fill.binary(16) + tlv(0x01, b"WS-FINANCE-07")), True))
+    ctx.emit(flow.send(c2_record(2, fill.binary(40)), False))  # tasking
+    exfil = c2_record(3, tlv(0x03, fill.binary(200)) + tlv(0x07, card.encode())
+                      + tlv(0x03, fill.binary(150)))
+    ctx.emit(flow.send(exfil, True, frag={"size": 40, "order": "reverse",
+                                          "split": [exfil.index(card.encode()) + 8]}))
+    ctx.emit(flow.send(c2_record(2, fill.binary(24)), False))
+    ctx.emit(flow.close())
+    ctx.expect(flow, True, "credit_card", card, "failed", "raw")
+    # 3. IPv6 HTTP POST: 32-byte fragments after a Fragment header, the second one sent twice.
+    http_post_exchange(ctx, v6=True, frag={"size": 32, "duplicate": (1,)})
+    # 4. IPv4 HTTP POST in 802.1Q VLAN 100: 48-byte fragments, in order.
+    http_post_exchange(ctx, vlans=VLAN, notes=200, frag={"size": 48})
+    # 5. Clean: raw text (port 7070) in 40-byte fragments, no value: no event.
+    flow = ctx.new_flow(7070)
+    ctx.emit(flow.handshake(), 30)
+    ctx.emit(flow.send(fill.text_bytes(900) + b"\n", True, frag={"size": 40}))
+    ctx.emit(flow.send(b"OK stored\n", False))
+    ctx.emit(flow.close())
 
 
 # --------------------------------------------------------------------------------------------

@@ -800,7 +800,9 @@ sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen)
 	if (c->defrag_datagrams) {
 		w->frag = sl_frag_create(c->defrag_datagrams,
 					 (uint64_t)c->defrag_timeout_s * 1000000000ull);
-		snprintf(name, sizeof(name), "sl_defrag_%u_%p", p->id, (void *)w);
+		static unsigned seq; /* mempool names are short (RTE_MEMPOOL_NAMESIZE) and unique */
+		snprintf(name, sizeof(name), "sl_defrag_%u_%u", p->id,
+			 __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
 		w->frag_pool =
 		    rte_pktmbuf_pool_create(name, DEFRAG_MBUFS, 0, 0, UINT16_MAX, p->socket_id);
 		if (w->frag == NULL || w->frag_pool == NULL) {

@@ -62,6 +62,11 @@ def test_ipv6():
     assert all(":" in a["src_ip"] for a in run.alerts)
 
 
+def test_ip_fragments_reassembled():
+    run, expected = scenario("ip_fragments")
+    assert len(expected) >= 4
+
+
 def test_http_on_non_standard_port():
     scenario("http_port")
 
