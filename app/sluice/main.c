@@ -44,7 +44,8 @@ usage(FILE *fp)
 	    "      --loop           with --pcap: replay the capture until stopped (live input for\n"
 	    "                       trying things out; the control socket is open)\n"
 	    "      --socket PATH    control socket (same as --set control.socket=PATH)\n"
-	    "      --events FILE    write events there ('-' = stdout; default from config)\n"
+	    "      --events FILE    write events there ('-' = stdout; default from config);\n"
+	    "                       SIGHUP opens it again (log rotation)\n"
 	    "      --inline A:B     bridge kernel interfaces A and B (net_af_packet), inspecting\n"
 	    "      --mirror IFACE   inspect what arrives on a TAP/SPAN interface, never transmit\n"
 	    "  -w, --workers N      worker lcores (same as --set workers=N)\n"
@@ -56,11 +57,22 @@ usage(FILE *fp)
 	    "  --no-huge --no-pci --no-shconf and one lcore per worker plus the main one.\n");
 }
 
+static struct sl_event_out *events_out; /* for on_sighup */
+
 static void
 on_signal(int sig)
 {
 	(void)sig;
 	sl_run_stop();
+}
+
+/* SIGHUP: open the events file again, as logrotate's postrotate expects. */
+static void
+on_sighup(int sig)
+{
+	(void)sig;
+	if (events_out)
+		sl_event_out_reopen(events_out);
 }
 
 /* Builds the default EAL arguments: no hugepages, no PCI, private runtime, lcores 0..workers
@@ -411,8 +423,12 @@ main(int argc, char **argv)
 		return 1;
 	}
 
+	events_out = ev;
+	signal(SIGHUP, on_sighup);
 	rc = sl_run(&conf, &rs, ev, &ro, &sum, err, sizeof(err));
 	sl_control_free(ctl);
+	signal(SIGHUP, SIG_IGN);
+	events_out = NULL;
 	sl_event_out_stop(ev);
 	sl_event_out_stats(ev, &evs);
 	sl_event_out_free(ev);

@@ -45,6 +45,7 @@ struct sl_event_out {
 	atomic_uint_fast64_t written;
 	atomic_uint_fast64_t write_failed;
 	atomic_int last_errno; /* of the latest failed write; 0 once a write succeeds again */
+	atomic_int reopen;     /* sl_event_out_reopen asked; the writer thread does it */
 	/* Lines formatted and not yet written: their bytes, and where each line ends. */
 	char buf[OUT_BUF_SIZE];
 	size_t used;
@@ -315,7 +316,7 @@ flush_lines(struct sl_event_out *o)
 				"sluice: events: cannot write to '%s': %s; events are being lost\n",
 				o->path, strerror(e));
 	} else if (o->lines && atomic_exchange(&o->last_errno, 0) != 0) {
-		rte_log(RTE_LOG_NOTICE, sl_event_logtype,
+		rte_log(RTE_LOG_WARNING, sl_event_logtype,
 			"sluice: events: writing to '%s' again (%" PRIu64 " events lost so far)\n",
 			o->path, (uint64_t)atomic_load(&o->write_failed));
 	}
@@ -365,6 +366,27 @@ drain_all(struct sl_event_out *o)
 	flush_lines(o);
 }
 
+/* Writes what is buffered to the file open now, then opens the path again (after logrotate
+ * moved the file away). If the path cannot be opened, the old file stays in use and it is
+ * logged. */
+static void
+reopen_file(struct sl_event_out *o)
+{
+	int fd;
+
+	flush_lines(o);
+	fd = open(o->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rte_log(RTE_LOG_ERR, sl_event_logtype,
+			"sluice: events: cannot reopen '%s': %s; still writing to the old file\n",
+			o->path, strerror(errno));
+		return;
+	}
+	close(o->fd);
+	o->fd = fd;
+	rte_log(RTE_LOG_WARNING, sl_event_logtype, "sluice: events: reopened '%s'\n", o->path);
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -372,6 +394,8 @@ writer_main(void *arg)
 	const struct timespec nap = {0, 1000000};
 
 	while (!atomic_load(&o->stop)) {
+		if (atomic_exchange(&o->reopen, 0) && o->own_fd)
+			reopen_file(o);
 		if (drain(o) == 0) {
 			flush_lines(o);
 			nanosleep(&nap, NULL);
@@ -406,6 +430,12 @@ sl_event_out_start(struct sl_event_out *o)
 	pthread_setname_np(o->thread, "sl-events");
 	o->started = 1;
 	return 0;
+}
+
+void
+sl_event_out_reopen(struct sl_event_out *o)
+{
+	atomic_store(&o->reopen, 1);
 }
 
 void

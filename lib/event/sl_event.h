@@ -116,6 +116,11 @@ int sl_event_push(struct sl_event_out *o, const struct sl_event *ev);
 void sl_event_out_set_tap(struct sl_event_out *o,
 			  void (*fn)(void *ctx, const char *line, size_t len), void *ctx);
 
+/* Asks the writer thread to open the events file's path again (log rotation: the file was
+ * moved away), after writing what it holds to the old one. A lock-free store: callable from a
+ * signal handler. No effect on stdout. */
+void sl_event_out_reopen(struct sl_event_out *o);
+
 /* Writes everything still queued and stops the writer thread; events pushed afterwards stay
  * queued until the next stop or free. */
 void sl_event_out_stop(struct sl_event_out *o);

@@ -179,6 +179,30 @@ def test_events_lost_to_a_full_disk_are_reported():
     assert "events could not be written to '/dev/full'" in d.stderr(), d.stderr()
 
 
+def test_sighup_reopens_the_events_file():
+    """logrotate moves the file away and sends SIGHUP: sluice writes to a new file at the path,
+    and the moved one ends with whole lines."""
+    path = os.path.join(WORK, f"rotate-{time.time_ns()}.json")
+    d = Daemon(capture(), "--set", "flow.capacity=64", events=path)
+    try:
+        time.sleep(0.5)
+        os.rename(path, path + ".1")
+        d.p.send_signal(signal.SIGHUP)
+        for _ in range(100):
+            if os.path.exists(path) and os.path.getsize(path) > 0:
+                break
+            time.sleep(0.05)
+        assert os.path.exists(path) and os.path.getsize(path) > 0, d.stderr()
+        assert "reopened" in d.stderr(), d.stderr()
+        assert d.p.poll() is None
+    finally:
+        d.stop()
+    for f in (path + ".1", path):
+        text = open(f).read()
+        assert text.endswith("\n") and all(json.loads(l) for l in text.splitlines()), f
+        os.unlink(f)
+
+
 def test_hot_updates_while_traffic_flows():
     """100 sensor changes under traffic: no crash, nothing lost uncounted, matches of the
     sensors in force reported, a sensor added at run time fires on the next flows."""
