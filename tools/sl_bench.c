@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <hs/hs.h>
 #include <rte_cycles.h>
@@ -263,7 +264,7 @@ main(int argc, char **argv)
 		       "--no-shconf", "--log-level=notice", "-l", "0",	  "--no-telemetry"};
 	const char *config = SL_SOURCE_DIR "/config/sluice.conf", *label = "capture";
 	double seconds = 2, t_hs = 0, t_pipe;
-	int opt, no_hs = 0, compare_raw = 0;
+	int opt, rc, no_hs = 0, compare_raw = 0;
 	char *sets[32];
 	unsigned n_sets = 0;
 	static struct sl_conf conf;
@@ -301,7 +302,9 @@ main(int argc, char **argv)
 	}
 	uint64_t frames;
 	int truncated;
-	if (sl_capture_count(argv[optind], &frames, &truncated, err, sizeof(err))) {
+	char path[4096];
+	if (sl_capture_prepare(argv[optind], path, sizeof(path), &frames, &truncated, err,
+			       sizeof(err))) {
 		fprintf(stderr, "sl_bench: %s\n", err);
 		return 1;
 	}
@@ -311,7 +314,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "sl_bench: cannot allocate the packet pool\n");
 		return 1;
 	}
-	if (load_capture(argv[optind], mp, &cap))
+	rc = load_capture(path, mp, &cap);
+	if (strcmp(path, argv[optind]))
+		unlink(path); /* a rewritten copy (sl_capture_prepare) */
+	if (rc)
 		return 1;
 	struct sl_ruleset *rs = sl_ruleset_build(&conf, 1, 2, err, sizeof(err));
 	if (rs == NULL) {

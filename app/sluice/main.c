@@ -59,6 +59,16 @@ usage(FILE *fp)
 
 static struct sl_event_out *events_out; /* for on_sighup */
 
+/* A capture rewritten with Ethernet headers for the pcap PMD (sl_capture_prepare), or "". */
+static char capture_copy[4096];
+
+static void
+remove_capture_copy(void)
+{
+	if (capture_copy[0])
+		unlink(capture_copy);
+}
+
 static void
 on_signal(int sig)
 {
@@ -357,7 +367,12 @@ main(int argc, char **argv)
 	if (pcap) {
 		int truncated;
 
-		rc = sl_capture_count(pcap, &ro.pcap_packets, &truncated, err, sizeof(err));
+		rc = sl_capture_prepare(pcap, capture_copy, sizeof(capture_copy), &ro.pcap_packets,
+					&truncated, err, sizeof(err));
+		if (rc == 0 && strcmp(capture_copy, pcap))
+			atexit(remove_capture_copy);
+		else
+			capture_copy[0] = '\0';
 		if (rc) {
 			fprintf(stderr, "sluice: %s\n", err);
 			return 1;
@@ -370,7 +385,7 @@ main(int argc, char **argv)
 		memset(conf.ports, 0, sizeof(conf.ports));
 		snprintf(conf.ports[0].name, sizeof(conf.ports[0].name), "pcap0");
 		snprintf(conf.ports[0].dev, sizeof(conf.ports[0].dev), "net_pcap_sl0,rx_pcap=%s%s",
-			 pcap, loop ? ",infinite_rx=1" : "");
+			 capture_copy[0] ? capture_copy : pcap, loop ? ",infinite_rx=1" : "");
 		conf.ports[0].role = SL_PORT_MIRROR;
 		conf.n_ports = 1;
 		/* A capture read once has an end: no control socket, a summary. Looping, it is a

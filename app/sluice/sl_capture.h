@@ -5,9 +5,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Counts the frames of the capture at path, which also proves it is a readable pcap file.
- * Returns 0, with *truncated set when the file ends inside a frame (the frames before it are
- * counted); -EINVAL with the reason in err when it cannot be read as a capture. */
-int sl_capture_count(const char *path, uint64_t *n, int *truncated, char *err, size_t errlen);
+/* Checks that path is a readable capture, counts its frames and gives in out (outlen bytes)
+ * the path of an Ethernet capture with the same packets for DPDK's pcap PMD: path itself, or a
+ * temporary file that the caller removes when it differs from path (Linux cooked, raw IP and
+ * loopback captures are rewritten with Ethernet headers). Returns 0, with *truncated set when
+ * the file ends inside a frame (the frames before it are counted), or a negative errno with the
+ * reason in err (unreadable, a link type without IP). */
+int sl_capture_prepare(const char *path, char *out, size_t outlen, uint64_t *n, int *truncated,
+		       char *err, size_t errlen);
 
 #endif /* SL_CAPTURE_H */

@@ -2,6 +2,7 @@
 """End-to-end tests of `sluice --pcap`: generated captures in, EVE events out (issue 2)."""
 import os
 import re
+import struct
 import subprocess
 import sys
 
@@ -157,6 +158,42 @@ def test_benchmark_prints_rates_and_ratios():
     assert p.returncode == 0 and re.search(r"small64: pipeline .* [0-9.]+ Mpps", p.stdout), \
         p.stdout + p.stderr
     assert "scan limit" not in p.stdout, p.stdout  # nothing to scan: no ratio to print
+
+
+def relink(src, dst, linktype, header):
+    """Copies the Ethernet capture src to dst with link type `linktype`, each frame's Ethernet
+    header replaced by header(frame) (the way tcpdump -i any, a tunnel or loopback write)."""
+    data = open(src, "rb").read()
+    out = [data[:20] + struct.pack("<I", linktype)]
+    off = 24
+    while off + 16 <= len(data):
+        sec, usec, caplen, _ = struct.unpack_from("<IIII", data, off)
+        frame = data[off + 16:off + 16 + caplen]
+        new = header(frame) + frame[14:]
+        out.append(struct.pack("<IIII", sec, usec, len(new), len(new)) + new)
+        off += 16 + caplen
+    open(dst, "wb").write(b"".join(out))
+
+
+def test_linux_cooked_raw_ip_and_loopback_captures():
+    """`tcpdump -i any` (Linux cooked v1 and v2), raw IP and BSD loopback captures give the
+    events of the same packets captured on Ethernet; a link type without IP is refused."""
+    sll = lambda f: struct.pack("!HHH8s", 4, 1, 6, f[6:12] + b"\0\0") + f[12:14]
+    sll2 = lambda f: f[12:14] + struct.pack("!HIHBB8s", 0, 2, 1, 4, 6, f[6:12] + b"\0\0")
+    null = lambda f: struct.pack("<I", 2 if f[12:14] == b"\x08\x00" else 24)
+    for name in ("one_segment", "ipv6", "c2_raw"):
+        pcap, expected = gen(name)
+        for linktype, header in ((113, sll), (276, sll2), (101, lambda f: b""), (0, null)):
+            other = f"{pcap}.{linktype}.pcap"
+            relink(pcap, other, linktype, header)
+            run = sluice(pcap=other)
+            assert run.rc == 0, (name, linktype, run.err)
+            check_expected(run, expected)
+            assert not [f for f in os.listdir(os.environ.get("TMPDIR", "/tmp"))
+                        if f.startswith("sluice-capture-")], "the rewritten copy is left behind"
+    relink(pcap, pcap + ".wifi", 105, lambda f: b"")
+    run = sluice(pcap=pcap + ".wifi")
+    assert run.rc != 0 and "link type IEEE802_11" in run.err, run.err
 
 
 def test_bad_config_is_refused():
