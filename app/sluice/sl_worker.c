@@ -137,6 +137,7 @@ struct sl_worker {
 	uint8_t cur_side;
 	uint8_t cur_can_block; /* the current packet came from an inline port */
 	uint8_t cur_block;     /* the current packet completed a match that blocks its flow */
+	uint8_t frag_conflict; /* the current packet is a datagram whose fragments disagreed */
 	uint64_t now_ns;
 	uint64_t ts_flag; /* packet clock (sl_worker_params) */
 	int ts_field;
@@ -998,6 +999,10 @@ inspect_tcp(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *p
 	set_current(w, f, pi->dir);
 	w->cur_can_block = w->port_inline && w->port_inline[m->port];
 	w->cur_block = 0;
+	/* Fragments that overlapped with other bytes: what the receiver reassembled may not be
+	 * what was inspected (an evasion, Ptacek and Newsham 1998). */
+	if (unlikely(w->frag_conflict))
+		uninspectable(w, "ip_fragment_overlap_conflict");
 	if (pi->payload_len || (pi->tcp_flags & (SL_PKT_TCP_SYN | SL_PKT_TCP_FIN)))
 		sl_tcp_segment(w->tcp, &sd->tcp, pi->seq, pi->tcp_flags, frame + pi->payload_off,
 			       pi->payload_len, m, on_bytes, w);
@@ -1043,16 +1048,16 @@ prefetch_frame(const struct rte_mbuf *m)
 static __rte_noinline __rte_cold uint8_t
 defragment(struct sl_worker *w, struct rte_mbuf *m)
 {
-	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *), *whole;
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct sl_frag_datagram dg;
 	struct sl_pkt_info pi;
 	struct sl_pkt_frag fr;
 	struct rte_mbuf *d;
 	enum sl_pkt_error e;
-	size_t len;
 	uint8_t v = SL_VERDICT_FORWARD;
 
 	sl_pkt_fragment(frame, rte_pktmbuf_data_len(m), &fr);
-	switch (sl_frag_add(w->frag, frame, &fr, w->now_ns, &whole, &len)) {
+	switch (sl_frag_add(w->frag, frame, &fr, w->now_ns, &dg)) {
 	case SL_FRAG_HELD:
 		return SL_VERDICT_FORWARD;
 	case SL_FRAG_REFUSED:
@@ -1061,18 +1066,20 @@ defragment(struct sl_worker *w, struct rte_mbuf *m)
 		break;
 	}
 	d = rte_pktmbuf_alloc(w->frag_pool);
-	if (d == NULL || len > rte_pktmbuf_tailroom(d)) {
+	if (d == NULL || dg.len > rte_pktmbuf_tailroom(d)) {
 		rte_pktmbuf_free(d);
 		w->st.defrag_no_buffer++;
 		return uninspected(w, m);
 	}
-	memcpy(rte_pktmbuf_append(d, (uint16_t)len), whole, len);
+	memcpy(rte_pktmbuf_append(d, (uint16_t)dg.len), dg.frame, dg.len);
 	d->port = m->port;
-	e = sl_pkt_parse(rte_pktmbuf_mtod(d, const uint8_t *), len, &pi);
+	e = sl_pkt_parse(rte_pktmbuf_mtod(d, const uint8_t *), dg.len, &pi);
+	w->frag_conflict = dg.overlap_conflicts != 0;
 	if (e != SL_PKT_OK)
 		w->st.pkt_errors[e]++;
 	else if (pi.key.proto == 6)
 		v = inspect_tcp(w, d, &pi);
+	w->frag_conflict = 0;
 	rte_pktmbuf_free(d); /* reassembly holds its own reference if it kept the segment */
 	return v;
 }

@@ -30,6 +30,7 @@ struct slot {
 	uint32_t hash_next, prev, next; /* hash chain; age list (NIL ends) */
 	uint32_t total;			/* data length once the last fragment is in, else 0 */
 	uint32_t max_end;		/* end of the furthest fragment received */
+	uint32_t conflicts;		/* overlaps that disagreed with the kept bytes */
 	uint32_t blocks;		/* blocks received */
 	uint16_t hdr_len;		/* bytes of headers kept (0: first fragment not in yet) */
 	uint16_t l3_off, nh_off;	/* within the kept headers */
@@ -192,7 +193,7 @@ lookup(struct sl_frag_table *t, const struct frag_key *k, uint64_t now_ns)
 	t->free = s->hash_next;
 	s->key = *k;
 	s->born_ns = now_ns;
-	s->total = s->blocks = s->max_end = 0;
+	s->total = s->blocks = s->max_end = s->conflicts = 0;
 	s->hdr_len = 0;
 	s->used = 1;
 	s->have_last = 0;
@@ -274,7 +275,7 @@ finish(struct slot *s)
 
 enum sl_frag_result
 sl_frag_add(struct sl_frag_table *t, const uint8_t *frame, const struct sl_pkt_frag *f,
-	    uint64_t now_ns, const uint8_t **out, size_t *out_len)
+	    uint64_t now_ns, struct sl_frag_datagram *out)
 {
 	uint32_t end = f->offset + f->data_len, hdr = (uint32_t)f->l3_off + f->hdr_len;
 	struct frag_key k;
@@ -313,11 +314,14 @@ sl_frag_add(struct sl_frag_table *t, const uint8_t *frame, const struct sl_pkt_f
 		s->l3_off = f->l3_off;
 		s->nh_off = f->nh_off;
 	}
-	t->st.overlap_conflicts += place(s, frame + f->data_off, f->offset, f->data_len);
+	unsigned conflicts = place(s, frame + f->data_off, f->offset, f->data_len);
+	s->conflicts += conflicts;
+	t->st.overlap_conflicts += conflicts;
 	if (!s->have_last || s->hdr_len == 0 || s->blocks != (s->total + 7) / 8)
 		return SL_FRAG_HELD;
-	*out = finish(s);
-	*out_len = s->hdr_len + s->total;
+	out->frame = finish(s);
+	out->len = s->hdr_len + s->total;
+	out->overlap_conflicts = s->conflicts;
 	release(t, i);
 	t->st.reassembled++;
 	return SL_FRAG_DONE;

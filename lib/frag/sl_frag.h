@@ -53,13 +53,21 @@ void sl_frag_free(struct sl_frag_table *t);
 /* Bytes sl_frag_create takes for max_datagrams. */
 size_t sl_frag_mem_size(unsigned max_datagrams);
 
-/* Adds fragment f (from sl_pkt_fragment) of frame, seen at now_ns. On SL_FRAG_DONE,
- * *out and *out_len give the datagram as one frame: the first fragment's link-layer and IP
- * headers, rewritten as unfragmented (lengths; IPv4 flags, offset and checksum; IPv6 the Fragment
- * header removed), then all the data. It stays valid until the next call on t. */
+/* A datagram made whole by sl_frag_add. */
+struct sl_frag_datagram {
+	const uint8_t *frame; /* the first fragment's link-layer and IP headers, rewritten as
+			       * unfragmented (lengths; IPv4 flags, offset and checksum; IPv6 the
+			       * Fragment header removed), then all the data */
+	size_t len;
+	unsigned overlap_conflicts; /* 8-byte blocks sent twice with different bytes: the receiver
+				     * may have kept the other copy */
+};
+
+/* Adds fragment f (from sl_pkt_fragment) of frame, seen at now_ns. On SL_FRAG_DONE, *out
+ * describes the datagram; its frame stays valid until the next call on t. */
 enum sl_frag_result sl_frag_add(struct sl_frag_table *t, const uint8_t *frame,
-				const struct sl_pkt_frag *f, uint64_t now_ns, const uint8_t **out,
-				size_t *out_len);
+				const struct sl_pkt_frag *f, uint64_t now_ns,
+				struct sl_frag_datagram *out);
 
 /* Gives up the datagrams older than the timeout (call now and then, e.g. from a worker tick). */
 void sl_frag_expire(struct sl_frag_table *t, uint64_t now_ns);

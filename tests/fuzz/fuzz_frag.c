@@ -34,8 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (size >= 2) {
 		size_t len = (size_t)(data[0] | data[1] << 8) % 2048;
 		struct sl_pkt_frag fr;
-		const uint8_t *out;
-		size_t out_len;
+		struct sl_frag_datagram dg;
 		uint8_t *frame;
 
 		data += 2, size -= 2;
@@ -48,13 +47,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (sl_pkt_fragment(frame, len, &fr) == SL_PKT_ERR_IP_FRAGMENT) {
 			check(fr.data_off + (size_t)fr.data_len <= len);
 			check(fr.l3_off + (size_t)fr.hdr_len <= fr.data_off);
-			if (sl_frag_add(t, frame, &fr, now, &out, &out_len) == SL_FRAG_DONE) {
-				uint8_t *whole = malloc(out_len);
+			if (sl_frag_add(t, frame, &fr, now, &dg) == SL_FRAG_DONE) {
+				uint8_t *whole = malloc(dg.len);
 				struct sl_pkt_info pi;
 
-				memcpy(whole, out, out_len);
-				if (sl_pkt_parse(whole, out_len, &pi) == SL_PKT_OK)
-					check(pi.payload_off + (size_t)pi.payload_len <= out_len);
+				memcpy(whole, dg.frame, dg.len);
+				if (sl_pkt_parse(whole, dg.len, &pi) == SL_PKT_OK)
+					check(pi.payload_off + (size_t)pi.payload_len <= dg.len);
 				free(whole);
 			}
 		}

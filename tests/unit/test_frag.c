@@ -135,21 +135,23 @@ cut(const struct frame *whole, int ipver, size_t l3, size_t size, uint32_t id, s
 	return n;
 }
 
+static unsigned last_conflicts; /* of the last datagram feed() completed */
+
 /* Feeds one fragment; returns the result and, when done, copies the datagram into *got. */
 static enum sl_frag_result
 feed(struct sl_frag_table *t, const struct frame *f, uint64_t now, struct frame *got)
 {
 	struct sl_pkt_frag fr;
-	const uint8_t *out;
-	size_t n;
+	struct sl_frag_datagram dg;
 	enum sl_frag_result r;
 
 	CU_ASSERT_EQUAL_FATAL(sl_pkt_fragment(f->d, f->n, &fr), SL_PKT_ERR_IP_FRAGMENT);
-	r = sl_frag_add(t, f->d, &fr, now, &out, &n);
+	r = sl_frag_add(t, f->d, &fr, now, &dg);
 	if (r == SL_FRAG_DONE && got) {
-		CU_ASSERT_FATAL(n <= FRAME_MAX);
-		memcpy(got->d, out, n);
-		got->n = n;
+		CU_ASSERT_FATAL(dg.len <= FRAME_MAX);
+		memcpy(got->d, dg.frame, dg.len);
+		got->n = dg.len;
+		last_conflicts = dg.overlap_conflicts;
 	}
 	return r;
 }
@@ -202,6 +204,7 @@ check_orders(int ipver, uint16_t vlan, size_t paylen, size_t size)
 				CU_ASSERT_EQUAL(last_result, SL_FRAG_HELD);
 		}
 		CU_ASSERT_EQUAL(last_result, SL_FRAG_DONE);
+		CU_ASSERT_EQUAL(last_conflicts, 0); /* duplicates agree */
 		CU_ASSERT_EQUAL(got.n, whole.n);
 		CU_ASSERT(got.n == whole.n && !memcmp(got.d, whole.d, whole.n));
 		done += last_result == SL_FRAG_DONE;
@@ -255,6 +258,7 @@ test_overlap_first_wins(void)
 	for (int i = 2; i < n; i++)
 		feed(t, &frags[i], 0, &got);
 	CU_ASSERT(got.n == whole.n && !memcmp(got.d, whole.d, whole.n));
+	CU_ASSERT_EQUAL(last_conflicts, 1); /* the datagram says so too */
 	sl_frag_stats_get(t, &st);
 	CU_ASSERT_EQUAL(st.overlap_conflicts, 1);
 	sl_frag_free(t);

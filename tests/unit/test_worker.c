@@ -363,6 +363,35 @@ test_fragmented_value_found_and_denied(void)
 	port_inline[3] = 0;
 }
 
+/* Fragments that overlap with other bytes (an evasion: the receiver may keep the other copy)
+ * make the datagram's flow uninspectable: an event says so. */
+static void
+test_conflicting_fragment_overlap_is_reported(void)
+{
+	struct sl_ruleset *rs = ruleset("monitor", 0);
+	struct sl_worker *w = worker(&rs);
+	struct rte_mbuf *frags[32], *evil;
+	int n;
+
+	handshake(w, 0);
+	n = fragments(frame(0, 1001, 5001, RTE_TCP_ACK_FLAG, "nothing to see here, honest", 0), 16,
+		      frags);
+	CU_ASSERT_FATAL(n >= 3);
+	evil = rte_pktmbuf_copy(frags[n - 2], mp, 0, UINT32_MAX); /* the fragment at offset 16 */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(evil);
+	rte_pktmbuf_mtod(evil, uint8_t *)[34 + 3] ^= 0x20;
+	for (int k = 0; k < n - 1; k++)
+		one(w, frags[k]);
+	one(w, evil);
+	CU_ASSERT_EQUAL(stats(w).events, 0);
+	one(w, frags[n - 1]);
+	CU_ASSERT_EQUAL(stats(w).frag.overlap_conflicts, 1);
+	CU_ASSERT_EQUAL(stats(w).uninspectable_content, 1);
+	CU_ASSERT_EQUAL(stats(w).events, 1);
+	sl_worker_free(w);
+	sl_ruleset_free(rs);
+}
+
 /* With reassembly off, fragments cannot be inspected: counted, and they follow the fail
  * policy (dropped on an inline port with fail closed). */
 static void
@@ -484,6 +513,8 @@ main(void)
 	CU_add_test(s, "fail open forwards it", test_fail_open);
 	CU_add_test(s, "value across IP fragments: found, denied on the completing fragment",
 		    test_fragmented_value_found_and_denied);
+	CU_add_test(s, "conflicting fragment overlap: flow reported uninspectable",
+		    test_conflicting_fragment_overlap_is_reported);
 	CU_add_test(s, "fragments without reassembly follow the fail policy",
 		    test_fragments_without_reassembly_follow_fail_policy);
 	CU_add_test(s, "ruleset switch between two halves of a value",
