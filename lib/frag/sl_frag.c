@@ -43,7 +43,7 @@ struct sl_frag_table {
 	struct slot *slots;
 	uint32_t *heads; /* hash buckets */
 	uint32_t mask;
-	uint32_t n, used;
+	uint32_t used;
 	uint32_t free; /* free list through hash_next */
 	uint32_t oldest, newest;
 	uint64_t timeout_ns;
@@ -61,14 +61,6 @@ buckets_for(unsigned n)
 	return b;
 }
 
-size_t
-sl_frag_mem_size(unsigned max_datagrams)
-{
-	return sizeof(struct sl_frag_table) + (size_t)max_datagrams * sizeof(struct slot) +
-	       buckets_for(max_datagrams) * sizeof(uint32_t) +
-	       (size_t)max_datagrams * (HDR_ROOM + MAX_DATA);
-}
-
 struct sl_frag_table *
 sl_frag_create(unsigned max_datagrams, uint64_t timeout_ns)
 {
@@ -76,7 +68,6 @@ sl_frag_create(unsigned max_datagrams, uint64_t timeout_ns)
 
 	if (t == NULL || max_datagrams == 0)
 		goto fail;
-	t->n = max_datagrams;
 	t->mask = buckets_for(max_datagrams) - 1;
 	t->timeout_ns = timeout_ns;
 	t->slots = calloc(max_datagrams, sizeof(*t->slots));

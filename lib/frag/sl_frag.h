@@ -50,9 +50,6 @@ struct sl_frag_table;
 struct sl_frag_table *sl_frag_create(unsigned max_datagrams, uint64_t timeout_ns);
 void sl_frag_free(struct sl_frag_table *t);
 
-/* Bytes sl_frag_create takes for max_datagrams. */
-size_t sl_frag_mem_size(unsigned max_datagrams);
-
 /* A datagram made whole by sl_frag_add. */
 struct sl_frag_datagram {
 	const uint8_t *frame; /* the first fragment's link-layer and IP headers, rewritten as
