@@ -44,7 +44,8 @@ struct sl_event_out {
 	atomic_int stop;
 	atomic_uint_fast64_t written;
 	atomic_uint_fast64_t write_failed;
-	atomic_int last_errno; /* of the latest failed write; 0 once a write succeeds again */
+	atomic_int last_errno; /* of the latest failed write, kept after writes succeed again */
+	int failing;	       /* the latest write failed: its recovery is logged */
 	atomic_int reopen;     /* sl_event_out_reopen asked; the writer thread does it */
 	/* Lines formatted and not yet written: their bytes, and where each line ends. */
 	char buf[OUT_BUF_SIZE];
@@ -237,6 +238,13 @@ sl_event_format(const struct sl_event *ev, char *buf, size_t len)
 	return (int)n;
 }
 
+/* The events file, appended to (at start and when reopened after rotation). */
+static int
+open_append(const char *path)
+{
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+}
+
 struct sl_event_out *
 sl_event_out_create(const char *path, unsigned ring_size, char *err, size_t errlen)
 {
@@ -251,7 +259,7 @@ sl_event_out_create(const char *path, unsigned ring_size, char *err, size_t errl
 	if (!strcmp(path, "-")) {
 		o->fd = STDOUT_FILENO;
 	} else {
-		o->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		o->fd = open_append(path);
 		o->own_fd = 1;
 	}
 	if (o->fd < 0) {
@@ -311,11 +319,14 @@ flush_lines(struct sl_event_out *o)
 	atomic_fetch_add(&o->written, ok);
 	if (e) {
 		atomic_fetch_add(&o->write_failed, o->lines - ok);
-		if (atomic_exchange(&o->last_errno, e) == 0)
+		atomic_store(&o->last_errno, e);
+		if (!o->failing)
 			rte_log(RTE_LOG_ERR, sl_event_logtype,
 				"sluice: events: cannot write to '%s': %s; events are being lost\n",
 				o->path, strerror(e));
-	} else if (o->lines && atomic_exchange(&o->last_errno, 0) != 0) {
+		o->failing = 1;
+	} else if (o->lines && o->failing) {
+		o->failing = 0;
 		rte_log(RTE_LOG_WARNING, sl_event_logtype,
 			"sluice: events: writing to '%s' again (%" PRIu64 " events lost so far)\n",
 			o->path, (uint64_t)atomic_load(&o->write_failed));
@@ -375,7 +386,7 @@ reopen_file(struct sl_event_out *o)
 	int fd;
 
 	flush_lines(o);
-	fd = open(o->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	fd = open_append(o->path);
 	if (fd < 0) {
 		rte_log(RTE_LOG_ERR, sl_event_logtype,
 			"sluice: events: cannot reopen '%s': %s; still writing to the old file\n",

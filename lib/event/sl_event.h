@@ -131,7 +131,7 @@ void sl_event_out_free(struct sl_event_out *o);
 struct sl_event_out_stats {
 	uint64_t written;      /* lines wholly written to the file */
 	uint64_t write_failed; /* lines lost to a failed write (full disk, I/O error) */
-	int last_errno;	       /* of the latest failed write, 0 once writing succeeds again */
+	int last_errno;	       /* of the latest failed write (kept after recovery), or 0 */
 };
 
 /* Safe from any thread while the writer runs. */
