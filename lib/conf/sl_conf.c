@@ -67,19 +67,20 @@ known_members(const config_setting_t *g, const char *where, const char *const *k
 	for (int i = 0; i < config_setting_length(g); i++) {
 		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
 		const char *name = config_setting_name(m);
+		const char *const *k = known;
 		char list[256] = "";
 		size_t len = 0;
-		int ok = 0;
 
-		for (const char *const *k = known; *k; k++) {
-			ok |= !strcmp(*k, name);
+		while (*k && strcmp(*k, name))
+			k++;
+		if (*k)
+			continue;
+		for (k = known; *k; k++)
 			len += (size_t)snprintf(list + len,
 						len < sizeof(list) ? sizeof(list) - len : 0, "%s%s",
 						k == known ? "" : ", ", *k);
-		}
-		if (!ok)
-			return fail(err, errlen, m, "%s: unknown setting '%s' (known: %s)", where,
-				    name, list);
+		return fail(err, errlen, m, "%s: unknown setting '%s' (known: %s)", where, name,
+			    list);
 	}
 	return 0;
 }
@@ -541,10 +542,8 @@ load_policy(struct sl_conf *c, config_t *cfg, char *err, size_t errlen)
 	for (int i = 0; rules && i < config_setting_length(rules); i++) {
 		config_setting_t *rs = config_setting_get_elem(rules, (unsigned)i);
 		struct sl_conf_rule *r = &c->rules[i];
-		char action[16] = "alert";
+		char action[16] = "alert", where[32];
 		int n;
-
-		char where[32];
 
 		snprintf(where, sizeof(where), "rule %d", i);
 		strcpy(r->from, "any");
