@@ -48,6 +48,8 @@ usage(FILE *fp)
 	    "                       SIGHUP opens it again (log rotation)\n"
 	    "      --inline A:B     bridge kernel interfaces A and B (net_af_packet), inspecting\n"
 	    "      --mirror IFACE   inspect what arrives on a TAP/SPAN interface, never transmit\n"
+	    "      --inject IFACE   with --mirror: reset denied connections (protect mode) by\n"
+	    "                       sending TCP resets to both ends through IFACE\n"
 	    "  -w, --workers N      worker lcores (same as --set workers=N)\n"
 	    "  -q, --quiet          no progress, no summary\n"
 	    "  -V, --version        print the version\n"
@@ -157,21 +159,44 @@ load_key(const char *path, uint8_t key[SL_EVENT_KEY_LEN], char *err, size_t errl
  * (8 MB per ring) removed those losses from the inline tests on a loaded machine. */
 #define AFPACKET_RING "framecnt=4096"
 
+/* Port p: interface `iface` through net_af_packet with `qpairs` queue pairs. */
+static void
+interface_port(struct sl_conf_port *p, const char *iface, unsigned qpairs,
+	       enum sl_conf_port_role role)
+{
+	snprintf(p->name, sizeof(p->name), "%.31s", iface);
+	snprintf(p->dev, sizeof(p->dev), "net_af_packet_%s,iface=%s,qpairs=%u," AFPACKET_RING,
+		 iface, iface, qpairs);
+	p->role = role;
+}
+
 /* Replaces the configured ports with kernel interfaces: `inl` = "A:B" bridged inline, or one
- * `mirror` interface. af_packet gets one queue pair per worker so each transmits on its own. */
+ * `mirror` interface, optionally with an `inject` interface for its resets. Ports that transmit
+ * get one af_packet queue pair per worker, so each worker transmits on its own. */
 static int
-interface_ports(struct sl_conf *c, const char *inl, const char *mirror, char *err, size_t errlen)
+interface_ports(struct sl_conf *c, const char *inl, const char *mirror, const char *inject,
+		char *err, size_t errlen)
 {
 	char a[64], b[64];
 	const char *colon = inl ? strchr(inl, ':') : NULL;
 
 	memset(c->ports, 0, sizeof(c->ports));
 	if (mirror) {
-		snprintf(c->ports[0].name, sizeof(c->ports[0].name), "%.31s", mirror);
-		snprintf(c->ports[0].dev, sizeof(c->ports[0].dev),
-			 "net_af_packet_%s,iface=%s,qpairs=1," AFPACKET_RING, mirror, mirror);
-		c->ports[0].role = SL_PORT_MIRROR;
+		interface_port(&c->ports[0], mirror, 1, SL_PORT_MIRROR);
 		c->n_ports = 1;
+		if (inject) {
+			if (!strcmp(inject, mirror)) {
+				snprintf(err, errlen,
+					 "--inject '%s': resets cannot leave through the mirror "
+					 "interface itself",
+					 inject);
+				return -EINVAL;
+			}
+			interface_port(&c->ports[1], inject, c->workers, SL_PORT_INJECT);
+			snprintf(c->ports[0].inject, sizeof(c->ports[0].inject), "%s",
+				 c->ports[1].name);
+			c->n_ports = 2;
+		}
 		return 0;
 	}
 	if (colon == NULL || colon == inl || colon[1] == '\0' ||
@@ -185,11 +210,8 @@ interface_ports(struct sl_conf *c, const char *inl, const char *mirror, char *er
 		struct sl_conf_port *p = &c->ports[i];
 		const char *me = i ? b : a, *peer = i ? a : b;
 
-		snprintf(p->name, sizeof(p->name), "%.31s", me);
+		interface_port(p, me, c->workers, SL_PORT_INLINE);
 		snprintf(p->peer, sizeof(p->peer), "%.31s", peer);
-		snprintf(p->dev, sizeof(p->dev),
-			 "net_af_packet_%s,iface=%s,qpairs=%u," AFPACKET_RING, me, me, c->workers);
-		p->role = SL_PORT_INLINE;
 	}
 	c->n_ports = 2;
 	return 0;
@@ -198,9 +220,15 @@ interface_ports(struct sl_conf *c, const char *inl, const char *mirror, char *er
 /* The exit summary: on stdout, unless events go there. */
 static void
 print_summary(const struct sl_conf *conf, const struct sl_run_summary *sum,
-	      const struct sl_event_out_stats *evs, int from_capture, int inl)
+	      const struct sl_event_out_stats *evs, int from_capture)
 {
 	FILE *out = strcmp(conf->events_path, "-") ? stdout : stderr;
+	int inl = 0, inject = 0;
+
+	for (unsigned i = 0; i < conf->n_ports; i++) {
+		inl |= conf->ports[i].role == SL_PORT_INLINE;
+		inject |= conf->ports[i].role == SL_PORT_INJECT;
+	}
 	double s = sum->seconds > 0 ? sum->seconds : 1e-9;
 
 	fprintf(out,
@@ -233,25 +261,24 @@ print_summary(const struct sl_conf *conf, const struct sl_run_summary *sum,
 			"sluice: %" PRIu64 " forwarded, %" PRIu64 " dropped by policy, %" PRIu64
 			" refused by tx queues, %" PRIu64 " resets sent\n",
 			sum->forwarded, sum->dropped, sum->tx_dropped, sum->rst_sent);
+	else if (inject)
+		fprintf(out,
+			"sluice: %" PRIu64 " flows reset, %" PRIu64 " resets sent, %" PRIu64
+			" refused by tx queues\n",
+			sum->reset_flows, sum->rst_sent, sum->tx_dropped);
 }
 
 int
 main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"set", required_argument, NULL, 's'},
-	    {"pcap", required_argument, NULL, 'p'},
-	    {"events", required_argument, NULL, 'e'},
-	    {"workers", required_argument, NULL, 'w'},
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"inline", required_argument, NULL, 'i'},
-	    {"mirror", required_argument, NULL, 'm'},
-	    {"loop", no_argument, NULL, 'l'},
-	    {"socket", required_argument, NULL, 'S'},
-	    {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},  {"set", required_argument, NULL, 's'},
+	    {"pcap", required_argument, NULL, 'p'},    {"events", required_argument, NULL, 'e'},
+	    {"workers", required_argument, NULL, 'w'}, {"quiet", no_argument, NULL, 'q'},
+	    {"version", no_argument, NULL, 'V'},       {"help", no_argument, NULL, 'h'},
+	    {"inline", required_argument, NULL, 'i'},  {"mirror", required_argument, NULL, 'm'},
+	    {"inject", required_argument, NULL, 'j'},  {"loop", no_argument, NULL, 'l'},
+	    {"socket", required_argument, NULL, 'S'},  {NULL, 0, NULL, 0},
 	};
 	char *sets[MAX_SETS], workers_set[32], events_set[SL_CONF_PATH_LEN + 16];
 	char socket_set[SL_CONF_PATH_LEN + 16];
@@ -259,6 +286,7 @@ main(int argc, char **argv)
 	struct sl_control *ctl = NULL;
 	char *eal_argv[16], eal_buf[1024], err[512], cfg_path[SL_CONF_PATH_LEN];
 	const char *config = NULL, *pcap = NULL, *events_path = NULL, *inl = NULL, *mirror = NULL;
+	const char *inject = NULL;
 	unsigned n_sets = 0;
 	int quiet = 0, opt, eal_argc, app_argc = argc, rc, split = 0;
 	char **app_argv = argv;
@@ -305,6 +333,9 @@ main(int argc, char **argv)
 			break;
 		case 'm':
 			mirror = optarg;
+			break;
+		case 'j':
+			inject = optarg;
 			break;
 		case 'l':
 			loop = 1;
@@ -357,8 +388,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "sluice: --pcap, --inline and --mirror exclude each other\n");
 		return 2;
 	}
+	if (inject && !mirror) {
+		fprintf(stderr, "sluice: --inject goes with --mirror (an inline bridge resets "
+				"through its own ports)\n");
+		return 2;
+	}
 	if (inl || mirror) {
-		rc = interface_ports(&conf, inl, mirror, err, sizeof(err));
+		rc = interface_ports(&conf, inl, mirror, inject, err, sizeof(err));
 		if (rc) {
 			fprintf(stderr, "sluice: %s\n", err);
 			return 2;
@@ -450,7 +486,7 @@ main(int argc, char **argv)
 	if (rc)
 		fprintf(stderr, "sluice: %s\n", err);
 	if (!rc && !quiet)
-		print_summary(&conf, &sum, &evs, ro.pcap_path != NULL, inl != NULL);
+		print_summary(&conf, &sum, &evs, ro.pcap_path != NULL);
 	if (!rc && evs.write_failed) {
 		/* Alerts that reached no file are not a finished job. */
 		fprintf(stderr, "sluice: %" PRIu64 " events could not be written to '%s': %s\n",

@@ -330,9 +330,9 @@ sl_action_status(struct sl_control *c, struct sl_ctl_client *cl, json_t *args, j
 	(void)cl, (void)args, (void)err;
 	for (unsigned i = 0; i < np; i++)
 		json_array_append_new(
-		    ports, json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", pc[i]->name, "role",
-				     pc[i]->role == SL_PORT_INLINE ? "inline" : "mirror", "dev",
-				     pc[i]->dev, "peer", pc[i]->peer, "port_id", ids[i]));
+		    ports, json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "name", pc[i]->name, "role",
+				     sl_conf_port_role_name(pc[i]->role), "dev", pc[i]->dev, "peer",
+				     pc[i]->peer, "inject", pc[i]->inject, "port_id", ids[i]));
 	*result = json_pack(
 	    "{s:s, s:f, s:s, s:i, s:o, s:I, s:i, s:s, s:s}", "version", SL_VERSION, "uptime_s",
 	    uptime(c), "mode", sl_policy_mode_name(c->conf->policy.mode), "workers", nw, "ports",
@@ -416,7 +416,7 @@ sl_action_stats(struct sl_control *c, struct sl_ctl_client *cl, json_t *args, js
 		json_array_append_new(
 		    ports,
 		    json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "name", pc[i]->name,
-			      "role", pc[i]->role == SL_PORT_INLINE ? "inline" : "mirror", "rx",
+			      "role", sl_conf_port_role_name(pc[i]->role), "rx",
 			      (json_int_t)es.ipackets, "tx", (json_int_t)es.opackets, "rx_bytes",
 			      (json_int_t)es.ibytes, "tx_bytes", (json_int_t)es.obytes, "missed",
 			      (json_int_t)es.imissed, "rx_errors", (json_int_t)es.ierrors,

@@ -58,12 +58,14 @@ struct port {
 	int rss;	/* RSS with the symmetric key: queue i belongs to worker i */
 	int by_workers; /* polled by the workers themselves (RSS, or a single worker), not the
 			 * main lcore's distributor */
+	int polled;	/* received from (not an injection port) */
 	const struct sl_conf_port *conf;
 };
 
 struct worker_ctx {
 	unsigned idx;
-	uint64_t forwarded, tx_dropped; /* frames sent to a peer port / refused by its queue */
+	uint64_t forwarded, injected, tx_dropped; /* frames sent to a peer port, resets sent,
+						   * frames refused by a tx queue */
 	struct sl_worker *w;
 	struct rte_ring *ring; /* from the distributor; NULL when polling RSS queues only */
 	struct port *ports;
@@ -72,8 +74,10 @@ struct worker_ctx {
 };
 
 static uint64_t base_ns, base_tsc, tsc_hz;
-static uint8_t port_inline[RTE_MAX_ETHPORTS];
-static uint16_t port_peer[RTE_MAX_ETHPORTS];
+/* By port id (sl_worker_params): enum sl_enforce, the peer or injection port, the MAC. */
+static uint8_t port_enforce[RTE_MAX_ETHPORTS];
+static uint16_t port_out[RTE_MAX_ETHPORTS];
+static struct rte_ether_addr port_mac[RTE_MAX_ETHPORTS];
 
 static inline uint64_t
 now_ns(void)
@@ -118,13 +122,16 @@ port_setup(struct port *p, const struct sl_conf_port *pc, unsigned workers, stru
 		ec.rx_adv_conf.rss_conf.rss_hf =
 		    info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP);
 	}
-	/* Inline ports transmit from every worker, each on its own queue: no locks. */
-	uint16_t nb_txq = pc->role == SL_PORT_INLINE ? (uint16_t)workers : 1;
+	/* Inline and injection ports transmit from every worker, each on its own queue: no
+	 * locks. */
+	uint16_t nb_txq = pc->role != SL_PORT_MIRROR ? (uint16_t)workers : 1;
 	if (nb_txq > info.max_tx_queues) {
 		snprintf(err, errlen,
-			 "port '%s' (%s) has %u tx queues; inline with %u workers needs %u "
+			 "port '%s' (%s) has %u tx queues; %s with %u workers needs %u "
 			 "(net_af_packet: add qpairs=%u)",
-			 pc->name, pc->dev, info.max_tx_queues, workers, workers, workers);
+			 pc->name, pc->dev, info.max_tx_queues,
+			 pc->role == SL_PORT_INLINE ? "inline" : "inject", workers, workers,
+			 workers);
 		return -EINVAL;
 	}
 	/* Extra rx queues (af_packet qpairs) are polled by the distributor too. */
@@ -154,13 +161,15 @@ fail:
 	return rc < 0 ? rc : -rc;
 }
 
-/* Sends `n` frames out of `port` on this worker's queue; frees what the queue refuses. */
+/* Sends `n` frames out of `port` on this worker's queue, counting them in *sent_count; frees
+ * what the queue refuses. */
 static void
-tx_port(struct worker_ctx *c, uint16_t port, struct rte_mbuf **pkts, uint16_t n)
+tx_port(struct worker_ctx *c, uint16_t port, struct rte_mbuf **pkts, uint16_t n,
+	uint64_t *sent_count)
 {
 	uint16_t sent = n ? rte_eth_tx_burst(port, (uint16_t)c->idx, pkts, n) : 0;
 
-	c->forwarded += sent;
+	*sent_count += sent;
 	if (sent < n) {
 		c->tx_dropped += n - sent;
 		rte_pktmbuf_free_bulk(pkts + sent, n - sent);
@@ -180,21 +189,21 @@ forward(struct worker_ctx *c, struct rte_mbuf **pkts, const uint8_t *verdict, ui
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 
-		if (verdict[i] != SL_VERDICT_FORWARD || !port_inline[m->port]) {
+		if (verdict[i] != SL_VERDICT_FORWARD || port_enforce[m->port] != SL_ENFORCE_DROP) {
 			rte_pktmbuf_free(m);
 			continue;
 		}
-		if (port_peer[m->port] != dest) {
-			tx_port(c, dest, out, n_out);
+		if (port_out[m->port] != dest) {
+			tx_port(c, dest, out, n_out, &c->forwarded);
 			n_out = 0;
-			dest = port_peer[m->port];
+			dest = port_out[m->port];
 		}
 		out[n_out++] = m;
 	}
-	tx_port(c, dest, out, n_out);
+	tx_port(c, dest, out, n_out, &c->forwarded);
 	n_inj = sl_worker_injected(c->w, &inj, &inj_port);
 	for (uint16_t i = 0; i < n_inj; i++)
-		tx_port(c, inj_port[i], &inj[i], 1);
+		tx_port(c, inj_port[i], &inj[i], 1, &c->injected);
 	sl_worker_inject_reset(c->w);
 }
 
@@ -356,20 +365,25 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 		/* One worker needs no distribution: it polls the ports itself and the main lcore
 		 * sleeps, leaving its CPU to the rest of the machine. A capture file keeps the
 		 * distributor, which detects its end and paces reading to the worker. */
-		ports[i].by_workers = ports[i].rss || (nw == 1 && !opts->pcap_path);
-		any_single |= !ports[i].by_workers;
+		ports[i].polled = conf->ports[i].role != SL_PORT_INJECT;
+		ports[i].by_workers =
+		    ports[i].polled && (ports[i].rss || (nw == 1 && !opts->pcap_path));
+		any_single |= ports[i].polled && !ports[i].by_workers;
 	}
 	/* Worker state and rings: on transparent huge pages without hugepages (sl_mem.h). */
 	int heap = sl_mem_heap(nw * (sl_worker_mem_size(conf) + rte_ring_get_memsize(RING_SIZE) +
 				     RTE_CACHE_LINE_SIZE));
-	memset(port_inline, 0, sizeof(port_inline));
+	memset(port_enforce, 0, sizeof(port_enforce));
 	for (i = 0; i < n_ports; i++) {
-		if (conf->ports[i].role != SL_PORT_INLINE)
-			continue;
-		for (unsigned j = 0; j < n_ports; j++)
-			if (!strcmp(conf->ports[j].name, conf->ports[i].peer)) {
-				port_inline[ports[i].id] = 1;
-				port_peer[ports[i].id] = ports[j].id;
+		const struct sl_conf_port *pc = &conf->ports[i];
+		const char *to = pc->role == SL_PORT_INLINE ? pc->peer : pc->inject;
+
+		rte_eth_macaddr_get(ports[i].id, &port_mac[ports[i].id]);
+		for (unsigned j = 0; to[0] && j < n_ports; j++)
+			if (!strcmp(conf->ports[j].name, to)) {
+				port_enforce[ports[i].id] =
+				    pc->role == SL_PORT_INLINE ? SL_ENFORCE_DROP : SL_ENFORCE_RESET;
+				port_out[ports[i].id] = ports[j].id;
 			}
 	}
 
@@ -398,8 +412,9 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 		    .rs_slot = rs_slot,
 		    .events = events,
 		    .tx_pool = mp,
-		    .port_inline = port_inline,
-		    .port_peer = port_peer,
+		    .port_enforce = port_enforce,
+		    .port_out = port_out,
+		    .port_mac = port_mac,
 		    .ts_flag = ts_flag,
 		    .ts_field = ts_field,
 		};
@@ -461,7 +476,7 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 			continue;
 		}
 		for (unsigned p = 0; p < n_ports; p++) {
-			if (ports[p].by_workers)
+			if (ports[p].by_workers || !ports[p].polled)
 				continue;
 			n = rte_eth_rx_burst(ports[p].id, q, pkts, BURST);
 			if (++q >= ports[p].nb_rxq)
@@ -542,7 +557,8 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 		sum->tx_dropped += wc[i].tx_dropped;
 		sum->dropped += ws.drop_blocked + ws.drop_fail_closed;
 		sum->ring_drops += ring_drops[i];
-		sum->rst_sent += ws.rst_sent;
+		sum->rst_sent += wc[i].injected;
+		sum->reset_flows += ws.reset_flows;
 		sum->tcp_gaps += tcp.gaps;
 #define SL_X(f, s) sum->frag.f += ws.frag.f;
 		SL_FRAG_COUNTERS(SL_X)

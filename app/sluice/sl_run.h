@@ -22,10 +22,12 @@ struct sl_run_opts {
 
 struct sl_run_summary {
 	uint64_t pkts, bytes, flows, events, events_lost;
-	uint64_t forwarded, dropped, tx_dropped, rst_sent;
-	uint64_t ring_drops; /* frames lost because a worker could not keep up (live input) */
-	uint64_t tcp_gaps;   /* holes reassembly skipped (caps, or data never seen) */
-	uint64_t tcp_caps;   /* times a reassembly cap (per flow, per worker, segments) was hit */
+	uint64_t forwarded, dropped, tx_dropped;
+	uint64_t rst_sent;    /* resets transmitted (inline, or through injection ports) */
+	uint64_t reset_flows; /* flows seen on mirror ports whose ends were reset */
+	uint64_t ring_drops;  /* frames lost because a worker could not keep up (live input) */
+	uint64_t tcp_gaps;    /* holes reassembly skipped (caps, or data never seen) */
+	uint64_t tcp_caps;    /* times a reassembly cap (per flow, per worker, segments) was hit */
 	struct sl_frag_stats frag; /* IP fragment reassembly, all workers */
 	struct sl_run_port_stats {
 		char name[32];

@@ -24,8 +24,11 @@
 #define SL_MAX_DISTINCT	 16 /* value fingerprints kept per hit for distinct counts */
 #define SL_EXPIRE_BUDGET 64 /* flows expired per tick, to bound the pause */
 /* Whole datagrams being inspected or held by TCP reassembly at once (64 KB each). */
-#define DEFRAG_MBUFS	  63
-#define SL_MAX_INJECT	  64 /* resets made per burst (2 per blocked flow) */
+#define DEFRAG_MBUFS  63
+#define SL_MAX_INJECT 64 /* resets made per burst (2 per blocked flow) */
+/* A flow reset through an injection port still shows up on the mirror while the resets travel
+ * (or if one was lost): each later packet of it resets both ends again, up to this many times. */
+#define SL_MIRROR_RESETS  4
 #define SL_PREFETCH_AHEAD 4  /* frames prefetched ahead of use */
 #define SL_PENDING	  16 /* alerts waiting for the HTTP message they belong to */
 
@@ -89,10 +92,11 @@ struct flow_state {
 	struct http_state *http; /* NULL unless a side speaks HTTP */
 	uint32_t http_anomalies; /* bit per enum sl_http_anomaly seen, reported in events */
 	uint8_t incomplete;	 /* some content could not be inspected (reported once) */
-	uint8_t blocked;	 /* deny enforced: every later packet is dropped */
-	uint8_t block_sensor;	 /* the sensor that blocked it */
+	uint8_t blocked;      /* deny enforced (enum sl_enforce): later packets dropped or reset */
+	uint8_t block_sensor; /* the sensor that blocked it */
 	uint8_t block_side;
-	uint32_t dropped; /* packets dropped since */
+	uint8_t resets;	  /* times both ends were reset (SL_ENFORCE_RESET) */
+	uint32_t dropped; /* packets dropped since (SL_ENFORCE_DROP) */
 };
 
 struct sl_worker {
@@ -103,8 +107,9 @@ struct sl_worker {
 	const struct sl_scan_db *db; /* rs->db */
 	struct sl_event_out *events;
 	struct rte_mempool *tx_pool;
-	const uint8_t *port_inline;
-	const uint16_t *port_peer;
+	const uint8_t *port_enforce;
+	const uint16_t *port_out;
+	const struct rte_ether_addr *port_mac;
 	struct rte_mbuf *inject[SL_MAX_INJECT];
 	uint16_t inject_port[SL_MAX_INJECT];
 	uint16_t n_inject;
@@ -135,8 +140,8 @@ struct sl_worker {
 	struct sl_flow *cur_flow;
 	struct flow_state *cur_state;
 	uint8_t cur_side;
-	uint8_t cur_can_block; /* the current packet came from an inline port */
-	uint8_t cur_block;     /* the current packet completed a match that blocks its flow */
+	uint8_t cur_enforce; /* what a deny can do to the current packet's flow (sl_enforce) */
+	uint8_t cur_block;   /* the current packet completed a match that blocks its flow */
 	uint64_t now_ns;
 	uint64_t ts_flag; /* packet clock (sl_worker_params) */
 	int ts_field;
@@ -335,6 +340,34 @@ release_pending(struct sl_worker *w, unsigned side)
 	}
 }
 
+static enum sl_event_action
+block_action(uint8_t how)
+{
+	return how == SL_ENFORCE_DROP ? SL_EVENT_ACTION_BLOCKED : SL_EVENT_ACTION_RESET;
+}
+
+/* A deny on the current flow: with `protect` (the policy enforces) and a port that can act, the
+ * flow is blocked (sensor: what blocked it, UINT8_MAX for uninspectable content) and the
+ * current packet's inspection ends with its verdict; otherwise it is only reported. Returns the
+ * event's action. */
+static enum sl_event_action
+enforce(struct sl_worker *w, struct flow_state *fs, int protect, uint8_t sensor)
+{
+	if (!protect || w->cur_enforce == SL_ENFORCE_NONE)
+		return SL_EVENT_ACTION_WOULD_BLOCK;
+	w->cur_block = 1;
+	if (!fs->blocked) {
+		fs->blocked = w->cur_enforce;
+		fs->block_sensor = sensor;
+		fs->block_side = w->cur_side;
+		if (w->cur_enforce == SL_ENFORCE_DROP)
+			w->st.blocked_flows++;
+		else
+			w->st.reset_flows++;
+	}
+	return block_action(w->cur_enforce);
+}
+
 /* A confirmed match on the current flow and side. */
 static void
 on_match(void *ctx, const struct sl_scan_match *m)
@@ -386,19 +419,9 @@ on_match(void *ctx, const struct sl_scan_match *m)
 	event_init(w, w->cur_flow, fs, h, &ev);
 	ev.offset = m->context == SL_SCAN_CTX_RAW && !sd->http ? sd->base + m->offset : m->offset;
 	if (v.action == SL_POLICY_DENY) {
-		/* Mirror ports cannot drop: the event says what would have been blocked. */
-		if (v.enforce && w->cur_can_block) {
-			ev.action = SL_EVENT_ACTION_BLOCKED;
-			w->cur_block = 1;
-			if (!fs->blocked) {
-				fs->blocked = 1;
-				fs->block_sensor = (uint8_t)m->sensor;
-				fs->block_side = w->cur_side;
-				w->st.blocked_flows++;
-			}
-		} else {
-			ev.action = SL_EVENT_ACTION_WOULD_BLOCK;
-		}
+		/* Mirror ports cannot drop: without an injection port the event says what would
+		 * have been blocked. */
+		ev.action = enforce(w, fs, v.enforce, (uint8_t)m->sensor);
 	}
 	ev.context[0] = '\0';
 	copy_str(ev.context, sizeof(ev.context), sl_scan_context_name(m->context));
@@ -520,17 +543,7 @@ uninspectable(struct sl_worker *w, const char *why)
 	copy_str(ev.context, sizeof(ev.context), "body");
 	copy_str(ev.evidence, sizeof(ev.evidence), why);
 	if (w->conf->on_uninspectable == SL_CONF_UNINSPECTABLE_DENY) {
-		if (w->cur_can_block && w->rs->policy.mode == SL_POLICY_MODE_PROTECT) {
-			ev.action = SL_EVENT_ACTION_BLOCKED;
-			w->cur_block = 1;
-			if (!fs->blocked) {
-				fs->blocked = 1;
-				fs->block_sensor = UINT8_MAX;
-				w->st.blocked_flows++;
-			}
-		} else {
-			ev.action = SL_EVENT_ACTION_WOULD_BLOCK;
-		}
+		ev.action = enforce(w, fs, w->rs->policy.mode == SL_POLICY_MODE_PROTECT, UINT8_MAX);
 	}
 	emit(w, &ev);
 }
@@ -693,8 +706,9 @@ on_flow_end(void *ctx, struct sl_flow *f, enum sl_flow_end_reason why)
 		snprintf(ev.end_reason, sizeof(ev.end_reason), "%s", sl_flow_end_name(why));
 		snprintf(ev.evidence, sizeof(ev.evidence), "%s", "");
 		if (fs->blocked && fs->block_sensor == h->sensor && fs->block_side == h->side) {
-			ev.action = SL_EVENT_ACTION_BLOCKED;
+			ev.action = block_action(fs->blocked);
 			ev.dropped = fs->dropped;
+			ev.resets = fs->resets;
 		}
 		emit(w, &ev);
 	}
@@ -747,8 +761,9 @@ sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen)
 	w->scan = w->rs->scan[p->id];
 	w->events = p->events;
 	w->tx_pool = p->tx_pool;
-	w->port_inline = p->port_inline;
-	w->port_peer = p->port_peer;
+	w->port_enforce = p->port_enforce;
+	w->port_out = p->port_out;
+	w->port_mac = p->port_mac;
 	w->ts_flag = p->ts_flag;
 	w->ts_field = p->ts_field;
 	w->udp_timeout_ns = (uint64_t)c->udp_idle_timeout_s * 1000000000ull;
@@ -854,10 +869,12 @@ sl_worker_free(struct sl_worker *w)
 }
 
 /* Writes a TCP reset for the flow of `m` into a new frame: toward the receiver of m (same L2
- * and L3 endpoints as m) when `back` is 0, toward its sender (swapped) when 1. The sequence
- * numbers are the ones each end expects next, so the reset is accepted at once (RFC 5961). */
+ * and L3 endpoints as m) when `back` is 0, with sequence number `rseq`, toward its sender
+ * (swapped) when 1. Sequence numbers must be the ones each end expects next for the reset to be
+ * accepted at once (RFC 5961). `src_mac`: the frame's source MAC, NULL to keep the endpoint's. */
 static struct rte_mbuf *
-make_rst(struct sl_worker *w, const struct rte_mbuf *m, const struct sl_pkt_info *pi, int back)
+make_rst(struct sl_worker *w, const struct rte_mbuf *m, const struct sl_pkt_info *pi, int back,
+	 uint32_t rseq, const struct rte_ether_addr *src_mac)
 {
 	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint16_t l3 = pi->l3_off, iplen = pi->key.ipver == 4 ? 20 : 40;
@@ -877,6 +894,8 @@ make_rst(struct sl_worker *w, const struct rte_mbuf *m, const struct sl_pkt_info
 		memcpy(o, f + 6, 6);
 		memcpy(o + 6, f, 6);
 	}
+	if (src_mac)
+		memcpy(o + 6, src_mac, 6);
 	if (pi->key.ipver == 4) {
 		const struct rte_ipv4_hdr *in = (const void *)(f + l3);
 		struct rte_ipv4_hdr *ip = (void *)(o + l3);
@@ -907,7 +926,7 @@ make_rst(struct sl_worker *w, const struct rte_mbuf *m, const struct sl_pkt_info
 	const struct rte_tcp_hdr *itcp = (const void *)(f + pi->l4_off);
 	tcp->src_port = back ? itcp->dst_port : itcp->src_port;
 	tcp->dst_port = back ? itcp->src_port : itcp->dst_port;
-	tcp->sent_seq = rte_cpu_to_be_32(back ? pi->ack : pi->seq);
+	tcp->sent_seq = rte_cpu_to_be_32(back ? pi->ack : rseq);
 	tcp->recv_ack = rte_cpu_to_be_32(back ? pi->seq + pi->payload_len : pi->ack);
 	tcp->data_off = 5 << 4;
 	tcp->tcp_flags = RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG;
@@ -918,23 +937,36 @@ make_rst(struct sl_worker *w, const struct rte_mbuf *m, const struct sl_pkt_info
 	return r;
 }
 
-/* Resets both ends of the flow of m: the receiver through the peer port, the sender back through
- * the port m came from. */
+/* Resets both ends of the flow of m (sd: the state of m's direction). Inline (m dropped): the
+ * receiver through the peer port, expecting m's first byte, and the sender back through the port
+ * m came from. Mirror (m went through): both through the injection port, the receiver expecting
+ * what follows m, or what follows the bytes m made contiguous. */
 static void
-reset_both_ends(struct sl_worker *w, const struct rte_mbuf *m, const struct sl_pkt_info *pi)
+reset_both_ends(struct sl_worker *w, const struct rte_mbuf *m, const struct sl_pkt_info *pi,
+		const struct flow_side *sd, uint8_t how)
 {
+	uint16_t out = w->port_out[m->port];
+	const struct rte_ether_addr *mac = how == SL_ENFORCE_RESET ? &w->port_mac[out] : NULL;
+	uint32_t rseq = pi->seq;
+
+	if (how == SL_ENFORCE_RESET) {
+		rseq += pi->payload_len + !!(pi->tcp_flags & SL_PKT_TCP_SYN) +
+			!!(pi->tcp_flags & SL_PKT_TCP_FIN);
+		if (sd->tcp.synced && (int32_t)(sd->tcp.next_seq - rseq) > 0)
+			rseq = sd->tcp.next_seq;
+	}
 	for (int back = 0; back < 2; back++) {
 		struct rte_mbuf *r;
 
 		if (w->tx_pool == NULL || w->n_inject == SL_MAX_INJECT)
 			return;
-		r = make_rst(w, m, pi, back);
+		r = make_rst(w, m, pi, back, rseq, mac);
 		if (r == NULL) {
 			w->st.rst_alloc_failed++;
 			continue;
 		}
 		w->inject[w->n_inject] = r;
-		w->inject_port[w->n_inject++] = back ? m->port : w->port_peer[m->port];
+		w->inject_port[w->n_inject++] = back && how == SL_ENFORCE_DROP ? m->port : out;
 		w->st.rst_sent++;
 	}
 }
@@ -944,8 +976,8 @@ static inline uint8_t
 uninspected(struct sl_worker *w, const struct rte_mbuf *m)
 {
 	w->st.uninspected++;
-	if (w->conf->fail_inline == SL_POLICY_FAIL_CLOSED && w->port_inline &&
-	    w->port_inline[m->port]) {
+	if (w->conf->fail_inline == SL_POLICY_FAIL_CLOSED && w->port_enforce &&
+	    w->port_enforce[m->port] == SL_ENFORCE_DROP) {
 		w->st.drop_fail_closed++;
 		return SL_VERDICT_DROP;
 	}
@@ -976,6 +1008,18 @@ inspect_tcp(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *p
 	if (unlikely(fs->blocked)) {
 		/* A new connection reusing the tuple of a blocked one starts afresh. */
 		if (!(syn && !(pi->tcp_flags & SL_PKT_TCP_ACK))) {
+			if (fs->blocked == SL_ENFORCE_RESET) {
+				/* Seen on the mirror after its resets (ours included, which
+				 * need no answer): reset again from this packet's numbers. */
+				if (!(pi->tcp_flags & SL_PKT_TCP_RST) &&
+				    fs->resets < SL_MIRROR_RESETS &&
+				    w->port_enforce[m->port] == SL_ENFORCE_RESET) {
+					fs->resets++;
+					reset_both_ends(w, m, pi, &fs->side[pi->dir],
+							SL_ENFORCE_RESET);
+				}
+				return SL_VERDICT_FORWARD;
+			}
 			fs->dropped++;
 			w->st.drop_blocked++;
 			return SL_VERDICT_DROP;
@@ -998,7 +1042,7 @@ inspect_tcp(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *p
 	f->bytes[pi->dir] += rte_pktmbuf_pkt_len(m);
 	sd = &fs->side[pi->dir];
 	set_current(w, f, pi->dir);
-	w->cur_can_block = w->port_inline && w->port_inline[m->port];
+	w->cur_enforce = w->port_enforce ? w->port_enforce[m->port] : SL_ENFORCE_NONE;
 	w->cur_block = 0;
 	/* Fragments that overlapped with other bytes: what the receiver reassembled may not be
 	 * what was inspected (an evasion, Ptacek and Newsham 1998). */
@@ -1012,7 +1056,11 @@ inspect_tcp(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *p
 		/* Nothing more of this flow is inspected or forwarded, both ways. */
 		sl_tcp_release(w->tcp, &fs->side[0].tcp);
 		sl_tcp_release(w->tcp, &fs->side[1].tcp);
-		reset_both_ends(w, m, pi);
+		reset_both_ends(w, m, pi, sd, w->cur_enforce);
+		if (w->cur_enforce == SL_ENFORCE_RESET) {
+			fs->resets++;
+			return SL_VERDICT_FORWARD;
+		}
 		fs->dropped++;
 		w->st.drop_blocked++;
 		return SL_VERDICT_DROP;

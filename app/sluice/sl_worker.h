@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include <rte_common.h>
+#include <rte_ether.h>
 #include <rte_mbuf.h>
 
 #include "sl_conf.h"
@@ -52,6 +53,7 @@ enum sl_verdict {
 	X(drop_fail_closed, "dropped_fail_closed")                                                 \
 	X(uninspected, "uninspected_packets")                                                      \
 	X(rst_sent, "rst_sent")                                                                    \
+	X(reset_flows, "reset_flows")                                                              \
 	X(rst_alloc_failed, "rst_alloc_failed")                                                    \
 	X(defrag_no_buffer, "ip_datagrams_without_buffer")
 
@@ -65,6 +67,13 @@ struct sl_worker_stats {
 
 struct sl_worker;
 
+/* What a deny in protect mode can do to a flow, by the port its frames arrive on. */
+enum sl_enforce {
+	SL_ENFORCE_NONE = 0, /* mirror: nothing; the event says would_block */
+	SL_ENFORCE_DROP,     /* inline: drop, block the flow, reset both ends (peer and back) */
+	SL_ENFORCE_RESET,    /* mirror with an injection port: reset both ends through it */
+};
+
 struct sl_worker_params {
 	uint16_t id;
 	int socket_id;
@@ -72,8 +81,13 @@ struct sl_worker_params {
 	struct sl_ruleset *const *rs_slot; /* the ruleset in force, swapped by the control thread */
 	struct sl_event_out *events;	   /* NULL: events are counted, not written */
 	struct rte_mempool *tx_pool;	   /* buffers for TCP resets; NULL: never reset */
-	const uint8_t *port_inline; /* [port id] 1 when frames from it are forwarded (can block) */
-	const uint16_t *port_peer;  /* [port id] where frames from an inline port leave */
+	/* By port id: enum sl_enforce (NULL: all NONE), and where that port's frames leave (an
+	 * inline port's peer) or its resets are injected (a mirror port's injection port). */
+	const uint8_t *port_enforce;
+	const uint16_t *port_out;
+	/* By port id: its MAC address, the source of frames injected through it (the endpoints'
+	 * own addresses would move them, in the switch's table, to the injection port). */
+	const struct rte_ether_addr *port_mac;
 	/* Packet clock, for capture files: frames whose ol_flags carry ts_flag are timed by the
 	 * microseconds in their mbuf dynamic field at offset ts_field (net_pcap's rx timestamp),
 	 * so events, flow times and idle expiry follow the capture, not the wall clock. 0: the

@@ -28,7 +28,7 @@ static const char *const known_inspection[] = {"depth", NULL};
 static const char *const known_http[] = {
     "max_flows", "inflate_states", "max_line",	       "max_headers",
     "max_body",	 "max_ratio",	   "on_uninspectable", NULL};
-static const char *const known_port[] = {"name", "dev", "role", "peer", NULL};
+static const char *const known_port[] = {"name", "dev", "role", "peer", "inject", NULL};
 static const char *const known_sensor[] = {"name",	"category", "severity", "signature_id",
 					   "validator", "patterns", "contexts", "caseless",
 					   "min_count", "near",	    "within",	NULL};
@@ -224,6 +224,26 @@ apply_set(config_t *cfg, const char *set, char *err, size_t errlen)
 	return 0;
 }
 
+static const char *const role_names[] = {
+    [SL_PORT_MIRROR] = "mirror", [SL_PORT_INLINE] = "inline", [SL_PORT_INJECT] = "inject"};
+
+const char *
+sl_conf_port_role_name(enum sl_conf_port_role role)
+{
+	return (unsigned)role < sizeof(role_names) / sizeof(role_names[0]) ? role_names[role]
+									   : "unknown";
+}
+
+/* The port named `name` other than ports[self], or NULL. */
+static const struct sl_conf_port *
+port_named(const struct sl_conf *c, const char *name, unsigned self)
+{
+	for (unsigned j = 0; j < c->n_ports; j++)
+		if (j != self && !strcmp(c->ports[j].name, name))
+			return &c->ports[j];
+	return NULL;
+}
+
 static int
 load_ports(struct sl_conf *c, config_t *cfg, char *err, size_t errlen)
 {
@@ -247,6 +267,7 @@ load_ports(struct sl_conf *c, config_t *cfg, char *err, size_t errlen)
 		rc |= get_str(g, "dev", p->dev, sizeof(p->dev), err, errlen);
 		rc |= get_str(g, "role", role, sizeof(role), err, errlen);
 		rc |= get_str(g, "peer", p->peer, sizeof(p->peer), err, errlen);
+		rc |= get_str(g, "inject", p->inject, sizeof(p->inject), err, errlen);
 		if (rc)
 			return -EINVAL;
 		if (!p->name[0] || !p->dev[0])
@@ -255,9 +276,18 @@ load_ports(struct sl_conf *c, config_t *cfg, char *err, size_t errlen)
 			p->role = SL_PORT_MIRROR;
 		else if (!strcmp(role, "inline"))
 			p->role = SL_PORT_INLINE;
+		else if (!strcmp(role, "inject"))
+			p->role = SL_PORT_INJECT;
 		else
-			return fail(err, errlen, g, "port '%s': role '%s' is not mirror or inline",
-				    p->name, role);
+			return fail(err, errlen, g,
+				    "port '%s': role '%s' is not mirror, inline or inject", p->name,
+				    role);
+		if (p->peer[0] && p->role != SL_PORT_INLINE)
+			return fail(err, errlen, g, "port '%s': only inline ports have a 'peer'",
+				    p->name);
+		if (p->inject[0] && p->role != SL_PORT_MIRROR)
+			return fail(err, errlen, g, "port '%s': only mirror ports have 'inject'",
+				    p->name);
 		for (int j = 0; j < i; j++)
 			if (!strcmp(c->ports[j].name, p->name))
 				return fail(err, errlen, g, "port '%s' defined twice", p->name);
@@ -265,15 +295,24 @@ load_ports(struct sl_conf *c, config_t *cfg, char *err, size_t errlen)
 	c->n_ports = (unsigned)n;
 	for (unsigned i = 0; i < c->n_ports; i++) {
 		struct sl_conf_port *p = &c->ports[i];
-		int found = 0;
+		const struct sl_conf_port *to = NULL;
 
-		if (p->role != SL_PORT_INLINE)
-			continue;
-		for (unsigned j = 0; j < c->n_ports; j++)
-			found |= j != i && !strcmp(c->ports[j].name, p->peer);
-		if (!found)
-			return fail(err, errlen, config_setting_get_elem(list, i),
-				    "inline port '%s': peer '%s' is not a port", p->name, p->peer);
+		if (p->role == SL_PORT_INLINE) {
+			to = port_named(c, p->peer, i);
+			if (to == NULL || to->role != SL_PORT_INLINE)
+				return fail(
+				    err, errlen, config_setting_get_elem(list, i),
+				    "inline port '%s': peer '%s' is not another inline port",
+				    p->name, p->peer);
+		}
+		if (p->inject[0]) {
+			to = port_named(c, p->inject, i);
+			if (to == NULL || to->role != SL_PORT_INJECT)
+				return fail(err, errlen, config_setting_get_elem(list, i),
+					    "mirror port '%s': inject '%s' is not a port with role "
+					    "\"inject\"",
+					    p->name, p->inject);
+		}
 	}
 	return 0;
 }

@@ -20,13 +20,18 @@
 enum sl_conf_port_role {
 	SL_PORT_MIRROR = 0, /* receive only: TAP/SPAN copy, never transmits */
 	SL_PORT_INLINE,	    /* bump in the wire with its peer port */
+	SL_PORT_INJECT,	    /* transmit only: TCP resets for flows seen on mirror ports */
 };
+
+/* "mirror", "inline" or "inject". */
+const char *sl_conf_port_role_name(enum sl_conf_port_role role);
 
 struct sl_conf_port {
 	char name[32];
 	char dev[SL_CONF_PATH_LEN]; /* DPDK device: PCI address or vdev string (net_pcap0,...) */
 	enum sl_conf_port_role role;
-	char peer[32]; /* inline: name of the port frames leave through */
+	char peer[32];	 /* inline: name of the port frames leave through */
+	char inject[32]; /* mirror: "" or the name of the port resets are injected through */
 };
 
 struct sl_conf {

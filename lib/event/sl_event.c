@@ -159,9 +159,11 @@ sl_event_format(const struct sl_event *ev, char *buf, size_t len)
 	}
 	if (ev->kind == SL_EVENT_ALERT) {
 		alert = json_object();
-		json_object_set_new(
-		    alert, "action",
-		    json_string(ev->action == SL_EVENT_ACTION_BLOCKED ? "blocked" : "allowed"));
+		/* Resetting the connection blocks it, as Suricata's reject does. */
+		int blocked =
+		    ev->action == SL_EVENT_ACTION_BLOCKED || ev->action == SL_EVENT_ACTION_RESET;
+
+		json_object_set_new(alert, "action", json_string(blocked ? "blocked" : "allowed"));
 		json_object_set_new(alert, "gid", json_integer(1));
 		json_object_set_new(alert, "signature_id", json_integer(ev->signature_id));
 		json_object_set_new(alert, "rev", json_integer(1));
@@ -216,6 +218,8 @@ sl_event_format(const struct sl_event *ev, char *buf, size_t len)
 	json_object_set_new(dlp, "distinct", json_integer(ev->distinct));
 	if (ev->action == SL_EVENT_ACTION_BLOCKED && ev->kind == SL_EVENT_FLOW)
 		json_object_set_new(dlp, "dropped_packets", json_integer(ev->dropped));
+	if (ev->action == SL_EVENT_ACTION_RESET && ev->kind == SL_EVENT_FLOW)
+		json_object_set_new(dlp, "resets", json_integer(ev->resets));
 	if (ev->incomplete)
 		json_object_set_new(dlp, "incomplete", json_true());
 	if (ev->anomalies[0]) {

@@ -22,7 +22,8 @@ enum sl_event_kind {
 #define SL_EVENT_ACTIONS(X)                                                                        \
 	X(ALLOWED, "allowed")                                                                      \
 	X(WOULD_BLOCK, "would_block")                                                              \
-	X(BLOCKED, "blocked")
+	X(BLOCKED, "blocked")                                                                      \
+	X(RESET, "reset") /* mirror: both ends reset through an injection port */
 
 enum sl_event_action {
 #define SL_X(e, s) SL_EVENT_ACTION_##e,
@@ -73,6 +74,7 @@ struct sl_event {
 	uint8_t value_len;
 	uint64_t pkts[2], bytes[2]; /* per key side, for SL_EVENT_FLOW */
 	uint32_t dropped;	    /* packets dropped after the flow was blocked */
+	uint32_t resets;	    /* times both ends were reset (action reset) */
 	uint64_t first_ns;
 	char end_reason[12];
 	char anomalies[128]; /* protocol anomalies of the flow, comma-separated names */

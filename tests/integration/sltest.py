@@ -77,7 +77,7 @@ def _schema():
         "required": ["sensor", "context", "action", "evidence", "count"],
         "properties": {
             "sensor": {"type": "string"}, "context": {"type": "string"},
-            "action": {"enum": ["allowed", "would_block", "blocked"]},
+            "action": {"enum": ["allowed", "would_block", "blocked", "reset"]},
             "evidence": {"type": "string"}, "count": {"type": "integer"},
         },
     }

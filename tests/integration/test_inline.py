@@ -333,6 +333,48 @@ def test_mirror_mode_reports_without_transmitting():
     assert m and int(m.group(1)) > 0 and int(m.group(2)) == 0, d.out + d.err
 
 
+
+def test_mirror_mode_with_injection_resets_both_ends():
+    """A TAP box cannot drop, but in protect mode it can cut the connection: resets to both ends
+    through an injection interface on the switch. The upload carries a NIR at its start and
+    would take seconds; the reset ends it at once, on both ends."""
+    n = net()
+    sh(NET, "bridge")
+    sh(NET, "inject")
+    d = None
+    try:
+        d = Daemon("--mirror", "sl-a", "--inject", "sl-inj", config=config(DENY_NIR % "protect"))
+        nir = sluice_gen.gen_nir(RNG)
+        body = json.dumps({"nir": nir, "pad": "x" * (16 << 20)})
+        path = os.path.join(WORK, "upload.json")
+        open(path, "w").write(body)
+        rc, secs, out = curl("-X", "POST", "--limit-rate", "4M", "--data-binary", "@" + path,
+                             "-o", "/dev/null", url(V4))
+        clean = json.dumps({"customer": "generated", "note": "nothing personal here"})
+        rc2, _, out2 = post(V4, clean)
+        time.sleep(0.5)
+        d.stop()
+    finally:
+        if d and d.p.poll() is None:
+            d.p.kill()
+        sh(NET, "unbridge", check=False)
+    # curl 55/56: reset while sending/receiving.
+    assert rc in (52, 55, 56) and "reset" in out.lower(), f"curl exit {rc}: {out}"
+    assert secs < 1.5, f"reset took {secs:.2f} s"
+    assert hashlib.sha256(body.encode()).hexdigest() not in n.received()
+    assert rc2 == 0 and out2.endswith("200"), out2
+    assert hashlib.sha256(clean.encode()).hexdigest() in n.received()
+    expect_event(d, [nir], "reset")
+    assert all(a["alert"]["action"] == "blocked" for a in d.alerts), d.events_text
+    text = d.out + d.err
+    m = re.search(r"port sl-a: rx (\d+) tx (\d+)", text)
+    assert m and int(m.group(1)) > 0 and int(m.group(2)) == 0, text  # the mirror never sends
+    m = re.search(r"port sl-inj: rx \d+ tx (\d+)", text)
+    assert m and int(m.group(1)) >= 2, text
+    m = re.search(r"(\d+) flows reset, (\d+) resets sent", text)
+    assert m and int(m.group(1)) == 1 and int(m.group(2)) >= 2, text
+
+
 if __name__ == "__main__":
     if os.geteuid() != 0 or not shutil.which("curl"):
         print("0 passed, 0 failed, 1 skipped (needs root and curl)")

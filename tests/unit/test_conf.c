@@ -115,7 +115,20 @@ test_errors(void)
 	expect_error("reassembly = { on_cap = \"drop\"; };", NULL, "not inspect or bypass");
 	expect_error("ports = ( { name = \"a\"; dev = \"net_null0\"; role = \"inline\"; "
 		     "peer = \"b\"; } );",
-		     NULL, "peer 'b' is not a port");
+		     NULL, "peer 'b' is not another inline port");
+	/* Injection: a mirror port names a port whose role is inject; nothing else has one. */
+	expect_error("ports = ( { name = \"a\"; dev = \"x\"; inject = \"b\"; }, "
+		     "{ name = \"b\"; dev = \"y\"; role = \"mirror\"; } );",
+		     NULL, "mirror port 'a': inject 'b' is not a port with role \"inject\"");
+	expect_error("ports = ( { name = \"a\"; dev = \"x\"; role = \"inline\"; peer = \"b\"; "
+		     "inject = \"c\"; } );",
+		     NULL, "port 'a': only mirror ports have 'inject'");
+	expect_error("ports = ( { name = \"a\"; dev = \"x\"; role = \"inject\"; peer = \"b\"; "
+		     "} );",
+		     NULL, "port 'a': only inline ports have a 'peer'");
+	expect_error("ports = ( { name = \"a\"; dev = \"x\"; role = \"inline\"; peer = \"b\"; "
+		     "}, { name = \"b\"; dev = \"y\"; } );",
+		     NULL, "peer 'b' is not another inline port");
 	expect_error("ports = ( { name = \"a\"; dev = \"x\"; role = \"tap\"; } );", NULL,
 		     "role 'tap'");
 	expect_error("sensors = ( { name = \"a\"; } );", NULL, "'patterns' must be");
@@ -128,6 +141,24 @@ test_errors(void)
 	CU_ASSERT_EQUAL(sl_conf_load(&c, "/nonexistent/sluice.conf", NULL, 0, err, sizeof(err)),
 			-ENOENT);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/sluice.conf"));
+}
+
+/* A mirror port with an injection port. */
+static void
+test_inject_port(void)
+{
+	const char *path =
+	    tmpconf("ports = ( { name = \"tap\"; dev = \"net_null0\"; inject = "
+		    "\"inj\"; },\n"
+		    "  { name = \"inj\"; dev = \"net_null1\"; role = \"inject\"; } );\n");
+
+	CU_ASSERT_EQUAL_FATAL(sl_conf_load(&c, path, NULL, 0, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.n_ports, 2);
+	CU_ASSERT_EQUAL(c.ports[0].role, SL_PORT_MIRROR);
+	CU_ASSERT_STRING_EQUAL(c.ports[0].inject, "inj");
+	CU_ASSERT_EQUAL(c.ports[1].role, SL_PORT_INJECT);
+	CU_ASSERT_STRING_EQUAL(sl_conf_port_role_name(c.ports[1].role), "inject");
+	sl_conf_free(&c);
 }
 
 /* Keywords: near (strings, UTF-8 as written) and within (default 64). */
@@ -192,6 +223,7 @@ main(void)
 	CU_add_test(s, "empty file gives defaults", test_empty_file_defaults);
 	CU_add_test(s, "--set overrides", test_overrides);
 	CU_add_test(s, "errors name the place and the problem", test_errors);
+	CU_add_test(s, "a mirror port with an injection port", test_inject_port);
 	CU_add_test(s, "sensor keywords: near and within", test_sensor_near);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

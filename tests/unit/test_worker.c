@@ -3,6 +3,7 @@
  * for mbufs and the flow table, not hugepages. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <CUnit/Basic.h>
 #include <rte_common.h>
@@ -20,8 +21,9 @@
 /* A generated NIR: 1 85 05 78 006 084, key = 97 - (1850578006084 mod 97). */
 static char nir[16];
 static struct rte_mempool *mp;
-static uint8_t port_inline[RTE_MAX_ETHPORTS];
-static uint16_t port_peer[RTE_MAX_ETHPORTS];
+static uint8_t port_enforce[RTE_MAX_ETHPORTS];
+static uint16_t port_out[RTE_MAX_ETHPORTS];
+static struct rte_ether_addr port_mac[RTE_MAX_ETHPORTS];
 
 static void
 make_nir(void)
@@ -101,8 +103,9 @@ worker(struct sl_ruleset **slot)
 	    .conf = &conf,
 	    .rs_slot = slot,
 	    .tx_pool = mp,
-	    .port_inline = port_inline,
-	    .port_peer = port_peer,
+	    .port_enforce = port_enforce,
+	    .port_out = port_out,
+	    .port_mac = port_mac,
 	};
 	struct sl_worker *w = sl_worker_create(&p, err, sizeof(err));
 
@@ -205,8 +208,8 @@ test_deny_drops_blocks_and_resets(void)
 	const uint16_t *inj_port;
 	char body[64];
 
-	port_inline[3] = 1, port_peer[3] = 4;
-	port_inline[4] = 1, port_peer[4] = 3;
+	port_enforce[3] = SL_ENFORCE_DROP, port_out[3] = 4;
+	port_enforce[4] = SL_ENFORCE_DROP, port_out[4] = 3;
 	snprintf(body, sizeof(body), "nir=%s\n", nir);
 	handshake(w, 3);
 	CU_ASSERT_EQUAL(one(w, frame(0, 1001, 5001, RTE_TCP_ACK_FLAG, "hello ", 3)),
@@ -243,7 +246,7 @@ test_deny_drops_blocks_and_resets(void)
 	CU_ASSERT_EQUAL(one(w, frame(0, 9000, 0, RTE_TCP_SYN_FLAG, NULL, 3)), SL_VERDICT_FORWARD);
 	sl_worker_free(w);
 	sl_ruleset_free(rs);
-	port_inline[3] = port_inline[4] = 0;
+	port_enforce[3] = port_enforce[4] = SL_ENFORCE_NONE;
 }
 
 static void
@@ -263,6 +266,120 @@ test_deny_on_mirror_only_reports(void)
 	sl_ruleset_free(rs);
 }
 
+/* A mirror port with an injection port: the denied flow's packets pass (a mirror cannot drop),
+ * both ends are reset through the injection port with its MAC as source, the receiver with the
+ * sequence number that follows what it received; later packets reset again, a bounded number of
+ * times, and the events say reset (alert.action blocked). */
+static void
+test_deny_on_mirror_with_injection_resets(void)
+{
+	struct sl_ruleset *rs = ruleset("protect", 1);
+	struct sl_event_out *ev;
+	struct sl_worker *w;
+	struct rte_mbuf **inj;
+	const uint16_t *inj_port;
+	char body[64], path[] = "/tmp/sl_test_worker_XXXXXX", line[4096];
+	int fd = mkstemp(path);
+
+	CU_ASSERT_FATAL(fd >= 0);
+	close(fd);
+	ev = sl_event_out_create(path, 64, line, sizeof(line));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
+	CU_ASSERT_EQUAL_FATAL(sl_event_out_start(ev), 0);
+	port_enforce[0] = SL_ENFORCE_RESET, port_out[0] = 5;
+	memset(&port_mac[5], 0, sizeof(port_mac[5]));
+	port_mac[5].addr_bytes[0] = 0x02, port_mac[5].addr_bytes[5] = 0x55;
+	struct sl_worker_params p = {
+	    .conf = &conf,
+	    .rs_slot = &rs,
+	    .events = ev,
+	    .tx_pool = mp,
+	    .port_enforce = port_enforce,
+	    .port_out = port_out,
+	    .port_mac = port_mac,
+	};
+	w = sl_worker_create(&p, line, sizeof(line));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	snprintf(body, sizeof(body), "nir=%s\n", nir);
+	handshake(w, 0);
+	sl_worker_inject_reset(w);
+	CU_ASSERT_EQUAL(one(w, frame(0, 1001, 5001, RTE_TCP_ACK_FLAG, body, 0)),
+			SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL_FATAL(sl_worker_injected(w, &inj, &inj_port), 2);
+	for (int k = 0; k < 2; k++) {
+		const uint8_t *f = rte_pktmbuf_mtod(inj[k], const uint8_t *);
+		struct sl_pkt_info pi;
+
+		CU_ASSERT_EQUAL(inj_port[k], 5); /* both through the injection port */
+		CU_ASSERT_EQUAL(sl_pkt_parse(f, rte_pktmbuf_data_len(inj[k]), &pi), SL_PKT_OK);
+		CU_ASSERT(pi.tcp_flags & SL_PKT_TCP_RST);
+		CU_ASSERT(memcmp(f + 6, &port_mac[5], 6) == 0); /* source: the injection port */
+		if (f[5] == 2) { /* to the server (its MAC), which received the body */
+			CU_ASSERT_EQUAL(f[37], 80); /* TCP destination port */
+			CU_ASSERT_EQUAL(pi.seq, 1001 + strlen(body));
+		} else { /* to the client: the server's next seq */
+			CU_ASSERT_EQUAL(f[5], 1);
+			CU_ASSERT_EQUAL(pi.seq, 5001);
+			CU_ASSERT_EQUAL(pi.ack, 1001 + strlen(body));
+		}
+		rte_pktmbuf_free(inj[k]);
+	}
+	sl_worker_inject_reset(w);
+	/* The client's next segment, sent before the resets arrived: reset again from it. */
+	CU_ASSERT_EQUAL(
+	    one(w, frame(0, 1001 + (uint32_t)strlen(body), 5001, RTE_TCP_ACK_FLAG, "more", 0)),
+	    SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL_FATAL(sl_worker_injected(w, &inj, &inj_port), 2);
+	for (int k = 0; k < 2; k++) {
+		const uint8_t *f = rte_pktmbuf_mtod(inj[k], const uint8_t *);
+		struct sl_pkt_info pi;
+
+		sl_pkt_parse(f, rte_pktmbuf_data_len(inj[k]), &pi);
+		if (f[5] == 2) /* to the server */
+			CU_ASSERT_EQUAL(pi.seq, 1001 + strlen(body) + 4);
+		rte_pktmbuf_free(inj[k]);
+	}
+	sl_worker_inject_reset(w);
+	/* Our own resets seen on the mirror are not answered; the retries are bounded. */
+	one(w, frame(1, 5001, 1001, RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG, NULL, 0));
+	CU_ASSERT_EQUAL(sl_worker_injected(w, &inj, &inj_port), 0);
+	for (int i = 0; i < 10; i++) {
+		one(w, frame(0, 2000, 5001, RTE_TCP_ACK_FLAG, "x", 0));
+		uint16_t n = sl_worker_injected(w, &inj, &inj_port);
+		for (uint16_t k = 0; k < n; k++)
+			rte_pktmbuf_free(inj[k]);
+		sl_worker_inject_reset(w);
+	}
+	struct sl_worker_stats s = stats(w);
+	CU_ASSERT_EQUAL(s.reset_flows, 1);
+	CU_ASSERT_EQUAL(s.blocked_flows, 0);
+	CU_ASSERT_EQUAL(s.drop_blocked, 0);
+	CU_ASSERT_EQUAL(s.rst_sent, 2 * 4); /* the first pair and three retries */
+	sl_worker_free(w); /* the flow ends: its update says how many times it was reset */
+	sl_event_out_free(ev);
+
+	FILE *f = fopen(path, "r");
+	int alerts = 0, updates = 0;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	while (fgets(line, sizeof(line), f)) {
+		CU_ASSERT(strstr(line, nir) == NULL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"action\":\"reset\""));
+		if (strstr(line, "\"event_type\":\"alert\"")) {
+			alerts++;
+			CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"action\":\"blocked\""));
+		} else {
+			updates++;
+			CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"resets\":4"));
+		}
+	}
+	fclose(f);
+	CU_ASSERT_EQUAL(alerts, 1);
+	CU_ASSERT_EQUAL(updates, 1);
+	unlink(path);
+	sl_ruleset_free(rs);
+	port_enforce[0] = SL_ENFORCE_NONE;
+}
+
 /* Reassembly gives up on a direction (per-flow cap 0, bypass): on an inline port its data is
  * dropped with fail closed and forwarded with fail open, counted either way. */
 static void
@@ -275,7 +392,7 @@ fail_policy(enum sl_policy_fail fail, uint8_t want)
 	struct sl_ruleset *rs = ruleset("monitor", 0);
 	struct sl_worker *w = worker(&rs);
 
-	port_inline[3] = 1, port_peer[3] = 4;
+	port_enforce[3] = SL_ENFORCE_DROP, port_out[3] = 4;
 	handshake(w, 3);
 	/* out of order: cannot be held with a cap of 0 -> bypass */
 	CU_ASSERT_EQUAL(one(w, frame(0, 1101, 5001, RTE_TCP_ACK_FLAG, "later", 3)), want);
@@ -284,7 +401,7 @@ fail_policy(enum sl_policy_fail fail, uint8_t want)
 	CU_ASSERT_EQUAL(stats(w).drop_fail_closed, want == SL_VERDICT_DROP ? 2 : 0);
 	sl_worker_free(w);
 	sl_ruleset_free(rs);
-	port_inline[3] = 0;
+	port_enforce[3] = SL_ENFORCE_NONE;
 	conf = saved;
 }
 
@@ -341,7 +458,7 @@ test_fragmented_value_found_and_denied(void)
 	char body[96];
 	int n;
 
-	port_inline[3] = 1, port_peer[3] = 4;
+	port_enforce[3] = SL_ENFORCE_DROP, port_out[3] = 4;
 	snprintf(body, sizeof(body), "POST /x HTTP/1.1\r\nContent-Length: 20\r\n\r\nnir=%s\n", nir);
 	handshake(w, 3);
 	n = fragments(frame(0, 1001, 5001, RTE_TCP_ACK_FLAG, body, 3), 16, frags);
@@ -360,7 +477,7 @@ test_fragmented_value_found_and_denied(void)
 	sl_worker_inject_reset(w);
 	sl_worker_free(w);
 	sl_ruleset_free(rs);
-	port_inline[3] = 0;
+	port_enforce[3] = SL_ENFORCE_NONE;
 }
 
 /* Fragments that overlap with other bytes (an evasion: the receiver may keep the other copy)
@@ -408,7 +525,7 @@ test_fragments_without_reassembly_follow_fail_policy(void)
 		struct sl_worker *w = worker(&rs);
 		int n;
 
-		port_inline[3] = 1, port_peer[3] = 4;
+		port_enforce[3] = SL_ENFORCE_DROP, port_out[3] = 4;
 		snprintf(body, sizeof(body), "nir=%s\n", nir);
 		handshake(w, 3);
 		n = fragments(frame(0, 1001, 5001, RTE_TCP_ACK_FLAG, body, 3), 8, frags);
@@ -421,7 +538,7 @@ test_fragments_without_reassembly_follow_fail_policy(void)
 		sl_worker_free(w);
 		sl_ruleset_free(rs);
 	}
-	port_inline[3] = 0;
+	port_enforce[3] = SL_ENFORCE_NONE;
 	conf = saved;
 }
 
@@ -509,6 +626,8 @@ main(void)
 	CU_add_test(s, "deny in protect on inline: drop, block both ways, two resets",
 		    test_deny_drops_blocks_and_resets);
 	CU_add_test(s, "deny on a mirror port only reports", test_deny_on_mirror_only_reports);
+	CU_add_test(s, "deny on a mirror port with an injection port resets both ends",
+		    test_deny_on_mirror_with_injection_resets);
 	CU_add_test(s, "fail closed drops what cannot be inspected", test_fail_closed);
 	CU_add_test(s, "fail open forwards it", test_fail_open);
 	CU_add_test(s, "value across IP fragments: found, denied on the completing fragment",

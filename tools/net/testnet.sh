@@ -7,6 +7,8 @@
 # `up` leaves sl-a and sl-b unconnected: sluice --inline sl-a:sl-b is the wire between them.
 # `bridge` joins them with a kernel bridge instead, so sluice --mirror sl-a sees every frame
 # crossing sl-a, as on a TAP/SPAN port (this kernel has no tc mirred to make a real SPAN copy).
+# `inject` (after `bridge`) adds a veth pair sl-inj/sl-inj-br with sl-inj-br on the bridge: an
+# injection interface on the switch, for sluice --mirror sl-a --inject sl-inj.
 #
 # Only 198.18.0.0/15 and 2001:db8::/32 are used. Offloads are disabled on every veth so frames
 # carry real checksums and MTU-sized segments, as on a wire.
@@ -21,6 +23,7 @@ down() {
 	ip link del sl-a 2>/dev/null || true
 	ip link del sl-b 2>/dev/null || true
 	ip link del sl-br 2>/dev/null || true
+	ip link del sl-inj 2>/dev/null || true
 }
 
 up() {
@@ -54,14 +57,27 @@ bridge() {
 	ip link set sl-br up
 }
 
+inject() {
+	ip link add sl-inj type veth peer name sl-inj-br
+	for d in sl-inj sl-inj-br; do
+		sysctl -qw "net.ipv6.conf.$d.disable_ipv6=1" || true
+		off "$d"
+	done
+	ip link set sl-inj-br master sl-br
+	ip link set sl-inj-br up
+	ip link set sl-inj up
+}
+
 unbridge() {
 	ip link del sl-br 2>/dev/null || true
+	ip link del sl-inj 2>/dev/null || true
 }
 
 case "$cmd" in
 up) up ;;
 down) down ;;
 bridge) bridge ;;
+inject) inject ;;
 unbridge) unbridge ;;
-*) echo "usage: $0 up|down|bridge|unbridge" >&2; exit 2 ;;
+*) echo "usage: $0 up|down|bridge|inject|unbridge" >&2; exit 2 ;;
 esac
