@@ -945,20 +945,28 @@ byte_at(const struct sl_scan_call *c, uint64_t off)
 	return c->s->tail[off - (c->base - c->s->tail_len)];
 }
 
-/* Decides the right boundary of a grouped value ending at `end` with separator sep: returns 1
- * when the value ends there, 0 when its separator and a digit or letter follow (it is the head
- * of a longer grouped token), -1 when the bytes after it have not arrived yet (at_eod: they never
- * will, 1). */
+/* Decides the right boundary of grouped value v (len bytes, ending at stream offset `end`):
+ * returns 1 when the value ends there, 0 when its separator and what could be another group
+ * follow (it is the head of a longer grouped token: a digit, or a letter if the value's groups
+ * hold letters, as an IBAN's do; "nir=2 14 ... 56 ssn=" ends before " ssn"), -1 when the bytes
+ * after it have not arrived yet (at_eod: they never will, 1). */
 static int
-right_ok(const struct sl_scan_call *c, uint64_t end, uint8_t sep, int at_eod)
+right_ok(const struct sl_scan_call *c, uint64_t end, const uint8_t *v, size_t len, int at_eod)
 {
 	uint64_t have = c->base + c->len - end;
+	uint8_t sep = group_sep(v, len), next;
+	int letters = 0;
 
 	if (have >= 1 && byte_at(c, end) != sep)
 		return 1;
-	if (have >= 2)
-		return !is_alnum_ascii(byte_at(c, end + 1));
-	return at_eod ? 1 : -1;
+	if (have < 2)
+		return at_eod ? 1 : -1;
+	next = byte_at(c, end + 1);
+	if (next >= '0' && next <= '9')
+		return 0;
+	for (size_t i = 0; i < len && !letters; i++)
+		letters = is_alnum_ascii(v[i]) && !(v[i] >= '0' && v[i] <= '9');
+	return !(letters && is_alnum_ascii(next));
 }
 
 /* Settles the values waiting for their right boundary with the feed in progress (at_eod: the
@@ -976,7 +984,7 @@ right_resolve(struct sl_scan_call *c, int at_eod)
 		if (p->len == 0 || !(p->wait & SL_SCAN_WAIT_RIGHT))
 			continue;
 		v = stream_bytes(c, p->end - p->len, p->end);
-		ok = v ? right_ok(c, p->end, group_sep(v, p->len), at_eod) : 0;
+		ok = v ? right_ok(c, p->end, v, p->len, at_eod) : 0;
 		if (ok < 0)
 			continue;
 		if (ok == 0) {
@@ -1003,7 +1011,6 @@ on_hs_match(unsigned int id, unsigned long long from, unsigned long long to, uns
 	uint64_t start, end;
 	const uint8_t *win;
 	size_t win_len, vstart = 0, vlen = 0;
-	uint8_t sep;
 	int ok;
 
 	(void)from;
@@ -1048,8 +1055,8 @@ on_hs_match(unsigned int id, unsigned long long from, unsigned long long to, uns
 	end = start + vstart + vlen;
 
 	/* Validated values in groups: the regex's \b cannot see the next group. */
-	if (sn->v && (sep = group_sep(win + vstart, vlen)) != 0) {
-		ok = right_ok(c, end, sep, c->data == NULL);
+	if (sn->v && group_sep(win + vstart, vlen) != 0) {
+		ok = right_ok(c, end, win + vstart, vlen, c->data == NULL);
 		if (ok == 0)
 			goto reject;
 		if (ok < 0) {

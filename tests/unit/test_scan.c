@@ -1082,9 +1082,9 @@ test_near(void)
 	sl_scan_db_free(db);
 }
 
-/* A grouped value followed by its separator and another group is the head of a longer token:
- * not reported, whatever the segmentation; at the end of the stream or before other bytes, it
- * is. */
+/* A grouped value followed by its separator and another group (digits; letters too when its
+ * own groups hold letters) is the head of a longer token: not reported, whatever the
+ * segmentation; at the end of the stream or before other bytes, it is. */
 static void
 test_right_boundary(void)
 {
@@ -1110,6 +1110,15 @@ test_right_boundary(void)
 	/* A separator then a non-alphanumeric byte ends the value too. */
 	run_stream(db, w, SL_SCAN_CTX_RAW, "4111-1111-1111-1111-\n", 20, 0, &ref);
 	CU_ASSERT_EQUAL(ref.n, 1);
+	/* Groups of digits do not go on with a word: "nir <groups> ssn ..." ends before " ssn",
+	 * whatever the segmentation (the next two bytes may come in the next feed). */
+	snprintf(text, sizeof(text), "nir %s ssn 536-22-8411 card 4111 1111 1111 1111 ok", g);
+	for (size_t seg = 1; seg <= strlen(text); seg += 7) {
+		run_stream(db, w, SL_SCAN_CTX_RAW, text, seg, 0, &ref);
+		CU_ASSERT_EQUAL(ref.n, 3);
+		CU_ASSERT(seen_find(&ref, S_NIR, g) >= 0);
+		CU_ASSERT(seen_find(&ref, S_CARD, "4111 1111 1111 1111") >= 0);
+	}
 	sl_scan_stats_get(w, &st);
 	CU_ASSERT_EQUAL(st.candidates, st.matches + st.validator_rejects);
 	sl_scan_worker_free(w);
