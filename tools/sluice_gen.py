@@ -427,12 +427,43 @@ def pad_frame(frame):
     return frame if len(frame) >= MIN_FRAME else frame + bytes(MIN_FRAME - len(frame))
 
 
-def udp_frame(src, dst, sport, dport, payload, vlans=(), ip_id=0):
+def udp_datagram(src, dst, sport, dport, payload):
+    """UDP header (with checksum) + payload."""
     hdr = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0)
     cs = checksum(pseudo_header(src, dst, 17, 8 + len(payload)), hdr, payload) or 0xFFFF
-    l4 = hdr[:6] + struct.pack("!H", cs) + payload
+    return hdr[:6] + struct.pack("!H", cs) + payload
+
+
+def udp_frame(src, dst, sport, dport, payload, vlans=(), ip_id=0, frag_size=None):
+    """One frame, or with frag_size (a multiple of 8) the list of IP fragments of the datagram,
+    frag_size bytes of it each."""
+    l4 = udp_datagram(src, dst, sport, dport, payload)
     eth = eth_header(dst.mac, src.mac, vlans, ETH_IPV6 if src.v6 else ETH_IPV4)
-    return pad_frame(eth + ip_packet(src, dst, 17, l4, ip_id))
+    if frag_size is None:
+        return pad_frame(eth + ip_packet(src, dst, 17, l4, ip_id))
+    return [pad_frame(eth + ip_packet(src, dst, 17, l4[o:o + frag_size], ip_id,
+                                      frag=(o, o + frag_size < len(l4))))
+            for o in range(0, len(l4), frag_size)]
+
+
+class UdpFlow:
+    """UDP datagrams between a client (the first sender) and a server."""
+    proto = "UDP"
+
+    def __init__(self, client, cport, server, sport, vlans=()):
+        self.c, self.s = (client, cport), (server, sport)
+        self.vlans = vlans
+        self.ip_id = 0
+
+    def endpoints(self, from_client=True):
+        (a, ap), (b, bp) = (self.c, self.s) if from_client else (self.s, self.c)
+        return {"src_ip": a.ip, "src_port": ap, "dest_ip": b.ip, "dest_port": bp}
+
+    def datagram(self, payload, from_client=True, frag_size=None):
+        """The datagram's frame, or with frag_size its IP fragments (udp_frame)."""
+        (a, ap), (b, bp) = (self.c, self.s) if from_client else (self.s, self.c)
+        self.ip_id += 1
+        return udp_frame(a, b, ap, bp, payload, self.vlans, self.ip_id, frag_size)
 
 
 class PcapWriter:
@@ -769,7 +800,8 @@ class Context:
             return Host("2001:db8:c::%x" % (i + 1), mac_bytes(0xC6, i))
         return Host("198.18.%d.%d" % (i // 254 % 256, i % 254 + 1), mac_bytes(0xC4, i))
 
-    def new_flow(self, sport, v6=False, vlans=(), client=None, server=None, **kw):
+    def new_flow(self, sport, v6=False, vlans=(), client=None, server=None, udp=False, **kw):
+        """A new TCP Flow to port `sport`, or with udp a UdpFlow, on a tuple not used yet."""
         client = client or self.client_host(v6)
         server = server or self.rng.choice(self.servers6 if v6 else self.servers4)
         while True:
@@ -778,7 +810,8 @@ class Context:
             if key not in self.tuples:
                 self.tuples.add(key)
                 break
-        flow = Flow(self.rng, client, cport, server, sport, vlans=vlans, **kw)
+        flow = (UdpFlow(client, cport, server, sport, vlans) if udp else
+                Flow(self.rng, client, cport, server, sport, vlans=vlans, **kw))
         flow.no = len(self.tuples)
         return flow
 
@@ -792,7 +825,8 @@ class Context:
         key = (flow.no, direction, sensor)
         ev = self.events.get(key)
         if ev is None:
-            ev = {"sensor": sensor, **flow.endpoints(to_server), "proto": "TCP",
+            ev = {"sensor": sensor, **flow.endpoints(to_server),
+                  "proto": getattr(flow, "proto", "TCP"),
                   "direction": direction, "app_proto": app_proto, "context": context,
                   "count": 0, "values": [], "flow": flow.endpoints(True)}
             if http is not None:
@@ -1011,6 +1045,44 @@ def sc_c2_raw(ctx):
         ctx.expect(flow, True, "fr_ssn", v, "failed", "raw")
     ctx.expect(flow, True, "us_ssn", ssn, "failed", "raw")
     ctx.expect(flow, True, "credit_card", card, "failed", "raw")
+
+
+@scenario
+def sc_udp(ctx):
+    """Exfiltration over UDP: syslog lines, a C2 beacon over IPv6 answered with a value, a VLAN
+    flow; a value cut across two datagrams and DNS noise raise nothing."""
+    rng, fill = ctx.rng, ctx.filler
+    # 1. Syslog to port 514: three lines, two carrying a NIR (one alert, count 2) and an SSN.
+    flow = ctx.new_flow(514, udp=True)
+    nirs, ssn = [gen_nir(rng), nir_grouped(gen_nir(rng))], gen_ssn(rng)
+    lines = [b"<134>Nov 27 12:00:01 crm01 export: batch started",
+             b"<134>Nov 27 12:00:02 crm01 export: customer=C-1 nir=%s ok" % nirs[0].encode(),
+             b"<134>Nov 27 12:00:03 crm01 export: customer=C-2 nir=%s ssn=%s ok"
+             % (nirs[1].encode(), ssn.encode())]
+    ctx.emit([flow.datagram(line) for line in lines], 200)
+    for v in nirs:
+        ctx.expect(flow, True, "fr_ssn", v, "failed", "raw")
+    ctx.expect(flow, True, "us_ssn", ssn, "failed", "raw")
+    # 2. A beacon over IPv6 to port 9999; the server's answer carries a card (to_client).
+    flow = ctx.new_flow(9999, v6=True, udp=True)
+    card = gen_card(rng)
+    ctx.emit([flow.datagram(b"BEACON " + fill.binary(64)),
+              flow.datagram(b"TASK " + fill.binary(40) + b" card=" + card.encode() + b";",
+                            from_client=False)], 300)
+    ctx.expect(flow, False, "credit_card", card, "failed", "raw")
+    # 3. VLAN 100, a NIR in a large datagram (sent as IP fragments by its sender's kernel).
+    flow = ctx.new_flow(4000, vlans=VLAN, udp=True)
+    nir = gen_nir(rng)
+    big = fill.text_bytes(1800) + b" nir=" + nir.encode() + b" " + fill.text_bytes(900)
+    ctx.emit(flow.datagram(big, frag_size=1480), 100)
+    ctx.expect(flow, True, "fr_ssn", nir, "failed", "raw")
+    # 4. A value cut across two datagrams: two messages, neither holds a value.
+    flow = ctx.new_flow(5000, udp=True)
+    cut = gen_nir(rng)
+    ctx.emit([flow.datagram(b"part1 id=" + cut[:7].encode()),
+              flow.datagram(cut[7:].encode() + b" end")], 100)
+    # 5. DNS noise.
+    ctx.emit(dns_exchange(ctx, 1), 30)
 
 
 # --------------------------------------------------------------------------------------------

@@ -134,7 +134,6 @@ struct sl_worker {
 	int top_state;
 	unsigned top_n, top_count;
 	struct sl_flow_brief top[SL_WORKER_TOP_MAX];
-	uint64_t tcp_timeout_ns, udp_timeout_ns;
 	struct sl_worker_stats st;
 	/* set for the duration of one packet's inspection, read by the callbacks */
 	struct sl_flow *cur_flow;
@@ -725,6 +724,7 @@ flow_params(const struct sl_conf *c)
 	    .capacity = c->flow_capacity,
 	    .user_size = sizeof(struct flow_state),
 	    .idle_timeout_ns = (uint64_t)c->tcp_idle_timeout_s * 1000000000ull,
+	    .udp_idle_timeout_ns = (uint64_t)c->udp_idle_timeout_s * 1000000000ull,
 	    .on_end = on_flow_end,
 	    .on_create = on_flow_create,
 	};
@@ -766,11 +766,9 @@ sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen)
 	w->port_mac = p->port_mac;
 	w->ts_flag = p->ts_flag;
 	w->ts_field = p->ts_field;
-	w->udp_timeout_ns = (uint64_t)c->udp_idle_timeout_s * 1000000000ull;
 
 	snprintf(name, sizeof(name), "sl_flows_%u_%p", p->id, (void *)w);
 	struct sl_flow_params fp = flow_params(c);
-	w->tcp_timeout_ns = fp.idle_timeout_ns;
 	fp.name = name;
 	fp.worker_id = p->id;
 	fp.socket_id = p->socket_id;
@@ -1090,6 +1088,63 @@ prefetch_frame(const struct rte_mbuf *m)
 		rte_prefetch0(d + off);
 }
 
+/* A UDP datagram with a payload (sl_pkt decodes no other protocol). Each datagram is scanned on
+ * its own, as a raw stream that ends with it: a value split across datagrams is two messages'
+ * worth, not one. A deny drops the datagram and every later one of the flow, both ways, on an
+ * inline port; there is no connection to reset, so a mirror port only reports. Out of line: most
+ * traffic is TCP, and the frame loop keeps its size. */
+static __rte_noinline uint8_t
+inspect_udp(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *pi,
+	    int frag_conflict)
+{
+	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *) + pi->payload_off;
+	uint64_t depth = w->conf->inspect_depth;
+	uint32_t len = pi->payload_len;
+	struct flow_state *fs;
+	struct flow_side *sd;
+	struct sl_flow *f;
+	int created;
+
+	f = sl_flow_lookup(w->flows, &pi->key, w->now_ns, 1, &created);
+	if (f == NULL) {
+		w->st.no_flow++;
+		return uninspected(w, m);
+	}
+	fs = sl_flow_user(f);
+	if (created)
+		f->client = pi->dir; /* the first sender */
+	f->pkts[pi->dir]++;
+	f->bytes[pi->dir] += rte_pktmbuf_pkt_len(m);
+	if (unlikely(fs->blocked)) {
+		fs->dropped++;
+		w->st.drop_blocked++;
+		return SL_VERDICT_DROP;
+	}
+	sd = &fs->side[pi->dir];
+	set_current(w, f, pi->dir);
+	w->cur_enforce = w->port_enforce && w->port_enforce[m->port] == SL_ENFORCE_DROP
+			     ? SL_ENFORCE_DROP
+			     : SL_ENFORCE_NONE;
+	w->cur_block = 0;
+	if (unlikely(frag_conflict))
+		uninspectable(w, "ip_fragment_overlap_conflict");
+	if (depth && sd->delivered + len > depth)
+		len = sd->delivered >= depth ? 0 : (uint32_t)(depth - sd->delivered);
+	if (len < pi->payload_len)
+		w->st.depth_reached++;
+	sd->base = sd->delivered; /* event offsets count from the direction's first byte */
+	sd->delivered += pi->payload_len;
+	if (len)
+		sl_scan_block(w->db, w->scan, SL_SCAN_CTX_RAW, data, len, on_match, w);
+	w->cur_flow = NULL;
+	if (unlikely(w->cur_block)) {
+		fs->dropped++;
+		w->st.drop_blocked++;
+		return SL_VERDICT_DROP;
+	}
+	return SL_VERDICT_FORWARD;
+}
+
 /* A fragment: kept until its datagram is whole, then the datagram is inspected as one frame.
  * Fragments are forwarded as they came (an inline bridge must not rewrite them); the one that
  * completes a datagram carries its verdict, so a denied datagram never reaches its receiver
@@ -1127,6 +1182,8 @@ defragment(struct sl_worker *w, struct rte_mbuf *m)
 		w->st.pkt_errors[e]++;
 	else if (pi.key.proto == 6)
 		v = inspect_tcp(w, d, &pi, dg.overlap_conflicts != 0);
+	else if (pi.payload_len && w->conf->inspect_udp)
+		v = inspect_udp(w, d, &pi, dg.overlap_conflicts != 0);
 	rte_pktmbuf_free(d); /* reassembly holds its own reference if it kept the segment */
 	return v;
 }
@@ -1182,6 +1239,8 @@ sl_worker_process(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint8
 			verdict[i] = inspect_tcp(w, m, &pi, 0);
 		} else {
 			w->st.udp_pkts++;
+			if (pi.payload_len && w->conf->inspect_udp)
+				verdict[i] = inspect_udp(w, m, &pi, 0);
 		}
 	}
 }

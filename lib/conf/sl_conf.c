@@ -24,7 +24,7 @@ static const char *const known_flow[] = {"capacity", "tcp_idle_timeout", "udp_id
 static const char *const known_defrag[] = {"max_datagrams", "timeout", NULL};
 static const char *const known_reassembly[] = {"max_bytes_per_flow", "max_bytes_per_worker",
 					       "segments", "on_cap", NULL};
-static const char *const known_inspection[] = {"depth", NULL};
+static const char *const known_inspection[] = {"depth", "udp", NULL};
 static const char *const known_http[] = {
     "max_flows", "inflate_states", "max_line",	       "max_headers",
     "max_body",	 "max_ratio",	   "on_uninspectable", NULL};
@@ -115,6 +115,21 @@ get_u32(const config_setting_t *g, const char *name, uint32_t lo, uint32_t hi, u
 
 	*out = (uint32_t)v;
 	return rc;
+}
+
+/* Reads a boolean setting `name` of group g into *out when present (true or false, nothing
+ * else: libconfig's own lookup ignores a setting of another type without a word). */
+static int
+get_bool(const config_setting_t *g, const char *name, uint8_t *out, char *err, size_t errlen)
+{
+	config_setting_t *s = g ? config_setting_get_member(g, name) : NULL;
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return fail(err, errlen, s, "'%s' must be true or false", name);
+	*out = (uint8_t)config_setting_get_bool(s);
+	return 0;
 }
 
 /* Copies string setting `name` of g into out (size outlen) when present. */
@@ -364,7 +379,7 @@ load_sensor(struct sl_sensor_def *d, config_setting_t *g, char *err, size_t errl
 	config_setting_t *pats = config_setting_get_member(g, "patterns");
 	config_setting_t *ctxs = config_setting_get_member(g, "contexts");
 	uint32_t sev = 2, min_count = 1, sid = 0;
-	int caseless = 0, rc;
+	int rc;
 
 	if (get_str(g, "name", d->name, sizeof(d->name), err, errlen) ||
 	    get_str(g, "category", d->category, sizeof(d->category), err, errlen) ||
@@ -384,8 +399,8 @@ load_sensor(struct sl_sensor_def *d, config_setting_t *g, char *err, size_t errl
 	d->severity = (uint8_t)sev;
 	d->min_count = min_count;
 	d->signature_id = sid;
-	config_setting_lookup_bool(g, "caseless", &caseless);
-	d->caseless = (uint8_t)caseless;
+	if (get_bool(g, "caseless", &d->caseless, err, errlen))
+		return -EINVAL;
 	if (pats == NULL || !config_setting_is_array(pats) || config_setting_length(pats) == 0)
 		return fail(err, errlen, g, "sensor '%s': 'patterns' must be a non-empty array",
 			    d->name);
@@ -641,6 +656,7 @@ set_defaults(struct sl_conf *c)
 	c->http_max_body = 64 << 20;
 	c->http_max_ratio = 200;
 	c->on_uninspectable = SL_CONF_UNINSPECTABLE_ALERT;
+	c->inspect_udp = 1;
 }
 
 int
@@ -727,7 +743,8 @@ sl_conf_load(struct sl_conf *c, const char *path, char *const *sets, unsigned n_
 		goto out;
 	}
 	g = config_lookup(&cfg, "inspection");
-	if (get_u64(g, "depth", 0, UINT64_MAX >> 1, &c->inspect_depth, err, errlen))
+	if (get_u64(g, "depth", 0, UINT64_MAX >> 1, &c->inspect_depth, err, errlen) ||
+	    get_bool(g, "udp", &c->inspect_udp, err, errlen))
 		goto out;
 	g = config_lookup(&cfg, "http");
 	char unin[16] = "alert";

@@ -60,6 +60,7 @@ struct sl_conf {
 	enum sl_tcp_cap_choice { SL_CONF_CAP_INSPECT = 0, SL_CONF_CAP_BYPASS } reasm_on_cap;
 	/* inspection */
 	uint64_t inspect_depth; /* bytes per flow direction; 0 = unlimited */
+	uint8_t inspect_udp;	/* scan UDP payloads, each datagram on its own */
 	/* HTTP */
 	uint32_t http_flows;	   /* HTTP decoding states per worker (others are scanned raw) */
 	uint32_t http_inflate;	   /* decompression states per worker */

@@ -250,13 +250,25 @@ sl_flow_lookup(struct sl_flow_table *t, const struct sl_flow_key *key, uint64_t 
 unsigned
 sl_flow_expire(struct sl_flow_table *t, uint64_t now_ns, unsigned budget)
 {
-	unsigned n = 0;
+	uint64_t tcp = t->p.idle_timeout_ns,
+		 udp = t->p.udp_idle_timeout_ns ? t->p.udp_idle_timeout_ns : tcp;
+	uint64_t shortest = udp < tcp ? udp : tcp;
+	unsigned n = 0, kept = 0;
+	uint32_t at = t->lru_head;
 
-	while (n < budget && t->lru_head) {
-		struct sl_flow *f = entry_at(t, t->lru_head - 1);
+	/* The list runs from the least recently active: the first flow idle for less than the
+	 * shortest timeout ends the walk. */
+	while (n < budget && kept < 4 * budget && at) {
+		struct sl_flow *f = entry_at(t, at - 1);
+		uint64_t idle = now_ns - f->last_ns;
 
-		if (now_ns - f->last_ns < t->p.idle_timeout_ns || now_ns < f->last_ns)
+		if (idle < shortest || now_ns < f->last_ns)
 			break;
+		at = f->lru_next;
+		if (idle < (f->key.proto == 17 ? udp : tcp)) {
+			kept++;
+			continue;
+		}
 		sl_flow_end(t, f, SL_FLOW_END_TIMEOUT);
 		n++;
 	}

@@ -47,11 +47,12 @@ struct sl_flow {
 struct sl_flow_table;
 
 struct sl_flow_params {
-	const char *name;	  /* unique among tables (rte_hash name) */
-	uint32_t capacity;	  /* maximum concurrent flows */
-	uint32_t user_size;	  /* bytes of caller state per flow (see on_create) */
-	uint64_t idle_timeout_ns; /* a flow with no packet for this long ends (TIMEOUT) */
-	uint16_t worker_id;	  /* folded into flow ids so they are unique across workers */
+	const char *name;	      /* unique among tables (rte_hash name) */
+	uint32_t capacity;	      /* maximum concurrent flows */
+	uint32_t user_size;	      /* bytes of caller state per flow (see on_create) */
+	uint64_t idle_timeout_ns;     /* a flow with no packet for this long ends (TIMEOUT) */
+	uint64_t udp_idle_timeout_ns; /* the same for UDP flows; 0: idle_timeout_ns */
+	uint16_t worker_id;	      /* folded into flow ids so they are unique across workers */
 	int socket_id;
 	void (*on_end)(void *ctx, struct sl_flow *f, enum sl_flow_end_reason why);
 	/* Sets up the user area of a new flow, which then holds whatever its slot held before;
@@ -105,7 +106,9 @@ sl_flow_user(struct sl_flow *f)
 /* Ends one flow now (on_end with `why`) and frees its entry. */
 void sl_flow_end(struct sl_flow_table *t, struct sl_flow *f, enum sl_flow_end_reason why);
 
-/* Ends up to `budget` flows idle for longer than the timeout; returns how many ended. */
+/* Ends up to `budget` flows idle for longer than their timeout; returns how many ended. With two
+ * timeouts, flows idle between the two that must stay are passed over, at most 4 x budget of
+ * them per call (the rest wait for the next call, or for eviction). */
 unsigned sl_flow_expire(struct sl_flow_table *t, uint64_t now_ns, unsigned budget);
 
 /* Calls fn on every active flow (most recently active last); fn must not end flows. */

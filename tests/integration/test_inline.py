@@ -210,6 +210,42 @@ def test_deny_in_protect_mode_resets_ipv6():
     deny_protect(V6)
 
 
+def send_udp(addr, payloads):
+    """Sends each payload as one UDP datagram from the client namespace to addr:8080, from one
+    socket (one flow)."""
+    code = ("import socket, sys\n"
+            "s = socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET,"
+            " socket.SOCK_DGRAM)\n"
+            "for p in sys.argv[2:]:\n"
+            "    s.sendto(p.encode(), (sys.argv[1], 8080))\n")
+    sh("ip", "netns", "exec", "sl-cli", "/usr/bin/python3", "-c", code, addr, *payloads)
+
+
+def test_deny_on_udp_drops_the_datagrams():
+    """UDP has no connection to reset: a deny drops the datagram that carried the NIR and the
+    rest of its flow; another flow's datagrams go through."""
+    n = net()
+    d = Daemon("--inline", "sl-a:sl-b", config=config(DENY_NIR % "protect"))
+    nir = sluice_gen.gen_nir(RNG)
+    hello, leak, after = "hello from the beacon", f"customer=C-9 nir={nir}", "more records"
+    send_udp(V4, [hello, leak, after])
+    clean = "nothing personal here"
+    send_udp(V4, [clean])
+    time.sleep(0.5)
+    d.stop()
+    got = n.received()
+    digest = lambda t: hashlib.sha256(t.encode()).hexdigest()  # noqa: E731
+    assert digest(hello) in got and digest(clean) in got, d.err
+    assert digest(leak) not in got and digest(after) not in got
+    check_schema(d)
+    check_no_leak(d, [{"sensor": "fr_ssn", "values": [nir]}])
+    alerts = [a for a in d.alerts if a["dlp"]["sensor"] == "fr_ssn"]
+    assert len(alerts) == 1 and alerts[0]["proto"] == "UDP", d.events_text
+    assert alerts[0]["dlp"]["action"] == "blocked", alerts[0]
+    assert re.search(r"[1-9]\d* dropped by policy, \d+ refused by tx queues, 0 resets sent",
+                     d.out + d.err), d.out + d.err
+
+
 def test_100mb_download_intact_and_rate_vs_testpmd():
     """Benchmark figure: the bridge's forwarding rate against dpdk-testpmd (io mode) on the same
     af_packet ports, measured here in the same run. The assertion is on integrity only."""

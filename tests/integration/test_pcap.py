@@ -72,6 +72,13 @@ def test_http_on_non_standard_port():
     scenario("http_port")
 
 
+def test_udp_datagrams():
+    """Syslog, a beacon answered over IPv6, a VLAN datagram in IP fragments: UDP events; a value
+    cut across two datagrams and DNS raise nothing."""
+    run, expected = scenario("udp")
+    assert {e["proto"] for e in expected} == {"UDP"} and len(expected) == 4
+
+
 def test_raw_tcp_c2_channel():
     run, expected = scenario("c2_raw")
     assert {e["sensor"] for e in expected} >= {"fr_ssn"}

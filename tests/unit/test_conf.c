@@ -50,6 +50,12 @@ test_empty_file_defaults(void)
 	CU_ASSERT_EQUAL(c.n_sensors, 0);
 	CU_ASSERT_EQUAL(c.n_ports, 0);
 	CU_ASSERT_EQUAL(c.reasm_on_cap, SL_CONF_CAP_INSPECT);
+	CU_ASSERT_EQUAL(c.inspect_udp, 1);
+	sl_conf_free(&c);
+	CU_ASSERT_EQUAL_FATAL(
+	    sl_conf_load(&c, tmpconf(""), (char *[]){"inspection.udp=false"}, 1, err, sizeof(err)),
+	    0);
+	CU_ASSERT_EQUAL(c.inspect_udp, 0);
 	sl_conf_free(&c);
 }
 
@@ -113,6 +119,10 @@ test_errors(void)
 	expect_error("flow = { capacity = 10; };", "flow.capacity=lots", "not an integer");
 	expect_error("", "novalue", "expected path=value");
 	expect_error("reassembly = { on_cap = \"drop\"; };", NULL, "not inspect or bypass");
+	/* Booleans are true or false: libconfig's own lookup would ignore anything else. */
+	expect_error("inspection = { udp = 1; };", NULL, "'udp' must be true or false");
+	expect_error("sensors = ( { name = \"a\"; patterns = [\"x\"]; caseless = \"yes\"; } );",
+		     NULL, "'caseless' must be true or false");
 	expect_error("ports = ( { name = \"a\"; dev = \"net_null0\"; role = \"inline\"; "
 		     "peer = \"b\"; } );",
 		     NULL, "peer 'b' is not another inline port");

@@ -12,6 +12,7 @@
 #include <rte_mbuf.h>
 #include <rte_tcp.h>
 #include <rte_thash.h>
+#include <rte_udp.h>
 
 #include "sl_run.h"
 
@@ -66,6 +67,28 @@ frame(int dir, uint32_t seq, uint32_t ack, uint8_t flags, const char *payload, u
 	tcp->tcp_flags = flags;
 	memcpy(p + 54, payload, plen);
 	m->port = port;
+	return m;
+}
+
+/* A UDP datagram 198.18.0.1:5353 -> 198.19.0.2:514 (dir 0) or back (dir 1), from `port`. */
+static struct rte_mbuf *
+udp_frame(int dir, const char *payload, uint16_t port)
+{
+	struct rte_mbuf *m = frame(dir, 0, 0, 0, payload, port);
+	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
+	struct rte_ipv4_hdr *ip = (void *)(p + 14);
+	size_t plen = strlen(payload);
+
+	/* The TCP header's 20 bytes become a UDP header and 12 bytes of payload room. */
+	rte_pktmbuf_trim(m, 12);
+	memmove(p + 42, p + 54, plen);
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(28 + plen));
+	ip->next_proto_id = 17;
+	struct rte_udp_hdr *udp = (void *)(p + 34);
+	udp->src_port = rte_cpu_to_be_16(dir ? 514 : 5353);
+	udp->dst_port = rte_cpu_to_be_16(dir ? 5353 : 514);
+	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(8 + plen));
+	udp->dgram_cksum = 0;
 	return m;
 }
 
@@ -380,6 +403,82 @@ test_deny_on_mirror_with_injection_resets(void)
 	port_enforce[0] = SL_ENFORCE_NONE;
 }
 
+/* UDP: each datagram is scanned on its own; one alert per flow, direction and sensor. */
+static void
+test_udp_datagrams_are_scanned(void)
+{
+	struct sl_ruleset *rs = ruleset("monitor", 0);
+	struct sl_worker *w = worker(&rs);
+	char body[64], a[32], b[32];
+
+	snprintf(body, sizeof(body), "user=alice nir=%s;", nir);
+	snprintf(a, sizeof(a), "id=%.7s", nir);
+	snprintf(b, sizeof(b), "%s;", nir + 7);
+	/* Split across two datagrams: two messages, neither holds a value. */
+	CU_ASSERT_EQUAL(one(w, udp_frame(0, a, 0)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(one(w, udp_frame(0, b, 0)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(stats(w).events, 0);
+	CU_ASSERT_EQUAL(one(w, udp_frame(0, body, 0)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(stats(w).events, 1);
+	CU_ASSERT_EQUAL(one(w, udp_frame(0, body, 0)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(stats(w).events, 1); /* the same flow and direction: the count rises */
+	CU_ASSERT_EQUAL(one(w, udp_frame(1, body, 0)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(stats(w).events, 2); /* the other direction alerts on its own */
+	CU_ASSERT_EQUAL(stats(w).udp_pkts, 5);
+	sl_worker_drain(w);
+	CU_ASSERT_EQUAL(stats(w).events, 3); /* + the flow-end update with count 2 */
+	sl_worker_free(w);
+
+	conf.inspect_udp = 0;
+	w = worker(&rs);
+	CU_ASSERT_EQUAL(one(w, udp_frame(0, body, 0)), SL_VERDICT_FORWARD);
+	sl_worker_drain(w);
+	CU_ASSERT_EQUAL(stats(w).events, 0);
+	sl_worker_free(w);
+	conf.inspect_udp = 1;
+	sl_ruleset_free(rs);
+}
+
+/* A deny on UDP in protect mode: on an inline port the datagram and every later one of the flow,
+ * both ways, are dropped, with no reset; on a mirror port, even with an injection port, there
+ * is nothing to reset: reported as would_block. */
+static void
+test_udp_deny_drops_the_flow(void)
+{
+	struct sl_ruleset *rs = ruleset("protect", 1);
+	struct rte_mbuf **inj;
+	const uint16_t *inj_port;
+	struct sl_worker *w;
+	char body[64];
+
+	snprintf(body, sizeof(body), "nir=%s\n", nir);
+	port_enforce[3] = SL_ENFORCE_DROP, port_out[3] = 4;
+	w = worker(&rs);
+	CU_ASSERT_EQUAL(one(w, udp_frame(0, "hello", 3)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(one(w, udp_frame(0, body, 3)), SL_VERDICT_DROP);
+	CU_ASSERT_EQUAL(one(w, udp_frame(1, "reply", 3)), SL_VERDICT_DROP);
+	CU_ASSERT_EQUAL(one(w, udp_frame(0, "more", 3)), SL_VERDICT_DROP);
+	CU_ASSERT_EQUAL(sl_worker_injected(w, &inj, &inj_port), 0);
+	struct sl_worker_stats st = stats(w);
+	CU_ASSERT_EQUAL(st.blocked_flows, 1);
+	CU_ASSERT_EQUAL(st.drop_blocked, 3);
+	CU_ASSERT_EQUAL(st.rst_sent, 0);
+	sl_worker_free(w);
+	port_enforce[3] = SL_ENFORCE_NONE;
+
+	port_enforce[0] = SL_ENFORCE_RESET, port_out[0] = 5;
+	w = worker(&rs);
+	CU_ASSERT_EQUAL(one(w, udp_frame(0, body, 0)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(one(w, udp_frame(0, "more", 0)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(sl_worker_injected(w, &inj, &inj_port), 0);
+	st = stats(w);
+	CU_ASSERT_EQUAL(st.events, 1);
+	CU_ASSERT_EQUAL(st.blocked_flows + st.reset_flows, 0);
+	sl_worker_free(w);
+	port_enforce[0] = SL_ENFORCE_NONE;
+	sl_ruleset_free(rs);
+}
+
 /* Reassembly gives up on a direction (per-flow cap 0, bypass): on an inline port its data is
  * dropped with fail closed and forwarded with fail open, counted either way. */
 static void
@@ -628,6 +727,9 @@ main(void)
 	CU_add_test(s, "deny on a mirror port only reports", test_deny_on_mirror_only_reports);
 	CU_add_test(s, "deny on a mirror port with an injection port resets both ends",
 		    test_deny_on_mirror_with_injection_resets);
+	CU_add_test(s, "UDP datagrams are scanned one by one", test_udp_datagrams_are_scanned);
+	CU_add_test(s, "deny on UDP drops the flow on inline ports, reports on mirrors",
+		    test_udp_deny_drops_the_flow);
 	CU_add_test(s, "fail closed drops what cannot be inspected", test_fail_closed);
 	CU_add_test(s, "fail open forwards it", test_fail_open);
 	CU_add_test(s, "value across IP fragments: found, denied on the completing fragment",

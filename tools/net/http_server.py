@@ -4,12 +4,15 @@
 GET /big?mb=N   streams N MiB of deterministic bytes without personal data
 POST /anything  reads the body and logs its sha256 (never the body itself: bodies carry
                 generated personal data, which must not land in any log) to --log, one per line
+UDP on --port   logs the sha256 of every datagram received the same way
 
 usage: http_server.py --bind ADDR --port PORT --log FILE"""
 import argparse
 import hashlib
 import http.server
+import socket
 import socketserver
+import threading
 
 
 def big_chunk():
@@ -68,4 +71,10 @@ if __name__ == "__main__":
         Server.address_family = __import__("socket").AF_INET6
     srv = Server((a.bind, a.port), Handler)
     srv.log_path = a.log
-    srv.serve_forever()
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    udp = socket.socket(socket.AF_INET6 if ":" in a.bind else socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind((a.bind, a.port))
+    while True:
+        data = udp.recv(65536)
+        with open(a.log, "a") as f:
+            f.write(hashlib.sha256(data).hexdigest() + "\n")
