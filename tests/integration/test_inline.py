@@ -370,7 +370,7 @@ def test_mirror_mode_reports_without_transmitting():
 
 
 
-def test_mirror_mode_with_injection_resets_both_ends():
+def mirror_inject(addr):
     """A TAP box cannot drop, but in protect mode it can cut the connection: resets to both ends
     through an injection interface on the switch. The upload carries a NIR at its start and
     would take seconds; the reset ends it at once, on both ends."""
@@ -385,9 +385,9 @@ def test_mirror_mode_with_injection_resets_both_ends():
         path = os.path.join(WORK, "upload.json")
         open(path, "w").write(body)
         rc, secs, out = curl("-X", "POST", "--limit-rate", "4M", "--data-binary", "@" + path,
-                             "-o", "/dev/null", url(V4))
+                             "-o", "/dev/null", url(addr))
         clean = json.dumps({"customer": "generated", "note": "nothing personal here"})
-        rc2, _, out2 = post(V4, clean)
+        rc2, _, out2 = post(addr, clean)
         time.sleep(0.5)
         d.stop()
     finally:
@@ -409,6 +409,14 @@ def test_mirror_mode_with_injection_resets_both_ends():
     assert m and int(m.group(1)) >= 2, text
     m = re.search(r"(\d+) flows reset, (\d+) resets sent", text)
     assert m and int(m.group(1)) == 1 and int(m.group(2)) >= 2, text
+
+
+def test_mirror_mode_with_injection_resets_both_ends_ipv4():
+    mirror_inject(V4)
+
+
+def test_mirror_mode_with_injection_resets_both_ends_ipv6():
+    mirror_inject(V6)
 
 
 if __name__ == "__main__":
