@@ -793,6 +793,7 @@ sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen)
 	/* Two streams per flow, plus headroom for HTTP units opened while the flow streams are. */
 	struct sl_http_params hp = {
 	    .max_inflate = c->http_inflate,
+	    .max_zstd = c->http_zstd,
 	    .max_line = c->http_max_line,
 	    .max_headers = c->http_max_headers,
 	    .max_body_out = c->http_max_body,

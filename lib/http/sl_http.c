@@ -21,6 +21,8 @@
 #include <emmintrin.h>
 
 #include <isa-l/igzip_lib.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_initStaticDStream: decoders in fixed workspaces */
+#include <zstd.h>
 
 #include "sl_http.h"
 
@@ -60,7 +62,7 @@ enum state {
 
 enum role { ROLE_NONE = 0, ROLE_REQ, ROLE_RESP };
 enum hdr_kind { HK_OTHER = 0, HK_CL, HK_TE, HK_CE, HK_CT, HK_HOST };
-enum enc { ENC_GZIP = 1, ENC_DEFLATE };
+enum enc { ENC_GZIP = 1, ENC_DEFLATE, ENC_ZSTD };
 enum layer_phase { LP_DETECT = 0, LP_RUN, LP_DONE, LP_FAILED, LP_MEMBER_END };
 enum ctype_kind { CT_IDENTITY = 0, CT_FORM, CT_MULTIPART };
 enum mp_state {
@@ -90,6 +92,11 @@ struct sl_http_pool {
 	struct inflate_state *states;
 	uint32_t *free_slots;
 	uint32_t n_free;
+	/* zstd: max_zstd decoders, each in its own fixed workspace (no allocation when used) */
+	ZSTD_DStream **zstd;
+	uint8_t *zstd_mem;
+	uint32_t *zstd_free;
+	uint32_t zstd_n_free;
 	uint8_t out[SL_HTTP_MAX_LAYERS][SL_HTTP_OUT_BUF];
 };
 
@@ -257,12 +264,29 @@ sl_http_pool_create(const struct sl_http_params *p)
 			pool->free_slots[i] = p->max_inflate - 1 - i;
 		pool->n_free = p->max_inflate;
 	}
+	if (p->max_zstd) {
+		size_t sz = (ZSTD_estimateDStreamSize((size_t)1 << SL_HTTP_ZSTD_WINDOW_LOG) + 63) &
+			    ~(size_t)63;
+
+		pool->zstd = calloc(p->max_zstd, sizeof(*pool->zstd));
+		pool->zstd_free = calloc(p->max_zstd, sizeof(uint32_t));
+		pool->zstd_mem = aligned_alloc(64, sz * p->max_zstd);
+		if (pool->zstd == NULL || pool->zstd_free == NULL || pool->zstd_mem == NULL)
+			goto fail_free;
+		for (uint32_t i = 0; i < p->max_zstd; i++) {
+			pool->zstd[i] = ZSTD_initStaticDStream(pool->zstd_mem + sz * i, sz);
+			if (pool->zstd[i] == NULL ||
+			    ZSTD_isError(ZSTD_DCtx_setParameter(pool->zstd[i], ZSTD_d_windowLogMax,
+								SL_HTTP_ZSTD_WINDOW_LOG)))
+				goto fail_free;
+			pool->zstd_free[i] = p->max_zstd - 1 - i;
+		}
+		pool->zstd_n_free = p->max_zstd;
+	}
 	return pool;
 
 fail_free:
-	free(pool->states);
-	free(pool->free_slots);
-	free(pool);
+	sl_http_pool_free(pool);
 	return NULL;
 }
 
@@ -273,38 +297,46 @@ sl_http_pool_free(struct sl_http_pool *pool)
 		return;
 	free(pool->states);
 	free(pool->free_slots);
+	free(pool->zstd);
+	free(pool->zstd_free);
+	free(pool->zstd_mem);
 	free(pool);
 }
 
 uint32_t
 sl_http_pool_in_use(const struct sl_http_pool *pool)
 {
-	return pool->p.max_inflate - pool->n_free;
+	return pool->p.max_inflate - pool->n_free + pool->p.max_zstd - pool->zstd_n_free;
 }
 
-/* Returns a slot index + 1, or 0 if the pool is empty. */
-static uint32_t
-slot_get(struct sl_http_pool *pool)
-{
-	if (pool->n_free == 0)
-		return 0;
-	return pool->free_slots[--pool->n_free] + 1;
-}
-
+/* Takes a decoder for layer l (of l->kind) into l->slot, its index + 1; 0 if none is free. */
 static void
-slot_put(struct sl_http_pool *pool, uint32_t *slot)
+slot_get(struct sl_http_pool *pool, struct sl_http_layer *l)
 {
-	if (*slot) {
-		pool->free_slots[pool->n_free++] = *slot - 1;
-		*slot = 0;
-	}
+	if (l->kind == ENC_ZSTD)
+		l->slot = pool->zstd_n_free ? pool->zstd_free[--pool->zstd_n_free] + 1 : 0;
+	else
+		l->slot = pool->n_free ? pool->free_slots[--pool->n_free] + 1 : 0;
+}
+
+/* Gives layer l's decoder back, if it holds one. */
+static void
+slot_put(struct sl_http_pool *pool, struct sl_http_layer *l)
+{
+	if (l->slot == 0)
+		return;
+	if (l->kind == ENC_ZSTD)
+		pool->zstd_free[pool->zstd_n_free++] = l->slot - 1;
+	else
+		pool->free_slots[pool->n_free++] = l->slot - 1;
+	l->slot = 0;
 }
 
 static void
 layers_release(struct sl_http_pool *pool, struct sl_http_dir *d)
 {
 	for (unsigned i = 0; i < SL_HTTP_MAX_LAYERS; i++)
-		slot_put(pool, &d->layer[i].slot);
+		slot_put(pool, &d->layer[i]);
 	d->n_layers = 0;
 }
 
@@ -830,6 +862,95 @@ decoded_stage(struct run *r, const uint8_t *p, size_t n)
 
 static void decode(struct run *r, unsigned i, const uint8_t *p, size_t n);
 
+/* How much of the input zstd layer l may take in its next call: one step of the frame at most
+ * (its header, a block header, a block), never the start of the next, and nothing while
+ * decoded bytes wait to be flushed. An error then costs the same output whatever the split:
+ * the steps before it were decoded and passed on by earlier calls, in every split. */
+static size_t
+zstd_take(const struct sl_http_layer *l, ZSTD_DStream *z, size_t n)
+{
+	size_t want;
+
+	if (l->zflush)
+		return 0;
+	if (l->zhdr_len < 5) { /* ZSTD_FRAMEHEADERSIZE_PREFIX: enough to know the header's size */
+		want = 5u - l->zhdr_len;
+	} else {
+		size_t hs = ZSTD_frameHeaderSize(l->zhdr, l->zhdr_len);
+
+		if (!ZSTD_isError(hs) && l->zhdr_len < hs)
+			want = hs - l->zhdr_len;
+		else if (l->zhint > 3 && ZSTD_nextInputType(z) == ZSTDnit_block)
+			want = l->zhint - 3; /* the hint preloads the next block's header */
+		else
+			want = l->zhint ? l->zhint : 1;
+	}
+	return n < want ? n : want;
+}
+
+/* Runs layer i's zstd decoder over p/n and passes its output on. Frames may follow each other
+ * (each is decoded, as zstd -d does); between two, the layer waits in LP_MEMBER_END, so a body
+ * that ends inside a frame is reported truncated. A frame whose header is refused (not zstd, a
+ * window over SL_HTTP_ZSTD_WINDOW_LOG) is passed on undecoded from its first byte, so it is
+ * still scanned; an error inside a frame stops the body (reported, flagged uninspected): what
+ * follows is compressed data the decoder could not follow. */
+static void
+zstd_run(struct run *r, unsigned i, const uint8_t *p, size_t n)
+{
+	struct sl_http_dir *d = r->d;
+	struct sl_http_layer *l = &d->layer[i];
+	ZSTD_DStream *z = r->pool->zstd[l->slot - 1];
+
+	if (l->phase != LP_RUN) { /* a new frame */
+		l->phase = LP_RUN;
+		l->zhint = 0;
+		l->zhdr_len = 0;
+		l->zflush = 0;
+	}
+	while (!d->body_stop) {
+		size_t take = zstd_take(l, z, n), ret;
+		ZSTD_inBuffer in = {p, take, 0};
+		ZSTD_outBuffer out = {r->pool->out[i], SL_HTTP_OUT_BUF, 0};
+
+		ret = ZSTD_decompressStream(z, &out, &in);
+		/* No progress on input it asked for is never expected: taken as an error. */
+		if (ZSTD_isError(ret) || (take && in.pos == 0 && out.pos == 0)) {
+			/* The header refused, or inside the frame? Judged on the bytes taken by
+			 * the calls that succeeded, the same whatever the split. */
+			size_t hs = ZSTD_frameHeaderSize(l->zhdr, l->zhdr_len);
+
+			anomaly(r, SL_HTTP_AN_DECOMPRESS_ERROR);
+			l->phase = LP_FAILED;
+			slot_put(r->pool, l);
+			if (ZSTD_isError(hs) || l->zhdr_len < hs) {
+				decode(r, i + 1, l->zhdr, l->zhdr_len);
+				decode(r, i + 1, p, n);
+			} else {
+				d->body_stop = 1;
+			}
+			return;
+		}
+		for (size_t k = 0; k < in.pos && l->zhdr_len < sizeof(l->zhdr); k++)
+			l->zhdr[l->zhdr_len++] = p[k];
+		if (i == 0)
+			d->consumed += in.pos;
+		p += in.pos;
+		n -= in.pos;
+		l->zflush = out.pos == out.size;
+		if (out.pos)
+			decode(r, i + 1, r->pool->out[i], out.pos);
+		if (ret == 0 && !l->zflush) { /* a frame ended, all of it out */
+			l->phase = LP_MEMBER_END;
+			if (n)
+				zstd_run(r, i, p, n); /* the next frame, in this buffer */
+			return;
+		}
+		l->zhint = (uint32_t)(ret < UINT32_MAX ? ret : UINT32_MAX);
+		if (!l->zflush && n == 0)
+			return;
+	}
+}
+
 /* Runs layer i's inflate over p/n and passes its output on. On error or at the end of the
  * compressed stream the layer's state goes back to the pool and what is left of its input is
  * passed on undecoded, so it is still scanned. ISA-L may hand unused bits back by moving next_in
@@ -866,7 +987,7 @@ inflate_run(struct run *r, unsigned i, const uint8_t *p, size_t n)
 
 			anomaly(r, SL_HTTP_AN_DECOMPRESS_ERROR);
 			l->phase = LP_FAILED;
-			slot_put(r->pool, &l->slot);
+			slot_put(r->pool, l);
 			decode(r, i + 1, rest, left);
 			return;
 		}
@@ -903,7 +1024,7 @@ inflate_run(struct run *r, unsigned i, const uint8_t *p, size_t n)
 			const uint8_t *rest = p + n - left;
 
 			l->phase = LP_DONE;
-			slot_put(r->pool, &l->slot);
+			slot_put(r->pool, l);
 			decode(r, i + 1, rest, left);
 			return;
 		}
@@ -959,9 +1080,16 @@ decode(struct run *r, unsigned i, const uint8_t *p, size_t n)
 		return;
 	}
 	case LP_RUN:
-		inflate_run(r, i, p, n);
+		if (l->kind == ENC_ZSTD)
+			zstd_run(r, i, p, n);
+		else
+			inflate_run(r, i, p, n);
 		return;
 	case LP_MEMBER_END: {
+		if (l->kind == ENC_ZSTD) { /* another frame */
+			zstd_run(r, i, p, n);
+			return;
+		}
 		/* gzip member finished at the end of the last buffer: another member? */
 		struct inflate_state *st = &r->pool->states[l->slot - 1];
 
@@ -973,7 +1101,7 @@ decode(struct run *r, unsigned i, const uint8_t *p, size_t n)
 			return;
 		}
 		l->phase = LP_DONE;
-		slot_put(r->pool, &l->slot);
+		slot_put(r->pool, l);
 		decode(r, i + 1, p, n);
 		return;
 	}
@@ -1121,6 +1249,8 @@ add_coding(struct run *r, const char *t, size_t n)
 		e = ENC_GZIP;
 	else if (ieq(t, n, "deflate"))
 		e = ENC_DEFLATE;
+	else if (ieq(t, n, "zstd") && r->pool->p.max_zstd)
+		e = ENC_ZSTD;
 	else {
 		d->flags |= F_ENC_BAD;
 		return 0;
@@ -1350,13 +1480,20 @@ body_begin(struct run *r)
 		anomaly(r, SL_HTTP_AN_TOO_MANY_ENCODINGS);
 		return;
 	}
+	/* zstd is decoded alone: under or over another coding, an error in one layer could cost
+	 * the other a split-dependent amount of output (found by fuzz_http). */
+	for (unsigned i = 0; i < n_enc && n_enc > 1; i++)
+		if (d->enc[i] == ENC_ZSTD) {
+			anomaly(r, SL_HTTP_AN_UNKNOWN_ENCODING); /* passed on undecoded */
+			return;
+		}
 	/* Codings are listed in the order applied: decode from the last. */
 	for (unsigned i = 0; i < n_enc; i++) {
 		struct sl_http_layer *l = &d->layer[i];
 
 		memset(l, 0, sizeof(*l));
 		l->kind = d->enc[n_enc - 1 - i];
-		l->slot = slot_get(r->pool);
+		slot_get(r->pool, l);
 		if (l->slot == 0) {
 			layers_release(r->pool, d);
 			anomaly(r, SL_HTTP_AN_INFLATE_POOL_EMPTY);
@@ -1367,6 +1504,9 @@ body_begin(struct run *r)
 
 			isal_inflate_init(st);
 			st->crc_flag = ISAL_GZIP;
+			l->phase = LP_RUN;
+		} else if (l->kind == ENC_ZSTD) {
+			ZSTD_DCtx_reset(r->pool->zstd[l->slot - 1], ZSTD_reset_session_only);
 			l->phase = LP_RUN;
 		}
 	}

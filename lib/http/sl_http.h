@@ -7,7 +7,7 @@
  * order through a small FIFO of pending request methods in the conn (HEAD and CONNECT change
  * response framing). Bytes leave through callbacks: URL (request target, percent-decoded),
  * HEADER (header lines "Name: value\n", reason phrase, chunk extensions, trailers, multipart part
- * headers), BODY (after de-chunking, up to two gzip/deflate layers, form-urlencoded decoding;
+ * headers), BODY (after de-chunking, up to two gzip/deflate/zstd layers, form-urlencoded decoding;
  * multipart parts one unit each) and RAW.
  *
  * Invariants:
@@ -20,13 +20,15 @@
  *  - results do not depend on how the input is split, except the point where an inflate ratio
  *    cap triggers for inputs within a few hundred bytes of the threshold (see max_ratio).
  *  - no allocation after sl_http_pool_create; bounded work per input byte; single-threaded (one
- *    pool per worker). Decompression states are ISA-L igzip states taken from the pool only
- *    while a compressed body is being decoded.
+ *    pool per worker). Decompression states are ISA-L igzip states and zstd decoders in fixed
+ *    workspaces, taken from the pool only while a compressed body is being decoded.
  * Multipart parts sent with Content-Transfer-Encoding base64 or quoted-printable are decoded
  * (a character outside base64 is reported, http_bad_base64, and the rest of the part is passed
  * as sent; a malformed quoted-printable escape is passed as sent, as RFC 2045 advises).
- * Not supported: HTTP/2, HTTP/0.9, Content-Encoding br/compress/zstd (reported, passed
- * undecoded), nested multipart. */
+ * zstd (RFC 8878) is decoded with windows up to 8 MiB, the limit RFC 9659 sets for HTTP; a frame
+ * asking for more is a decompression error (reported, passed undecoded).
+ * Not supported: HTTP/2, HTTP/0.9, Content-Encoding br/compress (reported, passed undecoded),
+ * nested multipart. */
 #ifndef SL_HTTP_H
 #define SL_HTTP_H
 
@@ -35,14 +37,15 @@
 
 #include "sl_scan.h" /* enum sl_scan_context only */
 
-#define SL_HTTP_METHOD_LEN   16	 /* longest method + NUL; longer is a bad request line */
-#define SL_HTTP_URL_LEN	     256 /* raw request-target copy in sl_http_msg, NUL included */
-#define SL_HTTP_HOST_LEN     64
-#define SL_HTTP_CTYPE_LEN    64
-#define SL_HTTP_BOUNDARY_MAX 70 /* RFC 2046 */
-#define SL_HTTP_MAX_LAYERS   2	/* content codings decoded per body */
-#define SL_HTTP_PIPELINE     16 /* requests awaiting their response, per connection */
-#define SL_HTTP_DETECT_MIN   16 /* see sl_http_detect */
+#define SL_HTTP_ZSTD_WINDOW_LOG 23  /* 8 MiB: RFC 9659's limit for Content-Encoding zstd */
+#define SL_HTTP_METHOD_LEN	16  /* longest method + NUL; longer is a bad request line */
+#define SL_HTTP_URL_LEN		256 /* raw request-target copy in sl_http_msg, NUL included */
+#define SL_HTTP_HOST_LEN	64
+#define SL_HTTP_CTYPE_LEN	64
+#define SL_HTTP_BOUNDARY_MAX	70 /* RFC 2046 */
+#define SL_HTTP_MAX_LAYERS	2  /* content codings decoded per body */
+#define SL_HTTP_PIPELINE	16 /* requests awaiting their response, per connection */
+#define SL_HTTP_DETECT_MIN	16 /* see sl_http_detect */
 
 /* Anomalies: enum value, counter/JSON name, 1 if the content was not fully inspected. */
 #define SL_HTTP_ANOMALIES(X)                                                                       \
@@ -92,6 +95,8 @@ int sl_http_detect(const uint8_t *data, size_t len);
 
 struct sl_http_params {
 	uint32_t max_inflate;  /* decompression states per worker (each ~87 KiB); 2 per body max */
+	uint32_t max_zstd;     /* zstd decoders per worker (each ~8.1 MiB); 0: zstd is an unknown
+				* coding, reported and passed undecoded */
 	uint32_t max_line;     /* bytes per start line, header line or chunk-size line */
 	uint32_t max_headers;  /* header (or trailer) lines per message */
 	uint64_t max_body_out; /* decoded bytes per compressed body; 0 = no cap */
@@ -125,11 +130,18 @@ struct sl_http_callbacks {
 
 /* Per-direction parser state; opaque to callers, fixed size, lives in struct sl_http_conn. */
 struct sl_http_layer {
-	uint8_t kind;  /* gzip or deflate */
+	uint8_t kind;  /* gzip, deflate or zstd */
 	uint8_t phase; /* wrapper detection, running, done, failed */
 	uint8_t first; /* deflate: first byte, held until the second tells zlib from raw */
 	uint8_t have_first;
 	uint32_t slot; /* pool state index + 1; 0 = none */
+	/* zstd: the decoder's hint for its next input (sl_http.c: zstd_take), and the current
+	 * frame's first bytes, passed on undecoded if its header is refused (not zstd, a window
+	 * over 8 MiB) */
+	uint32_t zhint;
+	uint8_t zflush; /* zstd: decoded bytes wait in the decoder: the next call takes no input */
+	uint8_t zhdr_len;
+	uint8_t zhdr[18]; /* ZSTD_FRAMEHEADERSIZE_MAX */
 };
 
 struct sl_http_dir {

@@ -174,6 +174,10 @@ def test_gzip_request_body():
     exact("http_gzip_req")
 
 
+def test_zstd_request_body():
+    exact("http_zstd_req")
+
+
 def test_deflate_request_body_zlib_and_raw():
     run, expected = exact("http_deflate_req")
     assert len(expected) == 2

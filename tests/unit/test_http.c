@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "sl_http.h"
 
@@ -65,6 +66,34 @@ zcomp(const void *in, size_t n, int wbits)
 	deflate(&z, Z_FINISH);
 	b.n = z.total_out;
 	deflateEnd(&z);
+	return b;
+}
+
+/* zstd-compressed copy, one frame; window_log 0: the library's choice (a small input makes a
+ * single-segment frame), else that window, declared in the frame header. */
+static struct buf
+zstdcomp(const void *in, size_t n, int window_log)
+{
+	ZSTD_CCtx *c = ZSTD_createCCtx();
+	struct buf b = {0};
+
+	b.cap = ZSTD_compressBound(n) + 1;
+	b.p = malloc(b.cap);
+	if (window_log) {
+		/* Streamed, so the size is not known up front and the window is not shrunk to it.
+		 */
+		ZSTD_inBuffer zi = {in, n, 0};
+		ZSTD_outBuffer zo = {b.p, b.cap, 0};
+
+		ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, window_log);
+		CU_ASSERT_FATAL(!ZSTD_isError(ZSTD_compressStream2(c, &zo, &zi, ZSTD_e_continue)));
+		CU_ASSERT_FATAL(ZSTD_compressStream2(c, &zo, &zi, ZSTD_e_end) == 0);
+		b.n = zo.pos;
+	} else {
+		b.n = ZSTD_compress2(c, b.p, b.cap, in, n);
+	}
+	CU_ASSERT_FATAL(!ZSTD_isError(b.n));
+	ZSTD_freeCCtx(c);
 	return b;
 }
 
@@ -169,6 +198,7 @@ struct tcase {
 
 static struct sl_http_params default_params = {
     .max_inflate = 4,
+    .max_zstd = 2,
     .max_line = 1024,
     .max_headers = 32,
     .max_body_out = 1 << 20,
@@ -448,6 +478,89 @@ test_layered(void)
 {
 	compressed_request("gzip_gzip", 31, "gzip, gzip", 2);
 	compressed_request("deflate_deflate", 15, "deflate,deflate", 2);
+}
+
+/* zstd bodies (RFC 8878): one frame, frames one after the other; a frame whose window is over
+ * 8 MiB, a corrupt one, a truncated one, plain text labelled zstd are reported, bytes passed on
+ * undecoded where they can be; zstd with another coding, or without decoders, is an unknown
+ * coding; all decoders busy is reported as such. */
+static void
+test_zstd(void)
+{
+	const char *plain = "{\"nir\":\"185127800000112\",\"card\":\"4111111111111111\"}";
+	const char *want =
+	    "\n[body]{\"nir\":\"185127800000112\",\"card\":\"4111111111111111\"}\n[/body]";
+	struct sl_http_params one = default_params, none = default_params;
+	struct buf z = zstdcomp(plain, strlen(plain), 0), z2 = zstdcomp(plain, 9, 0),
+		   z3 = zstdcomp(plain + 9, strlen(plain) - 9, 0), big = zstdcomp(plain, 20, 24),
+		   gz = zcomp(z.p, z.n, 31), bad = zstdcomp(plain, strlen(plain), 0), text = {0};
+	struct {
+		const char *name, *coding;
+		const struct buf *parts[2];
+		struct sl_http_params *params;
+		const char *expect, *absent;
+	} cases[] = {
+	    {"zstd", "zstd", {&z}, NULL, want, "!"},
+	    {"zstd_frames", "zstd", {&z2, &z3}, NULL, want, "!"},
+	    {"zstd_then_gzip", "zstd, gzip", {&gz}, NULL, "!http_unknown_encoding", NULL},
+	    {"zstd_window", "zstd", {&big}, NULL, "!http_decompress_error", NULL},
+	    {"zstd_corrupt", "zstd", {&bad}, NULL, "!http_decompress_error", NULL},
+	    /* Not zstd at all: scanned as it came (a sender's trick to hide plain text). */
+	    {"zstd_plain", "zstd", {&text}, NULL, want, NULL},
+	    {"zstd_off", "zstd", {&z}, &none, "!http_unknown_encoding", NULL},
+	};
+	char *t;
+
+	one.max_zstd = 1;
+	buf_str(&text, plain);
+	bad.p[bad.n - 6] ^= 0xff; /* inside the block, after the frame header */
+	none.max_zstd = 0;
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tcase tc = {.name = cases[i].name, .params = cases[i].params};
+		size_t len = cases[i].parts[0]->n + (cases[i].parts[1] ? cases[i].parts[1]->n : 0);
+
+		buf_printf(
+		    &tc.req,
+		    "POST /z HTTP/1.1\r\nContent-Encoding: %s\r\nContent-Length: %zu\r\n\r\n",
+		    cases[i].coding, len);
+		for (unsigned k = 0; k < 2 && cases[i].parts[k]; k++)
+			buf_mem(&tc.req, cases[i].parts[k]->p, cases[i].parts[k]->n);
+		buf_str(&tc.req, "GET /after HTTP/1.1\r\n\r\n");
+		t = check_splits(&tc);
+		EXPECT(t, cases[i].expect);
+		EXPECT(t, "[url]/after");
+		if (cases[i].absent)
+			EXPECT_NOT(t, cases[i].absent);
+		free(t);
+		tc_free(&tc);
+	}
+	/* One decoder, held by a request body still open when a zstd response comes. */
+	struct tcase busy = {.name = "zstd_busy", .params = &one};
+	buf_printf(&busy.req,
+		   "POST /z HTTP/1.1\r\nContent-Encoding: zstd\r\nTransfer-Encoding: chunked\r\n"
+		   "\r\n%zx\r\n",
+		   z.n);
+	buf_mem(&busy.req, z.p, z.n);
+	buf_str(&busy.req, "\r\n");
+	buf_printf(&busy.resp,
+		   "HTTP/1.1 200 OK\r\nContent-Encoding: zstd\r\nContent-Length: %zu\r\n\r\n", z.n);
+	buf_mem(&busy.resp, z.p, z.n);
+	t = check_splits(&busy);
+	EXPECT(t, "[body]{\"nir\":\"185127800000112\""); /* the request's, still open */
+	EXPECT(t, "!http_inflate_pool_empty");
+	free(t);
+	tc_free(&busy);
+	/* A body that ends inside a frame. */
+	struct tcase cut = {.name = "zstd_cut"};
+	buf_printf(&cut.req,
+		   "POST /z HTTP/1.1\r\nContent-Encoding: zstd\r\nContent-Length: %zu\r\n\r\n",
+		   z.n - 4);
+	buf_mem(&cut.req, z.p, z.n - 4);
+	t = check_splits(&cut);
+	EXPECT(t, "!http_decompress_error");
+	free(t);
+	tc_free(&cut);
+	free(z.p), free(z2.p), free(z3.p), free(big.p), free(gz.p), free(bad.p), free(text.p);
 }
 
 static void
@@ -964,6 +1077,7 @@ main(void)
 	    {"gzip request body", test_gzip_request},
 	    {"gzip body of two members", test_gzip_two_members},
 	    {"deflate raw and zlib", test_deflate_raw_and_zlib},
+	    {"zstd: frames, layers, window cap, truncation, pool", test_zstd},
 	    {"layered encodings", test_layered},
 	    {"gzip chunked response", test_gzip_response},
 	    {"form urlencoded", test_form},
