@@ -1020,7 +1020,12 @@ inflate_run(struct run *r, unsigned i, const uint8_t *p, size_t n)
 			}
 		}
 		if (st->block_state == ISAL_BLOCK_FINISH) {
-			size_t left = st->avail_in;
+			/* Whole bytes ISA-L read ahead past the end stay in its bit buffer: they
+			 * follow the stream, and are passed on with the rest (when they came in
+			 * this call; an earlier call cannot have read past the end). */
+			size_t ahead = st->read_in_length > 0 ? (size_t)st->read_in_length / 8 : 0;
+			size_t left =
+			    st->avail_in + (ahead < n - st->avail_in ? ahead : n - st->avail_in);
 			const uint8_t *rest = p + n - left;
 
 			l->phase = LP_DONE;

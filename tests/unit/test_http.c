@@ -473,6 +473,28 @@ test_deflate_raw_and_zlib(void)
 	compressed_request("deflate_zlib", 15, "Deflate", 1);
 }
 
+/* Bytes after the end of a deflate stream are passed on as sent, all of them whatever the split:
+ * ISA-L reads ahead past the end into its bit buffer (found by fuzz_http). */
+static void
+test_after_deflate_end(void)
+{
+	const char *plain = "hello", *tail = "TAIL nir=185127800000112 end";
+	struct buf z = zcomp(plain, strlen(plain), -15);
+	struct tcase tc = {.name = "after_deflate_end"};
+	char *t;
+
+	buf_printf(&tc.req,
+		   "POST /d HTTP/1.1\r\nContent-Encoding: deflate\r\nContent-Length: %zu\r\n\r\n",
+		   z.n + strlen(tail));
+	buf_mem(&tc.req, z.p, z.n);
+	buf_str(&tc.req, tail);
+	t = check_splits(&tc);
+	EXPECT(t, "[body]helloTAIL nir=185127800000112 end\n[/body]");
+	free(t);
+	free(z.p);
+	tc_free(&tc);
+}
+
 static void
 test_layered(void)
 {
@@ -1078,6 +1100,7 @@ main(void)
 	    {"gzip body of two members", test_gzip_two_members},
 	    {"deflate raw and zlib", test_deflate_raw_and_zlib},
 	    {"zstd: frames, layers, window cap, truncation, pool", test_zstd},
+	    {"bytes after a deflate stream's end, every split", test_after_deflate_end},
 	    {"layered encodings", test_layered},
 	    {"gzip chunked response", test_gzip_response},
 	    {"form urlencoded", test_form},
