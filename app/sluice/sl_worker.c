@@ -598,6 +598,25 @@ http_detach(struct sl_worker *w, struct flow_state *fs)
 	fs->http = NULL;
 }
 
+/* Counts the next len bytes of side sd against inspection.depth; returns how many of them are
+ * inspected: all, those before the depth (the side reaching it is counted), or none past it. */
+static inline uint32_t
+within_depth(struct sl_worker *w, struct flow_side *sd, uint32_t len)
+{
+	uint64_t depth = w->conf->inspect_depth;
+
+	if (depth && sd->delivered + len > depth) {
+		if (sd->delivered >= depth) {
+			sd->delivered += len;
+			return 0;
+		}
+		w->st.depth_reached++;
+		len = (uint32_t)(depth - sd->delivered);
+	}
+	sd->delivered += len;
+	return len;
+}
+
 /* In-order bytes of the current side, from reassembly. NULL data is a hole. */
 static void
 on_bytes(void *ctx, const uint8_t *data, uint32_t len)
@@ -605,7 +624,7 @@ on_bytes(void *ctx, const uint8_t *data, uint32_t len)
 	struct sl_worker *w = ctx;
 	struct flow_state *fs = w->cur_state;
 	struct flow_side *sd = &fs->side[w->cur_side];
-	uint64_t depth = w->conf->inspect_depth;
+	uint32_t n;
 
 	if (!sd->sniffed && data != NULL) {
 		/* HTTP by content, on any port. A prefix that could still be HTTP goes to the
@@ -618,15 +637,10 @@ on_bytes(void *ctx, const uint8_t *data, uint32_t len)
 				uninspectable(w, "http_state_pool_empty");
 		}
 	}
-	if (depth && sd->delivered + len > depth) {
-		if (sd->delivered >= depth) {
-			sd->delivered += len;
-			return;
-		}
-		w->st.depth_reached++;
-		len = (uint32_t)(depth - sd->delivered);
-	}
-	sd->delivered += len;
+	n = within_depth(w, sd, len);
+	if (n == 0 && len != 0)
+		return; /* past the depth */
+	len = n;
 	if (sd->http) {
 		sl_http_feed(w->http, &fs->http->conn, w->cur_side, data, len, &http_cb, w);
 		return;
@@ -970,6 +984,15 @@ reset_both_ends(struct sl_worker *w, const struct rte_mbuf *m, const struct sl_p
 	}
 }
 
+/* A packet of a flow blocked on an inline port: dropped and counted. */
+static inline uint8_t
+drop_blocked(struct sl_worker *w, struct flow_state *fs)
+{
+	fs->dropped++;
+	w->st.drop_blocked++;
+	return SL_VERDICT_DROP;
+}
+
 /* What an inline port does with a packet sluice could not inspect (policy.fail). */
 static inline uint8_t
 uninspected(struct sl_worker *w, const struct rte_mbuf *m)
@@ -1019,9 +1042,7 @@ inspect_tcp(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *p
 				}
 				return SL_VERDICT_FORWARD;
 			}
-			fs->dropped++;
-			w->st.drop_blocked++;
-			return SL_VERDICT_DROP;
+			return drop_blocked(w, fs);
 		}
 		sl_flow_end(w->flows, f, SL_FLOW_END_CLOSED);
 		f = sl_flow_lookup(w->flows, &pi->key, w->now_ns, 1, &created);
@@ -1060,9 +1081,7 @@ inspect_tcp(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *p
 			fs->resets++;
 			return SL_VERDICT_FORWARD;
 		}
-		fs->dropped++;
-		w->st.drop_blocked++;
-		return SL_VERDICT_DROP;
+		return drop_blocked(w, fs);
 	}
 	if (pi->tcp_flags & SL_PKT_TCP_FIN)
 		sd->fin = 1;
@@ -1099,8 +1118,6 @@ inspect_udp(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *p
 	    int frag_conflict)
 {
 	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *) + pi->payload_off;
-	uint64_t depth = w->conf->inspect_depth;
-	uint32_t len = pi->payload_len;
 	struct flow_state *fs;
 	struct flow_side *sd;
 	struct sl_flow *f;
@@ -1117,9 +1134,7 @@ inspect_udp(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *p
 	f->pkts[pi->dir]++;
 	f->bytes[pi->dir] += rte_pktmbuf_pkt_len(m);
 	if (unlikely(fs->blocked)) {
-		fs->dropped++;
-		w->st.drop_blocked++;
-		return SL_VERDICT_DROP;
+		return drop_blocked(w, fs);
 	}
 	sd = &fs->side[pi->dir];
 	set_current(w, f, pi->dir);
@@ -1129,19 +1144,13 @@ inspect_udp(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *p
 	w->cur_block = 0;
 	if (unlikely(frag_conflict))
 		uninspectable(w, "ip_fragment_overlap_conflict");
-	if (depth && sd->delivered + len > depth)
-		len = sd->delivered >= depth ? 0 : (uint32_t)(depth - sd->delivered);
-	if (len < pi->payload_len)
-		w->st.depth_reached++;
 	sd->base = sd->delivered; /* event offsets count from the direction's first byte */
-	sd->delivered += pi->payload_len;
+	uint32_t len = within_depth(w, sd, pi->payload_len);
 	if (len)
 		sl_scan_block(w->db, w->scan, SL_SCAN_CTX_RAW, data, len, on_match, w);
 	w->cur_flow = NULL;
 	if (unlikely(w->cur_block)) {
-		fs->dropped++;
-		w->st.drop_blocked++;
-		return SL_VERDICT_DROP;
+		return drop_blocked(w, fs);
 	}
 	return SL_VERDICT_FORWARD;
 }

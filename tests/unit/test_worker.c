@@ -429,6 +429,19 @@ test_udp_datagrams_are_scanned(void)
 	CU_ASSERT_EQUAL(stats(w).events, 3); /* + the flow-end update with count 2 */
 	sl_worker_free(w);
 
+	/* inspection.depth counts a direction's datagrams as one stream: a value past it is not
+	 * scanned, and the direction reaching it is counted once. */
+	uint64_t depth = conf.inspect_depth;
+	conf.inspect_depth = strlen("hello") + strlen("user=alice nir=") + 7; /* mid-value */
+	w = worker(&rs);
+	CU_ASSERT_EQUAL(one(w, udp_frame(0, "hello", 0)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(one(w, udp_frame(0, body, 0)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(one(w, udp_frame(0, body, 0)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(stats(w).events, 0);
+	CU_ASSERT_EQUAL(stats(w).depth_reached, 1);
+	sl_worker_free(w);
+	conf.inspect_depth = depth;
+
 	conf.inspect_udp = 0;
 	w = worker(&rs);
 	CU_ASSERT_EQUAL(one(w, udp_frame(0, body, 0)), SL_VERDICT_FORWARD);
