@@ -684,9 +684,21 @@ sl_scan_stats_get(const struct sl_scan_worker *w, struct sl_scan_stats *out)
 /* ---- Matching ---- */
 
 static inline int
+is_digit_ascii(uint8_t c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static inline int
+is_alpha_ascii(uint8_t c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+static inline int
 is_alnum_ascii(uint8_t c)
 {
-	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+	return is_digit_ascii(c) || is_alpha_ascii(c);
 }
 
 /* Returns 1 when fewer than SL_SCAN_OVERREAD bytes separate end from the next page boundary.
@@ -962,11 +974,11 @@ right_ok(const struct sl_scan_call *c, uint64_t end, const uint8_t *v, size_t le
 	if (have < 2)
 		return at_eod ? 1 : -1;
 	next = byte_at(c, end + 1);
-	if (next >= '0' && next <= '9')
+	if (is_digit_ascii(next))
 		return 0;
 	for (size_t i = 0; i < len && !letters; i++)
-		letters = is_alnum_ascii(v[i]) && !(v[i] >= '0' && v[i] <= '9');
-	return !(letters && is_alnum_ascii(next));
+		letters = is_alpha_ascii(v[i]);
+	return !(letters && is_alpha_ascii(next));
 }
 
 /* Settles the values waiting for their right boundary with the feed in progress (at_eod: the
@@ -1300,8 +1312,7 @@ sl_scan_mask(const struct sl_scan_db *db, unsigned sensor, const uint8_t *value,
 	if (db && sensor < db->n)
 		kind = db->sensors[sensor].mask;
 	for (uint32_t i = 0; i < len; i++)
-		if (kind == SL_SCAN_MASK_PAN ? (value[i] >= '0' && value[i] <= '9')
-					     : is_alnum_ascii(value[i]))
+		if (kind == SL_SCAN_MASK_PAN ? is_digit_ascii(value[i]) : is_alnum_ascii(value[i]))
 			total++;
 	/* Short values keep nothing: two characters of a four-character value say too much. */
 	if (kind == SL_SCAN_MASK_PAN && total >= 13) {
@@ -1313,7 +1324,7 @@ sl_scan_mask(const struct sl_scan_db *db, unsigned sensor, const uint8_t *value,
 	}
 	for (uint32_t i = 0; i < len && o + 1 < cap; i++) {
 		uint8_t c = value[i];
-		int counted = kind == SL_SCAN_MASK_PAN ? (c >= '0' && c <= '9') : is_alnum_ascii(c);
+		int counted = kind == SL_SCAN_MASK_PAN ? is_digit_ascii(c) : is_alnum_ascii(c);
 
 		if (counted) {
 			out[o++] = seen < head || seen >= total - tail ? (char)c : '*';
