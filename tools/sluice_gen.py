@@ -1448,6 +1448,16 @@ def sc_http_zstd_req(ctx):
 
 
 @scenario
+def sc_http_br_req(ctx):
+    """POSTs with Content-Encoding: br (RFC 7932; JSON with a NIR, ~7 KB decoded): the largest
+    window (16 MiB) on 8080, and br over gzip on port 80."""
+    import brotli  # python3-brotli (tools/install-deps.sh); only this scenario needs it
+    compressed_post(ctx, 8080, lambda d: brotli.compress(d, quality=11, lgwin=24), "br",
+                    "/api/sync")
+    compressed_post(ctx, 80, lambda d: brotli.compress(gz(d)), "gzip, br", "/api/upload")
+
+
+@scenario
 def sc_http_gzip_resp(ctx):
     """GET, gzip-compressed JSON response (server -> client) with a NIR and a card."""
     rng, host = ctx.rng, "crm.example.net"

@@ -25,9 +25,9 @@ static const char *const known_defrag[] = {"max_datagrams", "timeout", NULL};
 static const char *const known_reassembly[] = {"max_bytes_per_flow", "max_bytes_per_worker",
 					       "segments", "on_cap", NULL};
 static const char *const known_inspection[] = {"depth", "udp", NULL};
-static const char *const known_http[] = {"max_flows", "inflate_states",	  "zstd_states",
-					 "max_line",  "max_headers",	  "max_body",
-					 "max_ratio", "on_uninspectable", NULL};
+static const char *const known_http[] = {
+    "max_flows",   "inflate_states", "zstd_states", "brotli_states",	"max_line",
+    "max_headers", "max_body",	     "max_ratio",   "on_uninspectable", NULL};
 static const char *const known_port[] = {"name", "dev", "role", "peer", "inject", NULL};
 static const char *const known_sensor[] = {"name",	"category", "severity", "signature_id",
 					   "validator", "patterns", "contexts", "caseless",
@@ -652,6 +652,7 @@ set_defaults(struct sl_conf *c)
 	c->http_flows = 8192;
 	c->http_inflate = 64;
 	c->http_zstd = 4;
+	c->http_br = 2;
 	c->http_max_line = 8192;
 	c->http_max_headers = 128;
 	c->http_max_body = 64 << 20;
@@ -752,6 +753,7 @@ sl_conf_load(struct sl_conf *c, const char *path, char *const *sets, unsigned n_
 	if (get_u32(g, "max_flows", 0, 1 << 24, &c->http_flows, err, errlen) ||
 	    get_u32(g, "inflate_states", 0, 1 << 16, &c->http_inflate, err, errlen) ||
 	    get_u32(g, "zstd_states", 0, 1024, &c->http_zstd, err, errlen) ||
+	    get_u32(g, "brotli_states", 0, 1024, &c->http_br, err, errlen) ||
 	    get_u32(g, "max_line", 64, 1 << 20, &c->http_max_line, err, errlen) ||
 	    get_u32(g, "max_headers", 1, 1 << 16, &c->http_max_headers, err, errlen) ||
 	    get_u64(g, "max_body", 0, 1ull << 40, &c->http_max_body, err, errlen) ||

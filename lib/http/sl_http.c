@@ -17,9 +17,11 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <emmintrin.h>
 
+#include <brotli/decode.h>
 #include <isa-l/igzip_lib.h>
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_initStaticDStream: decoders in fixed workspaces */
 #include <zstd.h>
@@ -33,6 +35,10 @@
 #define SL_HTTP_RATIO_STEP 65536 /* output between two inflate ratio checks */
 #define SL_HTTP_EMIT_BUF   2048
 #define SL_HTTP_BATCH_MAX  256 /* pieces up to this size are batched into one callback */
+/* A brotli decoder's arena: its ring buffer for the largest window RFC 7932 allows (16 MiB, plus
+ * a slack it adds), allocated once per body (reallocation disabled), and its Huffman tables and
+ * context maps, allocated and freed per metablock: under 3 MiB at their largest. */
+#define SL_HTTP_BR_ARENA ((size_t)(20u << 20))
 
 enum state {
 	ST_MSG_START = 0,
@@ -62,7 +68,7 @@ enum state {
 
 enum role { ROLE_NONE = 0, ROLE_REQ, ROLE_RESP };
 enum hdr_kind { HK_OTHER = 0, HK_CL, HK_TE, HK_CE, HK_CT, HK_HOST };
-enum enc { ENC_GZIP = 1, ENC_DEFLATE, ENC_ZSTD };
+enum enc { ENC_GZIP = 1, ENC_DEFLATE, ENC_ZSTD, ENC_BR };
 enum layer_phase { LP_DETECT = 0, LP_RUN, LP_DONE, LP_FAILED, LP_MEMBER_END };
 enum ctype_kind { CT_IDENTITY = 0, CT_FORM, CT_MULTIPART };
 enum mp_state {
@@ -97,8 +103,95 @@ struct sl_http_pool {
 	uint8_t *zstd_mem;
 	uint32_t *zstd_free;
 	uint32_t zstd_n_free;
+	/* brotli: max_br decoders, each allocating only from its own arena (br_alloc) */
+	struct br_slot *br;
+	uint8_t *br_mem;
+	uint32_t *br_free;
+	uint32_t br_n_free;
 	uint8_t out[SL_HTTP_MAX_LAYERS][SL_HTTP_OUT_BUF];
 };
+
+/* ---- brotli's memory ----
+ * The brotli decoder allocates as it goes (its ring buffer, then tables for every metablock)
+ * through the functions it is given: these serve it first-fit from one fixed arena per decoder,
+ * blocks kept in address order and merged when freed, so a body decodes without malloc and a
+ * decoder can never take more than its arena (an allocation that does not fit fails, which the
+ * decoder reports as an error). The arena is emptied, decoder state and all, when it is taken
+ * for the next body. */
+struct br_block {
+	size_t size; /* bytes, header included, a multiple of 16 */
+	struct br_block *next;
+};
+
+struct br_arena {
+	uint8_t *base;
+	size_t size;
+	struct br_block *free; /* free blocks in address order */
+};
+
+struct br_slot {
+	struct br_arena a;
+	BrotliDecoderState *dec;
+};
+
+static void
+br_arena_reset(struct br_arena *a)
+{
+	a->free = (struct br_block *)a->base;
+	a->free->size = a->size;
+	a->free->next = NULL;
+}
+
+static void *
+br_alloc(void *opaque, size_t n)
+{
+	struct br_arena *a = opaque;
+	size_t need = (n + sizeof(struct br_block) + 15) & ~(size_t)15;
+
+	if (n > a->size)
+		return NULL;
+	for (struct br_block **pp = &a->free, *b; (b = *pp) != NULL; pp = &b->next) {
+		if (b->size < need)
+			continue;
+		if (b->size - need >= 64) { /* split: the rest stays free */
+			struct br_block *rest = (struct br_block *)((uint8_t *)b + need);
+
+			rest->size = b->size - need;
+			rest->next = b->next;
+			*pp = rest;
+			b->size = need;
+		} else {
+			*pp = b->next;
+		}
+		return b + 1;
+	}
+	return NULL;
+}
+
+static void
+br_release(void *opaque, void *p)
+{
+	struct br_arena *a = opaque;
+	struct br_block *b, *prev = NULL, **pp = &a->free;
+
+	if (p == NULL)
+		return;
+	b = (struct br_block *)p - 1;
+	while (*pp && *pp < b) {
+		prev = *pp;
+		pp = &prev->next;
+	}
+	b->next = *pp;
+	*pp = b;
+	if (b->next && (uint8_t *)b + b->size == (uint8_t *)b->next) {
+		b->size += b->next->size;
+		b->next = b->next->next;
+	}
+	if (prev && (uint8_t *)prev + prev->size == (uint8_t *)b) {
+		prev->size += b->size;
+		prev->next = b->next;
+	}
+}
 
 /* Everything one sl_http_feed call needs, plus the output batch. */
 struct run {
@@ -239,6 +332,31 @@ sl_http_detect(const uint8_t *p, size_t n)
 
 /* ---- pool ---- */
 
+/* Decoder workspaces are mapped, not malloc'ed: their pages are taken as bodies need them and
+ * never touched up front (a debugging malloc would fill tens of megabytes per pool). */
+static uint8_t *
+map_lazy(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		       -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void
+unmap_lazy(uint8_t *p, size_t n)
+{
+	if (p)
+		munmap(p, n);
+}
+
+/* One zstd decoder's fixed workspace, for windows up to SL_HTTP_ZSTD_WINDOW_LOG. */
+static size_t
+zstd_workspace(void)
+{
+	return (ZSTD_estimateDStreamSize((size_t)1 << SL_HTTP_ZSTD_WINDOW_LOG) + 63) & ~(size_t)63;
+}
+
 struct sl_http_pool *
 sl_http_pool_create(const struct sl_http_params *p)
 {
@@ -265,12 +383,11 @@ sl_http_pool_create(const struct sl_http_params *p)
 		pool->n_free = p->max_inflate;
 	}
 	if (p->max_zstd) {
-		size_t sz = (ZSTD_estimateDStreamSize((size_t)1 << SL_HTTP_ZSTD_WINDOW_LOG) + 63) &
-			    ~(size_t)63;
+		size_t sz = zstd_workspace();
 
 		pool->zstd = calloc(p->max_zstd, sizeof(*pool->zstd));
 		pool->zstd_free = calloc(p->max_zstd, sizeof(uint32_t));
-		pool->zstd_mem = aligned_alloc(64, sz * p->max_zstd);
+		pool->zstd_mem = map_lazy(sz * p->max_zstd);
 		if (pool->zstd == NULL || pool->zstd_free == NULL || pool->zstd_mem == NULL)
 			goto fail_free;
 		for (uint32_t i = 0; i < p->max_zstd; i++) {
@@ -282,6 +399,19 @@ sl_http_pool_create(const struct sl_http_params *p)
 			pool->zstd_free[i] = p->max_zstd - 1 - i;
 		}
 		pool->zstd_n_free = p->max_zstd;
+	}
+	if (p->max_br) {
+		pool->br = calloc(p->max_br, sizeof(*pool->br));
+		pool->br_free = calloc(p->max_br, sizeof(uint32_t));
+		pool->br_mem = map_lazy(SL_HTTP_BR_ARENA * p->max_br);
+		if (pool->br == NULL || pool->br_free == NULL || pool->br_mem == NULL)
+			goto fail_free;
+		for (uint32_t i = 0; i < p->max_br; i++) {
+			pool->br[i].a.base = pool->br_mem + SL_HTTP_BR_ARENA * i;
+			pool->br[i].a.size = SL_HTTP_BR_ARENA;
+			pool->br_free[i] = p->max_br - 1 - i;
+		}
+		pool->br_n_free = p->max_br;
 	}
 	return pool;
 
@@ -299,14 +429,18 @@ sl_http_pool_free(struct sl_http_pool *pool)
 	free(pool->free_slots);
 	free(pool->zstd);
 	free(pool->zstd_free);
-	free(pool->zstd_mem);
+	unmap_lazy(pool->zstd_mem, zstd_workspace() * pool->p.max_zstd);
+	free(pool->br);
+	free(pool->br_free);
+	unmap_lazy(pool->br_mem, SL_HTTP_BR_ARENA * pool->p.max_br);
 	free(pool);
 }
 
 uint32_t
 sl_http_pool_in_use(const struct sl_http_pool *pool)
 {
-	return pool->p.max_inflate - pool->n_free + pool->p.max_zstd - pool->zstd_n_free;
+	return pool->p.max_inflate - pool->n_free + pool->p.max_zstd - pool->zstd_n_free +
+	       pool->p.max_br - pool->br_n_free;
 }
 
 /* Takes a decoder for layer l (of l->kind) into l->slot, its index + 1; 0 if none is free. */
@@ -315,6 +449,8 @@ slot_get(struct sl_http_pool *pool, struct sl_http_layer *l)
 {
 	if (l->kind == ENC_ZSTD)
 		l->slot = pool->zstd_n_free ? pool->zstd_free[--pool->zstd_n_free] + 1 : 0;
+	else if (l->kind == ENC_BR)
+		l->slot = pool->br_n_free ? pool->br_free[--pool->br_n_free] + 1 : 0;
 	else
 		l->slot = pool->n_free ? pool->free_slots[--pool->n_free] + 1 : 0;
 }
@@ -327,6 +463,8 @@ slot_put(struct sl_http_pool *pool, struct sl_http_layer *l)
 		return;
 	if (l->kind == ENC_ZSTD)
 		pool->zstd_free[pool->zstd_n_free++] = l->slot - 1;
+	else if (l->kind == ENC_BR)
+		pool->br_free[pool->br_n_free++] = l->slot - 1;
 	else
 		pool->free_slots[pool->n_free++] = l->slot - 1;
 	l->slot = 0;
@@ -951,6 +1089,45 @@ zstd_run(struct run *r, unsigned i, const uint8_t *p, size_t n)
 	}
 }
 
+/* Runs layer i's brotli decoder over p/n and passes its output on (the decoder pushes what it
+ * has decoded whenever it needs more input, so nothing waits for the next segment). At the end
+ * of the stream the bytes after it are passed on undecoded, as after any finished coding; on an
+ * error (corrupt data, a window over 16 MiB, or its arena exhausted) the anomaly is raised and
+ * the rest of this input is passed on undecoded. */
+static void
+br_run(struct run *r, unsigned i, const uint8_t *p, size_t n)
+{
+	struct sl_http_dir *d = r->d;
+	struct sl_http_layer *l = &d->layer[i];
+	BrotliDecoderState *b = r->pool->br[l->slot - 1].dec;
+
+	while (!d->body_stop) {
+		size_t avail_in = n, avail_out = SL_HTTP_OUT_BUF, k;
+		const uint8_t *next_in = p;
+		uint8_t *next_out = r->pool->out[i];
+		BrotliDecoderResult res = BrotliDecoderDecompressStream(
+		    b, &avail_in, &next_in, &avail_out, &next_out, NULL);
+
+		if (i == 0)
+			d->consumed += n - avail_in;
+		p = next_in;
+		n = avail_in;
+		k = SL_HTTP_OUT_BUF - avail_out;
+		if (k)
+			decode(r, i + 1, r->pool->out[i], k);
+		if (res == BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT)
+			continue;
+		if (res == BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT)
+			return;
+		if (res == BROTLI_DECODER_RESULT_ERROR)
+			anomaly(r, SL_HTTP_AN_DECOMPRESS_ERROR);
+		l->phase = res == BROTLI_DECODER_RESULT_SUCCESS ? LP_DONE : LP_FAILED;
+		slot_put(r->pool, l);
+		decode(r, i + 1, p, n);
+		return;
+	}
+}
+
 /* Runs layer i's inflate over p/n and passes its output on. On error or at the end of the
  * compressed stream the layer's state goes back to the pool and what is left of its input is
  * passed on undecoded, so it is still scanned. ISA-L may hand unused bits back by moving next_in
@@ -1087,6 +1264,8 @@ decode(struct run *r, unsigned i, const uint8_t *p, size_t n)
 	case LP_RUN:
 		if (l->kind == ENC_ZSTD)
 			zstd_run(r, i, p, n);
+		else if (l->kind == ENC_BR)
+			br_run(r, i, p, n);
 		else
 			inflate_run(r, i, p, n);
 		return;
@@ -1256,6 +1435,8 @@ add_coding(struct run *r, const char *t, size_t n)
 		e = ENC_DEFLATE;
 	else if (ieq(t, n, "zstd") && r->pool->p.max_zstd)
 		e = ENC_ZSTD;
+	else if (ieq(t, n, "br") && r->pool->p.max_br)
+		e = ENC_BR;
 	else {
 		d->flags |= F_ENC_BAD;
 		return 0;
@@ -1485,13 +1666,6 @@ body_begin(struct run *r)
 		anomaly(r, SL_HTTP_AN_TOO_MANY_ENCODINGS);
 		return;
 	}
-	/* zstd is decoded alone: under or over another coding, an error in one layer could cost
-	 * the other a split-dependent amount of output (found by fuzz_http). */
-	for (unsigned i = 0; i < n_enc && n_enc > 1; i++)
-		if (d->enc[i] == ENC_ZSTD) {
-			anomaly(r, SL_HTTP_AN_UNKNOWN_ENCODING); /* passed on undecoded */
-			return;
-		}
 	/* Codings are listed in the order applied: decode from the last. */
 	for (unsigned i = 0; i < n_enc; i++) {
 		struct sl_http_layer *l = &d->layer[i];
@@ -1512,6 +1686,22 @@ body_begin(struct run *r)
 			l->phase = LP_RUN;
 		} else if (l->kind == ENC_ZSTD) {
 			ZSTD_DCtx_reset(r->pool->zstd[l->slot - 1], ZSTD_reset_session_only);
+			l->phase = LP_RUN;
+		} else if (l->kind == ENC_BR) {
+			struct br_slot *bs = &r->pool->br[l->slot - 1];
+
+			/* The ring buffer is sized for the stream's window at once: growing it
+			 * would hold the old and the new together. */
+			br_arena_reset(&bs->a);
+			bs->dec = BrotliDecoderCreateInstance(br_alloc, br_release, &bs->a);
+			if (bs->dec == NULL ||
+			    !BrotliDecoderSetParameter(
+				bs->dec, BROTLI_DECODER_PARAM_DISABLE_RING_BUFFER_REALLOCATION,
+				1)) {
+				layers_release(r->pool, d);
+				anomaly(r, SL_HTTP_AN_INFLATE_POOL_EMPTY);
+				return;
+			}
 			l->phase = LP_RUN;
 		}
 	}

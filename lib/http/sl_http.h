@@ -7,8 +7,8 @@
  * order through a small FIFO of pending request methods in the conn (HEAD and CONNECT change
  * response framing). Bytes leave through callbacks: URL (request target, percent-decoded),
  * HEADER (header lines "Name: value\n", reason phrase, chunk extensions, trailers, multipart part
- * headers), BODY (after de-chunking, up to two gzip/deflate/zstd layers, form-urlencoded decoding;
- * multipart parts one unit each) and RAW.
+ * headers), BODY (after de-chunking, up to two gzip/deflate/zstd/br layers, form-urlencoded
+ * decoding; multipart parts one unit each) and RAW.
  *
  * Invariants:
  *  - every input byte is either HTTP syntax the parser accepted (method, version, CRLFs, chunk
@@ -18,16 +18,23 @@
  *    rejected token. Decoding caps (output, ratio) stop inspection of one body only, with an
  *    anomaly that sl_http_anomaly_uninspected() flags; the policy decision is the caller's.
  *  - results do not depend on how the input is split, except the point where an inflate ratio
- *    cap triggers for inputs within a few hundred bytes of the threshold (see max_ratio).
+ *    cap triggers for inputs within a few hundred bytes of the threshold (see max_ratio), and
+ *    around a corrupt or cut-short gzip/deflate/br body: the decoder's last output before the
+ *    error and where it stops reading depend on how it was fed (the error is reported in every
+ *    split).
+ *    Feeding it in fixed steps would mend that, at the price of holding back up to a step of
+ *    compressed bytes, which a sender trickling its body could get past an inline deny.
  *  - no allocation after sl_http_pool_create; bounded work per input byte; single-threaded (one
- *    pool per worker). Decompression states are ISA-L igzip states and zstd decoders in fixed
- *    workspaces, taken from the pool only while a compressed body is being decoded.
+ *    pool per worker). Decompression states are ISA-L igzip states, zstd decoders in fixed
+ *    workspaces and brotli decoders allocating from fixed arenas, taken from the pool only
+ *    while a compressed body is being decoded.
  * Multipart parts sent with Content-Transfer-Encoding base64 or quoted-printable are decoded
  * (a character outside base64 is reported, http_bad_base64, and the rest of the part is passed
  * as sent; a malformed quoted-printable escape is passed as sent, as RFC 2045 advises).
  * zstd (RFC 8878) is decoded with windows up to 8 MiB, the limit RFC 9659 sets for HTTP; a frame
- * asking for more is a decompression error (reported, passed undecoded).
- * Not supported: HTTP/2, HTTP/0.9, Content-Encoding br/compress (reported, passed undecoded),
+ * asking for more is a decompression error (reported, passed undecoded). brotli (RFC 7932) is
+ * decoded with every window it allows (up to 16 MiB; not the large-window extension).
+ * Not supported: HTTP/2, HTTP/0.9, Content-Encoding compress (reported, passed undecoded),
  * nested multipart. */
 #ifndef SL_HTTP_H
 #define SL_HTTP_H
@@ -97,6 +104,8 @@ struct sl_http_params {
 	uint32_t max_inflate;  /* decompression states per worker (each ~87 KiB); 2 per body max */
 	uint32_t max_zstd;     /* zstd decoders per worker (each ~8.1 MiB); 0: zstd is an unknown
 				* coding, reported and passed undecoded */
+	uint32_t max_br;       /* brotli decoders per worker (each a 20 MiB arena); 0: br is an
+				* unknown coding */
 	uint32_t max_line;     /* bytes per start line, header line or chunk-size line */
 	uint32_t max_headers;  /* header (or trailer) lines per message */
 	uint64_t max_body_out; /* decoded bytes per compressed body; 0 = no cap */

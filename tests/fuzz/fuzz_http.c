@@ -2,9 +2,11 @@
  * [header byte][data]: the header's low 6 bits give the chunk length (0 = a TCP hole of up to 8
  * bytes), its bit 6 the direction, bit 7 an sl_http_eof on that direction. Checks that nothing
  * crashes, that on_data never gets an empty or out-of-range context, that every decompression
- * state returns to the pool, and that feeding each chunk byte by byte gives the same transcript.
+ * state returns to the pool, and that feeding each chunk byte by byte gives the same transcript
+ * unless a compressed body was corrupt or cut short: around a decompression error ISA-L's output
+ * and where it stops reading depend on how it was fed (see the README's Known limits).
  * Build: clang -g -O1 -fsanitize=fuzzer,address,undefined -I lib/http -I lib/scan
- *        tests/fuzz/fuzz_http.c lib/http/sl_http.c -lisal -lzstd -o fuzz_http
+ *        tests/fuzz/fuzz_http.c lib/http/sl_http.c -lisal -lzstd -lbrotlidec -o fuzz_http
  * A seed with a zstd body (see the README) helps it reach that decoder. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint64_t sink;
 static uint64_t th; /* transcript hash: data byte by byte with its context, then every event */
+static int inexact; /* a decompression error was reported: the transcripts may differ */
 
 static void
 mix(uint64_t v)
@@ -63,6 +66,8 @@ on_anomaly(void *ctx, enum sl_http_anomaly a)
 	(void)ctx;
 	if ((unsigned)a >= SL_HTTP_AN_COUNT)
 		abort();
+	if (a == SL_HTTP_AN_DECOMPRESS_ERROR)
+		inexact = 1;
 	mix(0x30000 | a);
 }
 
@@ -75,6 +80,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sl_http_params p = {
 	    .max_inflate = 3,
 	    .max_zstd = 2,
+	    .max_br = 2,
 	    .max_line = 256,
 	    .max_headers = 16,
 	    .max_body_out = 1 << 20,
@@ -90,6 +96,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pools[0] = sl_http_pool_create(&p);
 		p.max_inflate = 1; /* exhaustion path */
 		p.max_zstd = 1;
+		p.max_br = 1;
 		p.max_line = 24;
 		p.max_ratio = 0;
 		p.max_body_out = 4096;
@@ -99,6 +106,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The same input twice: chunks whole, then one byte at a time. The parser's fast paths
 	 * take whole lines only, so both runs must give the same transcript. */
 	uint64_t first = 0;
+	inexact = 0;
 	for (int bytewise = 0; bytewise < 2; bytewise++) {
 		th = 0xcbf29ce484222325ull;
 		sl_http_conn_init(&c);
@@ -125,7 +133,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sl_http_conn_release(pool, &c);
 		if (sl_http_pool_in_use(pool) != 0)
 			abort();
-		if (bytewise && th != first)
+		if (bytewise && th != first && !inexact)
 			abort(); /* the transcript depends on how the bytes were split */
 		first = th;
 	}

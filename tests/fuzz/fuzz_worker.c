@@ -17,7 +17,7 @@
  *     $(pkg-config --cflags libdpdk libhs libconfig jansson) -include rte_config.h \
  *     tests/fuzz/fuzz_worker.c app/sluice/sl_worker.c app/sluice/sl_ruleset.c \
  *     $(find lib -name '*.c') -lisal -lm -o /tmp/fuzz_worker \
- *     $(pkg-config --libs libdpdk libhs libconfig jansson libcrypto zlib libzstd)
+ *     $(pkg-config --libs libdpdk libhs libconfig jansson libcrypto zlib libzstd libbrotlidec)
  *   /tmp/fuzz_worker -max_len=4096 -dict=tests/fuzz/worker.dict CORPUS_DIR
  * With FUZZ_WORKER_STATS set it prints, at exit, the worker's counters summed over the inputs
  * run (e.g. over a corpus with -runs=0), to see which paths the corpus reaches. */

@@ -178,6 +178,11 @@ def test_zstd_request_body():
     exact("http_zstd_req")
 
 
+def test_brotli_request_bodies():
+    run, expected = exact("http_br_req")
+    assert len(expected) == 2
+
+
 def test_deflate_request_body_zlib_and_raw():
     run, expected = exact("http_deflate_req")
     assert len(expected) == 2
