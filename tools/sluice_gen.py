@@ -1447,6 +1447,62 @@ def sc_http_zstd_req(ctx):
     compressed_post(ctx, 8080, zstd_compress, "zstd", "/api/sync")
 
 
+def ws_frame(payload, op=1, fin=True, rsv1=False, key=None):
+    """One WebSocket frame (RFC 6455): the payload masked with the 4-byte key when given (client
+    frames always are)."""
+    n, mask = len(payload), 0x80 if key else 0
+    head = bytes([(0x80 if fin else 0) | (0x40 if rsv1 else 0) | op])
+    if n < 126:
+        head += bytes([mask | n])
+    elif n < 65536:
+        head += bytes([mask | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([mask | 127]) + struct.pack("!Q", n)
+    if key:
+        head += key
+        payload = bytes(c ^ key[i % 4] for i, c in enumerate(payload))
+    return head + payload
+
+
+@scenario
+def sc_websocket(ctx):
+    """A WebSocket (RFC 6455) channel on port 80, as a C2 implant would use one: the upgrade
+    with permessage-deflate (RFC 7692), then masked client messages. The second compressed one
+    holds a NIR and refers back to the first (the deflate window runs across messages); it is
+    cut into two frames with a ping between them. An uncompressed message carries a card
+    number; the server's frames are unmasked."""
+    rng, host = ctx.rng, "ws.example.net"
+    nir, card = gen_nir(rng, corsica=0), gen_card(rng)
+    key = lambda: bytes(rng.randrange(256) for _ in range(4))
+    upgrade = http_req("GET", "/socket", host, headers=[
+        ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13"),
+        ("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits")])
+    switch = http_head("HTTP/1.1 101 Switching Protocols", [
+        ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+        ("Sec-WebSocket-Extensions", "permessage-deflate")])
+    z = zlib.compressobj(6, zlib.DEFLATED, -15)
+
+    def deflated(msg):
+        return (z.compress(msg) + z.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+    first = b'{"type":"hello","host":"srv-db-01","records":[' + ctx.filler.text_bytes(300) + b']}'
+    m1 = deflated(first)
+    m2 = deflated(b'{"type":"hello","host":"srv-db-01","records":[{"nir":"%s"}]}' % nir.encode())
+    cut = len(m2) // 2
+    client = (ws_frame(m1, rsv1=True, key=key()) +
+              ws_frame(m2[:cut], fin=False, rsv1=True, key=key()) +
+              ws_frame(b"keepalive", op=9, key=key()) +
+              ws_frame(m2[cut:], op=0, key=key()) +
+              ws_frame(b'{"type":"card","pan":"%s"}' % card.encode(), key=key()))
+    server = ws_frame(b'{"type":"ack"}') + ws_frame(b"\x03\xe8", op=8)
+    flow = http_flow(ctx, 80, [(upgrade, switch, ()), (client, server, [len(client) // 3])])
+    fields = http_fields("GET", "/socket", host)
+    ctx.expect(flow, True, "fr_ssn", nir, "http", "body", http=fields)
+    ctx.expect(flow, True, "credit_card", card, "http", "body", http=fields)
+
+
 @scenario
 def sc_http_br_req(ctx):
     """POSTs with Content-Encoding: br (RFC 7932; JSON with a NIR, ~7 KB decoded): the largest

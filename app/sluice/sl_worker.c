@@ -91,7 +91,8 @@ struct flow_state {
 	/* from here on, zeroed at flow creation (on_flow_create) */
 	struct http_state *http; /* NULL unless a side speaks HTTP */
 	uint32_t http_anomalies; /* bit per enum sl_http_anomaly seen, reported in events */
-	uint8_t incomplete;	 /* some content could not be inspected (reported once) */
+	_Static_assert(SL_HTTP_AN_COUNT <= 32, "http_anomalies has a bit per anomaly");
+	uint8_t incomplete;   /* some content could not be inspected (reported once) */
 	uint8_t blocked;      /* deny enforced (enum sl_enforce): later packets dropped or reset */
 	uint8_t block_sensor; /* the sensor that blocked it */
 	uint8_t block_side;

@@ -63,11 +63,13 @@ enum state {
 	ST_CHUNK_DATA,
 	ST_CHUNK_DATA_CR,
 	ST_CHUNK_DATA_LF,
+	ST_WS_HDR,  /* WebSocket frame header */
+	ST_WS_DATA, /* WebSocket frame payload */
 	ST_RAW,
 };
 
 enum role { ROLE_NONE = 0, ROLE_REQ, ROLE_RESP };
-enum hdr_kind { HK_OTHER = 0, HK_CL, HK_TE, HK_CE, HK_CT, HK_HOST };
+enum hdr_kind { HK_OTHER = 0, HK_CL, HK_TE, HK_CE, HK_CT, HK_HOST, HK_UPGRADE, HK_WS_EXT };
 enum enc { ENC_GZIP = 1, ENC_DEFLATE, ENC_ZSTD, ENC_BR };
 enum layer_phase { LP_DETECT = 0, LP_RUN, LP_DONE, LP_FAILED, LP_MEMBER_END };
 enum ctype_kind { CT_IDENTITY = 0, CT_FORM, CT_MULTIPART };
@@ -92,6 +94,20 @@ enum mp_state {
 #define F_TRAILER   0x20 /* reading trailers, not headers */
 #define F_VAL_TRUNC 0x40
 #define F_REASON    0x80 /* status line had a reason phrase */
+
+/* d->ws */
+#define WS_UPGRADE 0x01 /* Upgrade: websocket in this message's headers */
+#define WS_DEFLATE 0x02 /* permessage-deflate accepted (the 101's Sec-WebSocket-Extensions) */
+#define WS_BROKEN  0x04 /* the inflate window was lost: later compressed messages pass undecoded */
+/* d->ws_op, beside the opcode */
+#define WSF_FIN	   0x40
+#define WSF_MASKED 0x80
+enum ws_msg {
+	WSM_NONE = 0,
+	WSM_PLAIN,   /* uncompressed */
+	WSM_DEFLATE, /* permessage-deflate, inflated through layer 0 */
+	WSM_ASIS,    /* compressed in a way we cannot follow: passed on as it came (reported) */
+};
 
 struct sl_http_pool {
 	struct sl_http_params p;
@@ -1375,10 +1391,262 @@ go_raw(struct run *r, int why)
 	d->state = ST_RAW;
 }
 
+/* ---- WebSocket (RFC 6455) ----
+ * After a 101 answering a request with Upgrade: websocket, both directions carry frames. Client
+ * frames are masked, each with a key of its own, so a raw scan of them sees nothing: payloads
+ * are unmasked, a data message's frames make one BODY unit (a value cut across frames is
+ * found), a control frame's payload (ping, pong, close reason) one RAW unit. Messages the sender
+ * compressed with permessage-deflate (RFC 7692) are inflated through layer 0, kept from message
+ * to message: the window carries over unless the sender starts afresh, which a new stream (a
+ * final block ended the last) tells. A frame that breaks the protocol sends the rest of the
+ * direction to RAW (http_ws_bad_frame). */
+
+static int
+ws_upgrade_token(struct run *r, const char *t, size_t n)
+{
+	if (ieq(t, n, "websocket"))
+		r->d->ws |= WS_UPGRADE;
+	return 0;
+}
+
+/* One extension of Sec-WebSocket-Extensions: its name, then "; parameters". Only whether
+ * permessage-deflate was accepted matters: window sizes and context takeover are the
+ * compressor's business (an inflater with the largest window follows every choice). */
+static int
+ws_extension(struct run *r, const char *t, size_t n)
+{
+	size_t k = 0;
+
+	while (k < n && t[k] != ';')
+		k++;
+	while (k && (t[k - 1] == ' ' || t[k - 1] == '\t'))
+		k--;
+	if (ieq(t, k, "permessage-deflate"))
+		r->d->ws |= WS_DEFLATE;
+	return 0;
+}
+
+static void
+ws_begin(struct sl_http_pool *pool, struct sl_http_dir *d, uint8_t deflate)
+{
+	layers_release(pool, d);
+	memset(d->layer, 0, sizeof(d->layer)); /* no phase left from an earlier body */
+	d->state = ST_WS_HDR;
+	d->ws = deflate;
+	d->ws_hdr_len = d->ws_msg = d->ws_mpos = 0;
+	d->ws_left = 0;
+	d->ctype_kind = CT_IDENTITY;
+}
+
+/* Header bytes of the frame in d->ws_hdr: 2 until its length byte is known. */
+static size_t
+ws_hdr_need(const struct sl_http_dir *d)
+{
+	unsigned len7;
+
+	if (d->ws_hdr_len < 2)
+		return 2;
+	len7 = d->ws_hdr[1] & 0x7f;
+	return 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + (d->ws_hdr[1] & 0x80 ? 4 : 0);
+}
+
+/* A data message starts; rsv: the first frame's RSV1-3 bits. */
+static void
+ws_msg_begin(struct run *r, unsigned rsv)
+{
+	struct sl_http_dir *d = r->d;
+	struct sl_http_layer *l = &d->layer[0];
+
+	d->body_in = d->body_out = d->consumed = 0;
+	d->next_mark = SL_HTTP_RATIO_STEP;
+	d->body_stop = 0;
+	d->ws_msg = WSM_PLAIN;
+	if (rsv == 0)
+		return;
+	d->ws_msg = WSM_ASIS;
+	if (rsv != 4 || !(d->ws & WS_DEFLATE)) {
+		anomaly(r, SL_HTTP_AN_UNKNOWN_ENCODING); /* an extension we did not see agreed */
+		return;
+	}
+	if (l->phase == LP_FAILED)
+		d->ws |= WS_BROKEN; /* a corrupt message: the window is lost (reported then) */
+	if (d->ws & WS_BROKEN)
+		return;
+	if (l->slot == 0) {
+		memset(l, 0, sizeof(*l));
+		l->kind = ENC_DEFLATE;
+		slot_get(r->pool, l);
+		if (l->slot == 0) {
+			anomaly(r, SL_HTTP_AN_INFLATE_POOL_EMPTY);
+			return;
+		}
+		l->phase = LP_DONE;
+	}
+	if (l->phase != LP_RUN) { /* the first message, or the last ended its stream */
+		struct inflate_state *st = &r->pool->states[l->slot - 1];
+
+		isal_inflate_init(st);
+		st->crc_flag = ISAL_DEFLATE;
+		l->phase = LP_RUN;
+	}
+	d->n_layers = 1;
+	d->ws_msg = WSM_DEFLATE;
+}
+
+static void
+ws_msg_end(struct run *r)
+{
+	static const uint8_t tail[4] = {0x00, 0x00, 0xff, 0xff}; /* RFC 7692 7.2.2 */
+	struct sl_http_dir *d = r->d;
+
+	if (d->ws_msg == WSM_DEFLATE) {
+		if (d->layer[0].phase == LP_RUN && !d->body_stop)
+			decode(r, 0, tail, sizeof(tail));
+		if (d->body_stop) { /* a cap cut the message: its window is lost */
+			d->ws |= WS_BROKEN;
+			layers_release(r->pool, d);
+		}
+	}
+	unit_end(r, SL_SCAN_CTX_BODY);
+	d->ws_msg = WSM_NONE;
+}
+
+/* Unmasked payload bytes of the current frame. */
+static void
+ws_payload(struct run *r, const uint8_t *p, size_t n)
+{
+	struct sl_http_dir *d = r->d;
+
+	if ((d->ws_op & 0x0f) >= 8)
+		emit(r, SL_SCAN_CTX_RAW, p, n);
+	else if (d->ws_msg != WSM_DEFLATE)
+		ctype_stage(r, p, n);
+	else if (!d->body_stop) {
+		d->body_in += n;
+		decode(r, 0, p, n);
+	}
+}
+
+static void
+ws_frame_end(struct run *r)
+{
+	struct sl_http_dir *d = r->d;
+
+	d->state = ST_WS_HDR;
+	if ((d->ws_op & 0x0f) >= 8)
+		unit_end(r, SL_SCAN_CTX_RAW);
+	else if (d->ws_op & WSF_FIN)
+		ws_msg_end(r);
+}
+
+/* The frame header is complete: checks it (RFC 6455 5.2, 5.4, 5.5) and starts its payload. */
+static void
+ws_frame_start(struct run *r)
+{
+	struct sl_http_dir *d = r->d;
+	const uint8_t *h = d->ws_hdr;
+	unsigned op = h[0] & 0x0f, rsv = (h[0] >> 4) & 7, fin = h[0] >> 7, k = 2;
+	uint64_t len = h[1] & 0x7f;
+	int bad;
+
+	if (len == 126) {
+		len = (uint64_t)h[2] << 8 | h[3];
+		k = 4;
+	} else if (len == 127) {
+		len = 0;
+		for (k = 2; k < 10; k++)
+			len = len << 8 | h[k];
+	}
+	if (op >= 8)
+		bad = op > 10 || !fin || len > 125 || rsv;
+	else if (op == 0)
+		bad = d->ws_msg == WSM_NONE || rsv;
+	else
+		bad = op > 2 || d->ws_msg != WSM_NONE;
+	if (bad || len >> 63) {
+		uint8_t hdr[sizeof(d->ws_hdr)];
+		size_t hlen = d->ws_hdr_len;
+
+		memcpy(hdr, d->ws_hdr, hlen);
+		go_raw(r, SL_HTTP_AN_WS_BAD_FRAME);
+		emit(r, SL_SCAN_CTX_RAW, hdr, hlen); /* the rejected frame's bytes go first */
+		return;
+	}
+	if (op == 1 || op == 2)
+		ws_msg_begin(r, rsv);
+	d->ws_op = (uint8_t)(op | (fin ? WSF_FIN : 0) | (h[1] & 0x80 ? WSF_MASKED : 0));
+	if (h[1] & 0x80)
+		memcpy(d->ws_key, h + k, 4);
+	d->ws_left = len;
+	d->ws_mpos = 0;
+	d->ws_hdr_len = 0;
+	if (len == 0)
+		ws_frame_end(r);
+	else
+		d->state = ST_WS_DATA;
+}
+
+static size_t
+ws_header(struct run *r, const uint8_t *p, size_t n)
+{
+	struct sl_http_dir *d = r->d;
+	size_t used = 0;
+
+	while (used < n) {
+		d->ws_hdr[d->ws_hdr_len++] = p[used++];
+		if (d->ws_hdr_len == ws_hdr_need(d)) {
+			ws_frame_start(r);
+			break;
+		}
+	}
+	return used;
+}
+
+static size_t
+ws_data(struct run *r, const uint8_t *p, size_t n)
+{
+	struct sl_http_dir *d = r->d;
+	size_t k = n < d->ws_left ? n : (size_t)d->ws_left;
+
+	if (!(d->ws_op & WSF_MASKED)) {
+		ws_payload(r, p, k);
+	} else {
+		uint8_t buf[1024];
+
+		for (size_t done = 0; done < k;) {
+			size_t m = k - done < sizeof(buf) ? k - done : sizeof(buf), i = 0;
+			uint8_t key[4];
+			uint64_t k64;
+
+			for (unsigned j = 0; j < 4; j++)
+				key[j] = d->ws_key[(d->ws_mpos + j) & 3];
+			memcpy(&k64, key, 4);
+			memcpy((uint8_t *)&k64 + 4, key, 4);
+			for (; i + 8 <= m; i += 8) {
+				uint64_t v;
+
+				memcpy(&v, p + done + i, 8);
+				v ^= k64;
+				memcpy(buf + i, &v, 8);
+			}
+			for (; i < m; i++)
+				buf[i] = p[done + i] ^ key[i & 3];
+			d->ws_mpos = (uint8_t)((d->ws_mpos + m) & 3);
+			ws_payload(r, buf, m);
+			done += m;
+		}
+	}
+	d->ws_left -= k;
+	if (d->ws_left == 0)
+		ws_frame_end(r);
+	return k;
+}
+
 static void
 msg_reset(struct sl_http_dir *d)
 {
 	d->flags = 0;
+	d->ws = 0;
 	d->n_enc = d->n_layers = d->ctype_kind = d->boundary_len = 0;
 	d->status = 0;
 	d->url_len = 0;
@@ -1588,6 +1856,12 @@ header_done(struct run *r)
 	case HK_HOST:
 		copy_str(d->host, sizeof(d->host), d->val, n);
 		break;
+	case HK_UPGRADE:
+		each_token(r, d->val, n, ws_upgrade_token);
+		break;
+	case HK_WS_EXT:
+		each_token(r, d->val, n, ws_extension);
+		break;
 	}
 	return 0;
 }
@@ -1603,9 +1877,13 @@ classify_header(struct sl_http_dir *d)
 		const char *name;
 		uint8_t len, kind;
 	} known[] = {
-	    KNOWN("content-length", HK_CL),   KNOWN("transfer-encoding", HK_TE),
-	    KNOWN("content-encoding", HK_CE), KNOWN("content-type", HK_CT),
+	    KNOWN("content-length", HK_CL),
+	    KNOWN("transfer-encoding", HK_TE),
+	    KNOWN("content-encoding", HK_CE),
+	    KNOWN("content-type", HK_CT),
 	    KNOWN("host", HK_HOST),
+	    KNOWN("upgrade", HK_UPGRADE),
+	    KNOWN("sec-websocket-extensions", HK_WS_EXT),
 	};
 #undef KNOWN
 
@@ -1776,6 +2054,14 @@ headers_done(struct run *r)
 	if (tunnel) {
 		struct sl_http_dir *o = &c->dir[r->dir ^ 1];
 
+		if (d->status == 101 && (d->ws & WS_UPGRADE) && (o->ws & WS_UPGRADE) &&
+		    o->role == ROLE_REQ && o->state == ST_MSG_START) {
+			uint8_t deflate = d->ws & WS_DEFLATE;
+
+			ws_begin(r->pool, d, deflate);
+			ws_begin(r->pool, o, deflate);
+			return;
+		}
 		d->state = ST_RAW;
 		if (o->state == ST_MSG_START && o->role == ROLE_REQ)
 			o->state = ST_RAW;
@@ -2341,6 +2627,12 @@ sl_http_feed(struct sl_http_pool *pool, struct sl_http_conn *c, unsigned dir, co
 			body_wire(&r, data + i, n);
 			i = len;
 			break;
+		case ST_WS_HDR:
+			i += ws_header(&r, data + i, n);
+			break;
+		case ST_WS_DATA:
+			i += ws_data(&r, data + i, n);
+			break;
 		case ST_BODY_CL:
 		case ST_CHUNK_DATA:
 			if (n > d->remaining)
@@ -2395,6 +2687,12 @@ sl_http_eof(struct sl_http_pool *pool, struct sl_http_conn *c, unsigned dir,
 		break;
 	case ST_MSG_START:
 	case ST_RAW:
+		break;
+	case ST_WS_HDR:
+	case ST_WS_DATA:
+		if (d->state == ST_WS_DATA || d->ws_hdr_len || d->ws_msg)
+			anomaly(&r, SL_HTTP_AN_TRUNCATED); /* inside a frame or a message */
+		emit(&r, SL_SCAN_CTX_RAW, d->ws_hdr, d->ws_hdr_len);
 		break;
 	default:
 		/* Mid-message: what was held goes out as RAW so nothing is lost. */

@@ -34,6 +34,10 @@
  * zstd (RFC 8878) is decoded with windows up to 8 MiB, the limit RFC 9659 sets for HTTP; a frame
  * asking for more is a decompression error (reported, passed undecoded). brotli (RFC 7932) is
  * decoded with every window it allows (up to 16 MiB; not the large-window extension).
+ * After a 101 answering a request with Upgrade: websocket, both directions are WebSocket frames
+ * (RFC 6455): payloads unmasked, each data message one BODY unit across its frames, each control
+ * frame's payload one RAW unit; permessage-deflate (RFC 7692) messages inflated, the window kept
+ * from message to message. Other upgrades are tunnelled: RAW.
  * Not supported: HTTP/2, HTTP/0.9, Content-Encoding compress (reported, passed undecoded),
  * nested multipart. */
 #ifndef SL_HTTP_H
@@ -79,7 +83,8 @@
 	X(PIPELINE_OVERFLOW, "http_pipeline_overflow", 0)                                          \
 	X(GAP, "http_gap", 1)                                                                      \
 	X(BAD_BASE64, "http_bad_base64", 0)                                                        \
-	X(TRUNCATED, "http_truncated", 0)
+	X(TRUNCATED, "http_truncated", 0)                                                          \
+	X(WS_BAD_FRAME, "http_ws_bad_frame", 1)
 
 enum sl_http_anomaly {
 #define SL_X(e, s, u) SL_HTTP_AN_##e,
@@ -181,8 +186,17 @@ struct sl_http_dir {
 	uint64_t body_in, body_out, consumed, next_mark;
 	uint8_t enc[4];
 	struct sl_http_layer layer[SL_HTTP_MAX_LAYERS];
+	/* WebSocket, after a 101 to an Upgrade: websocket request (sl_http.c: ws_*) */
+	uint8_t ws;	    /* WS_* flags */
+	uint8_t ws_hdr_len; /* bytes of the frame header read into ws_hdr */
+	uint8_t ws_op;	    /* the frame's opcode, | WSF_FIN, | WSF_MASKED */
+	uint8_t ws_msg;	    /* the data message open: enum ws_msg */
+	uint8_t ws_mpos;    /* payload bytes of the frame read, mod 4 (mask position) */
+	uint8_t ws_key[4];  /* the frame's masking key */
+	uint8_t ws_hdr[14];
+	uint64_t ws_left; /* payload bytes left in the frame */
 	char hold[24];
-	char name[20];
+	char name[32]; /* longer than every name classify_header knows, so none is cut to one */
 	char val[160];
 	char method[SL_HTTP_METHOD_LEN];
 	char url[SL_HTTP_URL_LEN];

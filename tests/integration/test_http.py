@@ -178,6 +178,13 @@ def test_zstd_request_body():
     exact("http_zstd_req")
 
 
+def test_websocket_masked_and_deflated():
+    """A NIR in a masked, permessage-deflate message (window carried over from the previous
+    message, cut across frames around a ping) and a card in a plain masked message."""
+    run, expected = exact("websocket")
+    assert len(expected) == 2
+
+
 def test_brotli_request_bodies():
     run, expected = exact("http_br_req")
     assert len(expected) == 2

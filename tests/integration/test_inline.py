@@ -246,6 +246,78 @@ def test_deny_on_udp_drops_the_datagrams():
                      d.out + d.err), d.out + d.err
 
 
+WS_SERVER = """
+import asyncio, hashlib, sys, websockets
+addr, log = sys.argv[1], sys.argv[2]
+async def handler(ws, path=None):
+    try:
+        async for msg in ws:
+            data = msg.encode() if isinstance(msg, str) else msg
+            with open(log, "a") as f:
+                f.write(hashlib.sha256(data).hexdigest() + "\\n")
+            await ws.send("ack")
+    except websockets.ConnectionClosed:
+        pass  # the reset the test expects
+async def main():
+    async with websockets.serve(handler, addr, 8765):
+        await asyncio.Future()
+asyncio.run(main())
+"""
+
+WS_CLIENT = """
+import asyncio, sys, websockets
+async def main():
+    host = "[%s]" % sys.argv[1] if ":" in sys.argv[1] else sys.argv[1]
+    async with websockets.connect("ws://%s:8765/socket" % host) as ws:
+        print("extensions", [e.name for e in ws.extensions])
+        for msg in sys.argv[2:]:
+            await ws.send(msg)
+            try:
+                print(await asyncio.wait_for(ws.recv(), 3))
+            except Exception as e:
+                print("closed", type(e).__name__)
+                return
+asyncio.run(main())
+"""
+
+
+def test_websocket_deny_in_protect_mode_cuts_the_channel():
+    """A real WebSocket client and server (python3-websockets: masked frames, permessage-deflate
+    with the window kept across messages) through the bridge: a clean message is answered, the
+    message carrying a NIR never reaches the server and the connection is cut."""
+    n = net()
+    log = os.path.join(WORK, "ws.log")
+    open(log, "w").close()
+    server = subprocess.Popen(["ip", "netns", "exec", "sl-srv", "/usr/bin/python3", "-c",
+                               WS_SERVER, V4, log])
+    time.sleep(0.8)
+    d = Daemon("--inline", "sl-a:sl-b", config=config(DENY_NIR % "protect"))
+    nir = sluice_gen.gen_nir(RNG)
+    clean = json.dumps({"type": "inventory", "host": "srv-db-01", "disks": [1, 2, 3]})
+    leak = json.dumps({"type": "inventory", "host": "srv-db-01", "nir": nir})
+    t0 = time.time()
+    out = sh("ip", "netns", "exec", "sl-cli", "/usr/bin/python3", "-c", WS_CLIENT, V4, clean,
+             leak, "after").stdout
+    secs = time.time() - t0
+    d.stop()
+    server.terminate()
+    server.wait()
+    digest = lambda t: hashlib.sha256(t.encode()).hexdigest()  # noqa: E731
+    got = set(open(log).read().split())
+    assert "permessage-deflate" in out, out
+    assert out.count("ack") == 1 and "closed" in out, out
+    assert secs < 3.5, f"the cut took {secs:.2f} s: {out}"
+    assert digest(clean) in got and digest(leak) not in got, (out, d.err)
+    check_schema(d)
+    check_no_leak(d, [{"sensor": "fr_ssn", "values": [nir]}])
+    alerts = [a for a in d.alerts if a["dlp"]["sensor"] == "fr_ssn"]
+    assert len(alerts) == 1, d.events_text
+    a = alerts[0]
+    assert a["dlp"]["action"] == "blocked" and a["dlp"]["context"] == "body", a
+    assert a["direction"] == "to_server" and a["dest_port"] == 8765, a
+    assert a["http"]["url"] == "/socket", a
+
+
 def test_100mb_download_intact_and_rate_vs_testpmd():
     """Benchmark figure: the bridge's forwarding rate against dpdk-testpmd (io mode) on the same
     af_packet ports, measured here in the same run. The assertion is on integrity only."""

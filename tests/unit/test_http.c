@@ -207,8 +207,9 @@ enum mode { WHOLE, SPLIT, BYTES };
 struct tcase {
 	const char *name;
 	struct buf req, resp;
-	int eof;     /* send sl_http_eof on both directions at the end */
-	size_t step; /* split points tried: every step-th (1 = all) */
+	struct buf req2; /* more of the request direction, after resp (a WebSocket client) */
+	int eof;	 /* send sl_http_eof on both directions at the end */
+	size_t step;	 /* split points tried: every step-th (1 = all) */
 	struct sl_http_params *params;
 };
 
@@ -241,7 +242,8 @@ feed_dir(struct sl_http_pool *pool, struct sl_http_conn *c, unsigned dir, const 
 
 /* Returns the transcript (caller frees). */
 static char *
-run_case(const struct tcase *tc, enum mode mreq, size_t kreq, enum mode mresp, size_t kresp)
+run_case3(const struct tcase *tc, enum mode mreq, size_t kreq, enum mode mresp, size_t kresp,
+	  enum mode mreq2, size_t kreq2)
 {
 	struct sl_http_pool *pool = sl_http_pool_create(tc->params ? tc->params : &default_params);
 	struct sl_http_conn c;
@@ -257,6 +259,11 @@ run_case(const struct tcase *tc, enum mode mreq, size_t kreq, enum mode mresp, s
 		r.cur = -1;
 	}
 	feed_dir(pool, &c, 1, &tc->resp, mresp, kresp, &r);
+	if (tc->req2.n) {
+		buf_str(&r.t, "\n== req2");
+		r.cur = -1;
+	}
+	feed_dir(pool, &c, 0, &tc->req2, mreq2, kreq2, &r);
 	if (tc->eof) {
 		buf_str(&r.t, "\n== eof");
 		r.cur = -1;
@@ -268,6 +275,12 @@ run_case(const struct tcase *tc, enum mode mreq, size_t kreq, enum mode mresp, s
 	CU_ASSERT_EQUAL(sl_http_pool_in_use(pool), 0);
 	sl_http_pool_free(pool);
 	return (char *)r.t.p;
+}
+
+static char *
+run_case(const struct tcase *tc, enum mode mreq, size_t kreq, enum mode mresp, size_t kresp)
+{
+	return run_case3(tc, mreq, kreq, mresp, kresp, WHOLE, 0);
 }
 
 static void
@@ -298,7 +311,10 @@ check_splits(const struct tcase *tc)
 		same(tc, base, run_case(tc, SPLIT, k, WHOLE, 0), "request split", k);
 	for (size_t k = 1; k < tc->resp.n; k += step)
 		same(tc, base, run_case(tc, WHOLE, 0, SPLIT, k), "response split", k);
-	same(tc, base, run_case(tc, BYTES, 0, BYTES, 0), "one byte at a time", 0);
+	for (size_t k = 1; k < tc->req2.n; k += step)
+		same(tc, base, run_case3(tc, WHOLE, 0, WHOLE, 0, SPLIT, k), "request split, later",
+		     k);
+	same(tc, base, run_case3(tc, BYTES, 0, BYTES, 0, BYTES, 0), "one byte at a time", 0);
 	return base;
 }
 
@@ -307,6 +323,7 @@ tc_free(struct tcase *tc)
 {
 	free(tc->req.p);
 	free(tc->resp.p);
+	free(tc->req2.p);
 }
 
 #define EXPECT(t, s)                                                                               \
@@ -316,7 +333,13 @@ tc_free(struct tcase *tc)
 			CU_FAIL("expected text missing");                                          \
 		}                                                                                  \
 	} while (0)
-#define EXPECT_NOT(t, s) CU_ASSERT_PTR_NULL(strstr((t), (s)))
+#define EXPECT_NOT(t, s)                                                                           \
+	do {                                                                                       \
+		if (strstr((t), (s)) != NULL) {                                                    \
+			fprintf(stderr, "\nunexpected <%s> in transcript:%s\n", (s), (t));         \
+			CU_FAIL("unexpected text");                                                \
+		}                                                                                  \
+	} while (0)
 
 /* Runs a request-only (or request+response) text case and returns the checked transcript. */
 static char *
@@ -714,6 +737,233 @@ test_brotli(void)
 	free(t);
 	tc_free(&busy);
 	free(b.p), free(b24.p), free(gz.p), free(gzp.p), free(bgz.p), free(large.p), free(bl.p);
+}
+
+/* ---- WebSocket ---- */
+
+/* Appends one frame: FIN, opcode, RSV1, and the payload masked with `key` unless it is 0. */
+static void
+ws_frame(struct buf *b, int fin, unsigned op, int rsv1, uint32_t key, const void *payload, size_t n)
+{
+	uint8_t h[14], k[4] = {key >> 24, key >> 16, key >> 8, key};
+	size_t hl = 2;
+
+	h[0] = (uint8_t)((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | op);
+	if (n < 126) {
+		h[1] = (uint8_t)n;
+	} else if (n < 65536) {
+		h[1] = 126;
+		h[2] = (uint8_t)(n >> 8);
+		h[3] = (uint8_t)n;
+		hl = 4;
+	} else {
+		h[1] = 127;
+		for (int i = 0; i < 8; i++)
+			h[2 + i] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
+		hl = 10;
+	}
+	if (key) {
+		h[1] |= 0x80;
+		memcpy(h + hl, k, 4);
+		hl += 4;
+	}
+	buf_mem(b, h, hl);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = ((const uint8_t *)payload)[i] ^ (key ? k[i & 3] : 0);
+
+		buf_mem(b, &c, 1);
+	}
+}
+
+/* permessage-deflate (RFC 7692): the message through the sender's running deflate stream,
+ * flushed, without the 00 00 ff ff the receiver puts back; with `final`, a stream of its own
+ * ended by a final block (a sender without context takeover may do that). */
+static struct buf
+pmd(z_stream *z, const char *msg, int final)
+{
+	struct buf b = {0};
+	uint8_t out[4096];
+
+	z->next_in = (uint8_t *)msg;
+	z->avail_in = (uInt)strlen(msg);
+	z->next_out = out;
+	z->avail_out = sizeof(out);
+	CU_ASSERT_FATAL(deflate(z, final ? Z_FINISH : Z_SYNC_FLUSH) != Z_STREAM_ERROR);
+	buf_mem(&b, out, sizeof(out) - z->avail_out - (final ? 0 : 4));
+	if (final)
+		deflateReset(z);
+	return b;
+}
+
+static void
+ws_handshake(struct tcase *tc, const char *req_headers, const char *resp_headers)
+{
+	buf_printf(
+	    &tc->req,
+	    "GET /chat HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\n%s"
+	    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+	    req_headers);
+	buf_printf(&tc->resp,
+		   "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n%s"
+		   "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+		   resp_headers);
+}
+
+/* Client frames are masked: unmasked, a message's frames give one body unit, a ping between
+ * them its own raw unit; server frames unmasked; 16- and 64-bit lengths. */
+static void
+test_websocket_frames(void)
+{
+	struct tcase tc = {.name = "ws_frames", .eof = 1};
+	struct buf big = {0};
+	char *t;
+
+	ws_handshake(&tc, "Upgrade: websocket\r\n", "Upgrade: WebSocket\r\n");
+	ws_frame(&tc.req2, 1, 1, 0, 0x37fa213d, "{\"nir\":\"185127800000112\"}", 25);
+	ws_frame(&tc.req2, 0, 1, 0, 0x01020304, "{\"card\":\"4111 11", 16);
+	ws_frame(&tc.req2, 1, 9, 0, 0xdeadbeef, "ping?", 5);
+	ws_frame(&tc.req2, 0, 0, 0, 0xa5a5a5a5, "11 1111 ", 8);
+	ws_frame(&tc.req2, 1, 0, 0, 0x11223344, "1111\"}", 6);
+	for (int i = 0; i < 20; i++)
+		buf_str(&big, "0123456789abcdef");
+	buf_str(&big, "nir=185127800000112");
+	ws_frame(&tc.req2, 1, 2, 0, 0x0badf00d, big.p, big.n);
+	ws_frame(&tc.req2, 1, 8, 0, 0x12345678,
+		 "\x03\xe8"
+		 "bye",
+		 5);
+	ws_frame(&tc.resp, 1, 1, 0, 0, "{\"ok\":\"185127800000112\"}", 24);
+	tc.step = 1;
+	t = check_splits(&tc);
+	EXPECT(t, "== resp\n[header]Switching Protocols");
+	EXPECT(t, "[body]{\"ok\":\"185127800000112\"}\n[/body]");
+	EXPECT(t, "== req2\n[body]{\"nir\":\"185127800000112\"}\n[/body]\n"
+		  "[body]{\"card\":\"4111 11\n[raw]ping?\n[/raw]\n[body]11 1111 1111\"}\n[/body]");
+	EXPECT(t, "cdefnir=185127800000112\n[/body]\n[raw]\\x03\\xe8bye\n[/raw]");
+	EXPECT_NOT(t, "!");
+	free(t);
+	tc_free(&tc);
+	/* a 64-bit length */
+	struct tcase l = {.name = "ws_long", .step = 4099};
+	struct buf huge = {0};
+
+	ws_handshake(&l, "Upgrade: websocket\r\n", "Upgrade: websocket\r\n");
+	for (int i = 0; i < 5000; i++)
+		buf_str(&huge, "0123456789abcdef");
+	buf_str(&huge, "nir=185127800000112");
+	ws_frame(&l.req2, 1, 2, 0, 0x5eed5eed, huge.p, huge.n);
+	t = check_splits(&l);
+	EXPECT(t, "cdefnir=185127800000112\n[/body]");
+	EXPECT_NOT(t, "!");
+	free(t);
+	tc_free(&l);
+	free(big.p);
+	free(huge.p);
+}
+
+/* permessage-deflate: messages inflated with the window kept between them (the second refers
+ * to the first), streams a sender started afresh, compressed frames without the extension
+ * agreed (passed as they came, reported). */
+static void
+test_websocket_deflate(void)
+{
+	const char *m1 = "{\"customer\":{\"nir\":\"185127800000112\",\"name\":\"alpha\"}}",
+		   *m2 = "{\"customer\":{\"nir\":\"185127800000112\",\"name\":\"beta\"}}";
+	z_stream z;
+	char *t;
+
+	memset(&z, 0, sizeof(z));
+	CU_ASSERT_FATAL(deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+	for (int final = 0; final < 2; final++) {
+		struct tcase tc = {.name = final ? "ws_deflate_fresh" : "ws_deflate", .eof = 1};
+		struct buf a, b, c;
+
+		deflateReset(&z); /* each case starts its own stream */
+		a = pmd(&z, m1, final);
+		b = pmd(&z, m2, final);
+		c = pmd(&z, m1, final);
+
+		ws_handshake(&tc, "Upgrade: websocket\r\n",
+			     "Upgrade: websocket\r\nSec-WebSocket-Extensions: x-foo, "
+			     "permessage-deflate; client_max_window_bits=15\r\n");
+		ws_frame(&tc.req2, 1, 1, 1, 0x37fa213d, a.p, a.n);
+		ws_frame(&tc.req2, 0, 1, 1, 0x01020304, b.p, 3); /* fragmented */
+		ws_frame(&tc.req2, 1, 0, 0, 0x05060708, b.p + 3, b.n - 3);
+		ws_frame(&tc.req2, 1, 1, 0, 0x0a0b0c0d, "plain", 5); /* not compressed */
+		ws_frame(&tc.req2, 1, 1, 1, 0x0e0f1011, c.p, c.n);
+		t = check_splits(&tc);
+		EXPECT(t,
+		       "== req2\n[body]{\"customer\":{\"nir\":\"185127800000112\",\"name\":"
+		       "\"alpha\"}}\n[/body]\n[body]{\"customer\":{\"nir\":\"185127800000112\","
+		       "\"name\":\"beta\"}}\n[/body]\n[body]plain\n[/body]\n[body]{\"customer\":{"
+		       "\"nir\":\"185127800000112\",\"name\":\"alpha\"}}\n[/body]");
+		EXPECT_NOT(t, "!");
+		free(t);
+		tc_free(&tc);
+		free(a.p), free(b.p), free(c.p);
+	}
+	deflateEnd(&z);
+	/* RSV1 without permessage-deflate agreed: passed on unmasked, as it came */
+	struct tcase n = {.name = "ws_rsv_unagreed"};
+
+	ws_handshake(&n, "Upgrade: websocket\r\n", "Upgrade: websocket\r\n");
+	ws_frame(&n.req2, 1, 1, 1, 0x37fa213d, "abc185127800000112", 18);
+	t = check_splits(&n);
+	EXPECT(t, "!http_unknown_encoding\n[body]abc185127800000112\n[/body]");
+	free(t);
+	tc_free(&n);
+}
+
+/* Frames that break RFC 6455 send the rest of the direction to raw, the frame's bytes first;
+ * a 101 for something else than websocket is tunnelled raw as before; so is a websocket 101
+ * to a request that did not ask for it. */
+static void
+test_websocket_bad(void)
+{
+	static const struct {
+		const char *name;
+		uint8_t hdr[2];
+	} bad[] = {
+	    {"reserved_opcode", {0x83, 0x03}},
+	    {"long_ping", {0x89, 0x7e}},
+	    {"fragmented_ping", {0x09, 0x03}},
+	    {"orphan_continuation", {0x80, 0x03}},
+	};
+	char *t;
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct tcase tc = {.name = bad[i].name};
+
+		ws_handshake(&tc, "Upgrade: websocket\r\n", "Upgrade: websocket\r\n");
+		buf_mem(&tc.req2, bad[i].hdr, 2);
+		buf_str(&tc.req2, "abc185127800000112");
+		t = check_splits(&tc);
+		EXPECT(t, "!http_ws_bad_frame");
+		EXPECT(t, "185127800000112");
+		free(t);
+		tc_free(&tc);
+	}
+	/* a second data message before the first ended */
+	struct tcase two = {.name = "interleaved_messages"};
+	ws_handshake(&two, "Upgrade: websocket\r\n", "Upgrade: websocket\r\n");
+	ws_frame(&two.req2, 0, 1, 0, 0x01020304, "abc", 3);
+	ws_frame(&two.req2, 1, 1, 0, 0, "185127800000112", 15);
+	t = check_splits(&two);
+	EXPECT(t, "[body]abc\n!http_ws_bad_frame\n[/body]\n[raw]\\x81\\x0f185127800000112");
+	free(t);
+	tc_free(&two);
+	for (int k = 0; k < 2; k++) {
+		struct tcase o = {.name = k ? "ws_unasked" : "h2c_upgrade"};
+
+		ws_handshake(&o, k ? "" : "Upgrade: h2c\r\n",
+			     k ? "Upgrade: websocket\r\n" : "Upgrade: h2c\r\n");
+		buf_str(&o.req2, "raw 185127800000112");
+		t = check_splits(&o);
+		EXPECT(t, "== req2\n[raw]raw 185127800000112");
+		EXPECT_NOT(t, "!");
+		free(t);
+		tc_free(&o);
+	}
 }
 
 static void
@@ -1239,6 +1489,9 @@ main(void)
 	    {"deflate raw and zlib", test_deflate_raw_and_zlib},
 	    {"zstd: frames, layers, window cap, truncation, pool", test_zstd},
 	    {"brotli: windows, layers, large body, corrupt, truncation, pool", test_brotli},
+	    {"websocket: unmasking, fragments, control frames, lengths", test_websocket_frames},
+	    {"websocket: permessage-deflate, window kept, fresh streams", test_websocket_deflate},
+	    {"websocket: protocol errors, other upgrades", test_websocket_bad},
 	    {"bytes after a deflate stream's end, every split", test_after_deflate_end},
 	    {"layered encodings", test_layered},
 	    {"gzip chunked response", test_gzip_response},
