@@ -65,7 +65,8 @@ frame(int dir, uint32_t seq, uint32_t ack, uint8_t flags, const char *payload, u
 	tcp->recv_ack = rte_cpu_to_be_32(ack);
 	tcp->data_off = 5 << 4;
 	tcp->tcp_flags = flags;
-	memcpy(p + 54, payload, plen);
+	if (plen)
+		memcpy(p + 54, payload, plen);
 	m->port = port;
 	return m;
 }
