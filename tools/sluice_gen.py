@@ -1503,6 +1503,64 @@ def sc_websocket(ctx):
     ctx.expect(flow, True, "credit_card", card, "http", "body", http=fields)
 
 
+def smtp_flow(ctx, port, client_lines, message, bdat=()):
+    """An SMTP session: greeting, each client line answered, then the message by DATA (dot
+    stuffed) or, with bdat offsets, in BDAT chunks cut there, then QUIT."""
+    ex = [(None, b"220 mx.example.org ESMTP\r\n", ())]
+    for line in client_lines:
+        ex.append((line, b"250 OK\r\n", ()))
+    if bdat:
+        bounds = [0, *bdat, len(message)]
+        for i, (lo, hi) in enumerate(zip(bounds, bounds[1:])):
+            last = b" LAST" if i == len(bounds) - 2 else b""
+            ex.append((b"BDAT %d%s\r\n" % (hi - lo, last) + message[lo:hi], b"250 OK\r\n", ()))
+    else:
+        stuffed = b"".join(b"." + l if l.startswith(b".") else l
+                           for l in message.splitlines(keepends=True))
+        ex.append((b"DATA\r\n", b"354 go ahead\r\n", ()))
+        ex.append((stuffed + b".\r\n", b"250 queued\r\n", [len(stuffed) // 2]))
+    ex.append((b"QUIT\r\n", b"221 bye\r\n", ()))
+    return http_flow(ctx, port, ex)
+
+
+def b64_lines(data):
+    import base64
+    text = base64.b64encode(data)
+    return b"".join(text[i:i + 76] + b"\r\n" for i in range(0, len(text), 76))
+
+
+@scenario
+def sc_smtp(ctx):
+    """Mail (RFC 5321/5322) as an exfiltration channel: on port 25, a message by DATA whose CSV
+    attachment, base64 in a multipart/mixed, lists NIRs (a text part has a stuffed dot line); on
+    port 587 a single-part base64 message with a card number sent in BDAT chunks cut inside its
+    header and body. Raw scanning sees only base64."""
+    rng = ctx.rng
+    nirs = [gen_nir(rng, corsica=0) for _ in range(3)]
+    csv = b"nir;name;city\n" + b"".join(b"%s;user%d;Paris\n" % (n.encode(), i)
+                                        for i, n in enumerate(nirs))
+    msg = (b"From: ops@example.net\r\nTo: drop@example.org\r\nSubject: weekly export\r\n"
+           b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"=_b1\"\r\n\r\n"
+           b"--=_b1\r\nContent-Type: text/plain; charset=utf-8\r\n"
+           b"Content-Transfer-Encoding: quoted-printable\r\n\r\nSee attached.\r\n"
+           b".signature line\r\n--=_b1\r\nContent-Type: text/csv; name=export.csv\r\n"
+           b"Content-Transfer-Encoding: base64\r\n\r\n" + b64_lines(csv) + b"--=_b1--\r\n")
+    flow = smtp_flow(ctx, 25, [b"EHLO srv-db-01.example.net\r\n",
+                               b"MAIL FROM:<ops@example.net>\r\n",
+                               b"RCPT TO:<drop@example.org>\r\n"], msg)
+    for n in nirs:
+        ctx.expect(flow, True, "fr_ssn", n, "smtp", "body")
+    card = gen_card(rng)
+    msg2 = (b"From: ops@example.net\r\nSubject: card\r\nContent-Type: text/plain\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n" +
+            b64_lines(b"Customer card: %s, expires 12/29\n" % card.encode()))
+    flow = smtp_flow(ctx, 587, [b"EHLO srv-db-01.example.net\r\n",
+                                b"MAIL FROM:<ops@example.net>\r\n",
+                                b"RCPT TO:<drop@example.org>\r\n"], msg2,
+                     bdat=[20, len(msg2) - 30])
+    ctx.expect(flow, True, "credit_card", card, "smtp", "body")
+
+
 @scenario
 def sc_http_br_req(ctx):
     """POSTs with Content-Encoding: br (RFC 7932; JSON with a NIR, ~7 KB decoded): the largest

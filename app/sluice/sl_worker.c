@@ -54,6 +54,7 @@ struct flow_side {
 	uint64_t base;	    /* `delivered` when the current raw stream opened */
 	uint8_t fin;
 	uint8_t http; /* bytes go through the HTTP parser (flow_state.http) */
+	uint8_t smtp; /* ... as an SMTP client's */
 	uint8_t sniffed;
 };
 
@@ -275,10 +276,11 @@ event_flow(struct sl_worker *w, const struct sl_flow *f, const struct flow_state
 	ev->key = f->key;
 	ev->src_side = side;
 	ev->client_side = f->client;
-	ev->app = fs->side[f->client].http || fs->side[!f->client].http ? SL_EVENT_APP_HTTP
-									: SL_EVENT_APP_RAW;
+	ev->app = fs->side[0].smtp || fs->side[1].smtp			  ? SL_EVENT_APP_SMTP
+		  : fs->side[f->client].http || fs->side[!f->client].http ? SL_EVENT_APP_HTTP
+									  : SL_EVENT_APP_RAW;
 	ev->incomplete = fs->incomplete;
-	if (fs->http)
+	if (fs->http && ev->app == SL_EVENT_APP_HTTP)
 		http_event_fields(fs->http, side, f->client, ev);
 	anomaly_names(fs->http_anomalies, ev->anomalies, sizeof(ev->anomalies));
 	ev->action = SL_EVENT_ACTION_ALLOWED;
@@ -433,9 +435,9 @@ on_match(void *ctx, const struct sl_scan_match *m)
 	h->alerted = 1;
 	h->alerted_count = h->count;
 	h->context = (uint8_t)m->context;
-	if (fs->http && sd->http &&
+	if (fs->http && sd->http && !sd->smtp &&
 	    (m->context == SL_SCAN_CTX_URL || m->context == SL_SCAN_CTX_HEADER))
-		defer(w, &ev);
+		defer(w, &ev); /* until the message's http fields are known */
 	else
 		emit(w, &ev);
 }
@@ -631,8 +633,11 @@ on_bytes(void *ctx, const uint8_t *data, uint32_t len)
 		/* HTTP by content, on any port. A prefix that could still be HTTP goes to the
 		 * parser too: it falls back to raw without losing a byte if it is not. */
 		sd->sniffed = 1;
-		if (sl_http_detect(data, len) != 0) {
+		sd->smtp = (uint8_t)sl_http_detect_smtp(data, len);
+		if (sd->smtp || sl_http_detect(data, len) != 0) {
 			sd->http = http_attach(w, fs) != NULL;
+			if (sd->http && sd->smtp)
+				sl_http_conn_smtp(&fs->http->conn, w->cur_side);
 			/* Scanned raw, compressed or encoded values would go unseen: say so. */
 			if (!sd->http)
 				uninspectable(w, "http_state_pool_empty");

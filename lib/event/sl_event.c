@@ -146,7 +146,9 @@ sl_event_format(const struct sl_event *ev, char *buf, size_t len)
 	json_object_set_new(o, "dest_port", json_integer(k->port[dst]));
 	json_object_set_new(o, "proto", json_string(proto_name(k->proto)));
 	json_object_set_new(o, "app_proto",
-			    json_string(ev->app == SL_EVENT_APP_HTTP ? "http" : "failed"));
+			    json_string(ev->app == SL_EVENT_APP_HTTP   ? "http"
+					: ev->app == SL_EVENT_APP_SMTP ? "smtp"
+								       : "failed"));
 	json_object_set_new(
 	    o, "direction",
 	    json_string(ev->src_side == ev->client_side ? "to_server" : "to_client"));

@@ -35,6 +35,7 @@ enum sl_event_action {
 enum sl_event_app {
 	SL_EVENT_APP_RAW = 0, /* not HTTP: scanned as a raw stream ("failed" in EVE terms) */
 	SL_EVENT_APP_HTTP,
+	SL_EVENT_APP_SMTP,
 };
 
 struct sl_event_http {

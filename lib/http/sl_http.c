@@ -69,7 +69,26 @@ enum state {
 };
 
 enum role { ROLE_NONE = 0, ROLE_REQ, ROLE_RESP };
-enum hdr_kind { HK_OTHER = 0, HK_CL, HK_TE, HK_CE, HK_CT, HK_HOST, HK_UPGRADE, HK_WS_EXT };
+enum hdr_kind {
+	HK_OTHER = 0,
+	HK_CL,
+	HK_TE,
+	HK_CE,
+	HK_CT,
+	HK_HOST,
+	HK_UPGRADE,
+	HK_WS_EXT,
+	HK_CTE, /* Content-Transfer-Encoding: SMTP messages only (HTTP has none) */
+};
+/* d->smtp: the SMTP session state of a client direction */
+enum smtp_state { SM_NONE = 0, SM_CMD, SM_DATA, SM_BDAT, SM_RAW };
+/* d->smtp_dot: the DATA framing (RFC 5321 4.5.2) after the bytes seen so far */
+enum smtp_dot {
+	SD_MID = 0, /* inside a line */
+	SD_BOL,	    /* at a line's start */
+	SD_DOT,	    /* a '.' at a line's start: stuffing, or the end if CRLF follows */
+	SD_DOT_CR,  /* ".\r" at a line's start */
+};
 enum enc { ENC_GZIP = 1, ENC_DEFLATE, ENC_ZSTD, ENC_BR };
 enum layer_phase { LP_DETECT = 0, LP_RUN, LP_DONE, LP_FAILED, LP_MEMBER_END };
 enum ctype_kind { CT_IDENTITY = 0, CT_FORM, CT_MULTIPART };
@@ -972,8 +991,11 @@ ctype_stage(struct run *r, const uint8_t *p, size_t n)
 	case CT_MULTIPART:
 		mp_stage(r, p, n);
 		break;
-	default:
-		emit(r, SL_SCAN_CTX_BODY, p, n);
+	default: /* an SMTP message may be base64 or quoted-printable as a whole */
+		if (r->d->mp_cte)
+			mp_content(r, p, n);
+		else
+			emit(r, SL_SCAN_CTX_BODY, p, n);
 		break;
 	}
 }
@@ -1345,6 +1367,8 @@ body_end(struct run *r)
 		mp_unmatch(r, d->mp_match);
 		mp_content_end(r);
 	}
+	if (d->ctype_kind == CT_IDENTITY && d->mp_cte && !d->body_stop)
+		mp_content_end(r);
 	layers_release(r->pool, d);
 	unit_end(r, SL_SCAN_CTX_HEADER);
 	unit_end(r, SL_SCAN_CTX_BODY);
@@ -1647,6 +1671,7 @@ msg_reset(struct sl_http_dir *d)
 {
 	d->flags = 0;
 	d->ws = 0;
+	d->msg_cte = CTE_NONE;
 	d->n_enc = d->n_layers = d->ctype_kind = d->boundary_len = 0;
 	d->status = 0;
 	d->url_len = 0;
@@ -1776,7 +1801,9 @@ parse_ctype(struct run *r, const char *v, size_t n)
 		mt++;
 	if (ieq(v, mt, "application/x-www-form-urlencoded")) {
 		d->ctype_kind = CT_FORM;
-	} else if (ieq(v, mt, "multipart/form-data")) {
+	} else if (mt > 10 && strncasecmp(v, "multipart/", 10) == 0) {
+		/* form-data uploads; mixed, alternative, related... in mail; any subtype has
+		 * the same delimited parts (RFC 2046 5.1) */
 		const char *b = NULL;
 		size_t blen = 0;
 
@@ -1862,6 +1889,11 @@ header_done(struct run *r)
 	case HK_WS_EXT:
 		each_token(r, d->val, n, ws_extension);
 		break;
+	case HK_CTE:
+		d->msg_cte = ieq(d->val, n, "base64")		  ? CTE_BASE64
+			     : ieq(d->val, n, "quoted-printable") ? CTE_QP
+								  : CTE_NONE;
+		break;
 	}
 	return 0;
 }
@@ -1884,6 +1916,7 @@ classify_header(struct sl_http_dir *d)
 	    KNOWN("host", HK_HOST),
 	    KNOWN("upgrade", HK_UPGRADE),
 	    KNOWN("sec-websocket-extensions", HK_WS_EXT),
+	    KNOWN("content-transfer-encoding", HK_CTE),
 	};
 #undef KNOWN
 
@@ -1986,6 +2019,33 @@ body_begin(struct run *r)
 	d->n_layers = (uint8_t)n_enc;
 }
 
+/* The headers of an SMTP message ended: it is reported, then its body, up to the end the
+ * session's framing gives, goes through the MIME stages (mail has no content codings). */
+static void
+smtp_headers_done(struct run *r)
+{
+	struct sl_http_dir *d = r->d;
+	struct sl_http_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.is_request = 1;
+	m.index = d->msg_index;
+	m.content_length = -1;
+	m.method = d->method;
+	m.url = d->url;
+	m.host = d->host;
+	m.content_type = d->ctype;
+	flush(r);
+	if (r->cb->on_message)
+		r->cb->on_message(r->ctx, &m);
+	d->n_enc = 0;
+	d->flags &= (uint8_t)~F_ENC_BAD;
+	body_begin(r);
+	if (d->ctype_kind == CT_IDENTITY)
+		d->mp_cte = d->msg_cte;
+	d->state = ST_BODY_CLOSE;
+}
+
 /* Empty line after the headers (or trailers). Chooses the body framing (RFC 9112 6.3). */
 static void
 headers_done(struct run *r)
@@ -2000,6 +2060,10 @@ headers_done(struct run *r)
 	unit_end(r, SL_SCAN_CTX_HEADER);
 	if (d->flags & F_TRAILER) {
 		msg_end(r);
+		return;
+	}
+	if (d->smtp) {
+		smtp_headers_done(r);
 		return;
 	}
 	if (d->role == ROLE_REQ) {
@@ -2592,13 +2656,261 @@ sl_http_conn_init(struct sl_http_conn *c)
 	c->pend_head = c->pend_count = 0;
 }
 
+/* Runs the message parser over len bytes of the direction (for SMTP, of the current message). */
+static void
+parse(struct run *r, const uint8_t *data, size_t len)
+{
+	struct sl_http_dir *d = r->d;
+	size_t i = 0;
+
+	while (i < len) {
+		size_t n = len - i;
+
+		switch (d->state) {
+		case ST_RAW:
+			emit(r, SL_SCAN_CTX_RAW, data + i, n);
+			i = len;
+			break;
+		case ST_BODY_CLOSE:
+			body_wire(r, data + i, n);
+			i = len;
+			break;
+		case ST_WS_HDR:
+			i += ws_header(r, data + i, n);
+			break;
+		case ST_WS_DATA:
+			i += ws_data(r, data + i, n);
+			break;
+		case ST_BODY_CL:
+		case ST_CHUNK_DATA:
+			if (n > d->remaining)
+				n = d->remaining;
+			body_wire(r, data + i, n);
+			i += n;
+			d->remaining -= n;
+			if (d->remaining == 0) {
+				if (d->state == ST_CHUNK_DATA) {
+					d->state = ST_CHUNK_DATA_CR;
+				} else {
+					body_end(r);
+					msg_end(r);
+				}
+			}
+			break;
+		default: {
+			/* a fast path if the state has one, else (or if it declines) step() */
+			uint8_t st = d->state;
+			size_t k = fast_path(r, data + i, n);
+
+			if (k)
+				i += k;
+			else if (d->state == st && step(r, data[i]))
+				i++;
+			break;
+		}
+		}
+	}
+}
+
+/* ---- SMTP client (RFC 5321) ----
+ * The session is command lines (scanned as RAW units, apart from the message's header lines,
+ * which a BDAT command may interrupt); DATA or BDAT opens a message, an
+ * RFC 5322 message run through the same parser as an HTTP message's headers and body (MIME
+ * multipart, base64 and quoted-printable). DATA's framing is undone first: a line's leading dot
+ * is stuffing, a line of a lone dot ends the message; BDAT gives its chunk sizes. What follows
+ * STARTTLS is ciphertext, and after a hole the framing is lost: RAW. */
+
+int
+sl_http_detect_smtp(const uint8_t *p, size_t n)
+{
+	return n >= 5 && (ieq((const char *)p, 4, "ehlo") || ieq((const char *)p, 4, "helo")) &&
+	       p[4] == ' ';
+}
+
+void
+sl_http_conn_smtp(struct sl_http_conn *c, unsigned dir)
+{
+	struct sl_http_dir *d = &c->dir[dir & 1];
+
+	d->smtp = SM_CMD;
+	d->smtp_len = d->smtp_msg = 0;
+	d->state = ST_RAW; /* no message open */
+}
+
+static void
+smtp_msg_begin(struct sl_http_dir *d)
+{
+	msg_reset(d);
+	start_headers(d);
+	d->smtp_msg = 1;
+}
+
+/* The session's framing ended the message. Headers never closed by an empty line end there (a
+ * message may have no body); a header line cut short goes out as RAW, as any cut token. */
+static void
+smtp_msg_end(struct run *r)
+{
+	struct sl_http_dir *d = r->d;
+
+	if (d->state == ST_HDR_START)
+		parse(r, (const uint8_t *)"\r\n", 2);
+	if (d->state == ST_BODY_CLOSE)
+		body_end(r);
+	else if (d->state != ST_RAW)
+		go_raw(r, -1);
+	unit_end(r, SL_SCAN_CTX_HEADER);
+	d->msg_index++;
+	d->state = ST_RAW;
+	d->smtp_msg = 0;
+}
+
+/* A complete command line, its start in smtp_line. */
+static void
+smtp_command(struct run *r)
+{
+	struct sl_http_dir *d = r->d;
+	const char *l = d->smtp_line;
+	size_t n = d->smtp_len, i = 5;
+	uint64_t size = 0;
+
+	while (n && (l[n - 1] == '\r' || l[n - 1] == '\n' || l[n - 1] == ' '))
+		n--;
+	if (ieq(l, n, "data")) {
+		smtp_msg_begin(d);
+		d->smtp = SM_DATA;
+		d->smtp_dot = SD_BOL;
+		return;
+	}
+	if (ieq(l, n, "starttls")) {
+		d->smtp = SM_RAW;
+		return;
+	}
+	if (n < 6 || !ieq(l, 5, "bdat ") || !is_digit((uint8_t)l[5]))
+		return; /* any other command: nothing to follow */
+	for (; i < n && is_digit((uint8_t)l[i]) && i < 5 + 18; i++)
+		size = size * 10 + (uint64_t)(l[i] - '0');
+	while (i < n && l[i] == ' ')
+		i++;
+	if (!d->smtp_msg)
+		smtp_msg_begin(d);
+	d->smtp_last = ieq(l + i, n - i, "last");
+	d->smtp_left = size;
+	if (size)
+		d->smtp = SM_BDAT;
+	else if (d->smtp_last)
+		smtp_msg_end(r);
+}
+
+static size_t
+smtp_cmd(struct run *r, const uint8_t *p, size_t n)
+{
+	struct sl_http_dir *d = r->d;
+	const uint8_t *lf = memchr(p, '\n', n);
+	size_t k = lf ? (size_t)(lf - p) + 1 : n;
+
+	emit(r, SL_SCAN_CTX_RAW, p, k);
+	for (size_t i = 0; i < k && d->smtp_len < sizeof(d->smtp_line); i++)
+		d->smtp_line[d->smtp_len++] = (char)p[i];
+	if (lf) {
+		unit_end(r, SL_SCAN_CTX_RAW);
+		smtp_command(r);
+		d->smtp_len = 0;
+	}
+	return k;
+}
+
+/* DATA: undoes the dot-stuffing and finds the end (RFC 5321 4.5.2; a bare LF ends lines too). */
+static size_t
+smtp_data(struct run *r, const uint8_t *p, size_t n)
+{
+	struct sl_http_dir *d = r->d;
+	size_t i = 0;
+
+	while (i < n) {
+		const uint8_t *lf;
+		size_t k;
+
+		switch (d->smtp_dot) {
+		case SD_BOL:
+			if (p[i] == '.') {
+				d->smtp_dot = SD_DOT;
+				i++;
+				continue;
+			}
+			break;
+		case SD_DOT:
+			if (p[i] == '\r') {
+				d->smtp_dot = SD_DOT_CR;
+				i++;
+				continue;
+			}
+			if (p[i] == '\n') {
+				smtp_msg_end(r);
+				d->smtp = SM_CMD;
+				return i + 1;
+			}
+			break; /* the dot was stuffing */
+		case SD_DOT_CR:
+			if (p[i] == '\n') {
+				smtp_msg_end(r);
+				d->smtp = SM_CMD;
+				return i + 1;
+			}
+			parse(r, (const uint8_t *)"\r", 1);
+			break;
+		}
+		d->smtp_dot = SD_MID;
+		lf = memchr(p + i, '\n', n - i);
+		k = lf ? (size_t)(lf - (p + i)) + 1 : n - i;
+		parse(r, p + i, k);
+		i += k;
+		if (lf)
+			d->smtp_dot = SD_BOL;
+	}
+	return i;
+}
+
+static void
+smtp_feed(struct run *r, const uint8_t *p, size_t n)
+{
+	struct sl_http_dir *d = r->d;
+
+	while (n) {
+		size_t k = n;
+
+		switch (d->smtp) {
+		case SM_CMD:
+			k = smtp_cmd(r, p, n);
+			break;
+		case SM_DATA:
+			k = smtp_data(r, p, n);
+			break;
+		case SM_BDAT:
+			if (k > d->smtp_left)
+				k = (size_t)d->smtp_left;
+			parse(r, p, k);
+			d->smtp_left -= k;
+			if (d->smtp_left == 0) {
+				if (d->smtp_last)
+					smtp_msg_end(r);
+				d->smtp = SM_CMD;
+			}
+			break;
+		default:
+			emit(r, SL_SCAN_CTX_RAW, p, n);
+			break;
+		}
+		p += k;
+		n -= k;
+	}
+}
+
 void
 sl_http_feed(struct sl_http_pool *pool, struct sl_http_conn *c, unsigned dir, const uint8_t *data,
 	     size_t len, const struct sl_http_callbacks *cb, void *ctx)
 {
 	struct run r;
 	struct sl_http_dir *d = &c->dir[dir & 1];
-	size_t i = 0;
 
 	r.pool = pool;
 	r.conn = c;
@@ -2609,59 +2921,20 @@ sl_http_feed(struct sl_http_pool *pool, struct sl_http_conn *c, unsigned dir, co
 	r.out_len = 0;
 	r.out_ctx = 0;
 	if (data == NULL) {
-		if (len && d->state != ST_RAW) {
+		if (d->smtp && d->smtp != SM_RAW) {
+			go_raw(&r, SL_HTTP_AN_GAP); /* the framing is lost */
+			d->smtp = SM_RAW;
+			d->smtp_msg = 0;
+		} else if (len && d->state != ST_RAW) {
 			go_raw(&r, SL_HTTP_AN_GAP);
-			flush(&r);
 		}
+		flush(&r);
 		return;
 	}
-	while (i < len) {
-		size_t n = len - i;
-
-		switch (d->state) {
-		case ST_RAW:
-			emit(&r, SL_SCAN_CTX_RAW, data + i, n);
-			i = len;
-			break;
-		case ST_BODY_CLOSE:
-			body_wire(&r, data + i, n);
-			i = len;
-			break;
-		case ST_WS_HDR:
-			i += ws_header(&r, data + i, n);
-			break;
-		case ST_WS_DATA:
-			i += ws_data(&r, data + i, n);
-			break;
-		case ST_BODY_CL:
-		case ST_CHUNK_DATA:
-			if (n > d->remaining)
-				n = d->remaining;
-			body_wire(&r, data + i, n);
-			i += n;
-			d->remaining -= n;
-			if (d->remaining == 0) {
-				if (d->state == ST_CHUNK_DATA) {
-					d->state = ST_CHUNK_DATA_CR;
-				} else {
-					body_end(&r);
-					msg_end(&r);
-				}
-			}
-			break;
-		default: {
-			/* a fast path if the state has one, else (or if it declines) step() */
-			uint8_t st = d->state;
-			size_t k = fast_path(&r, data + i, n);
-
-			if (k)
-				i += k;
-			else if (d->state == st && step(&r, data[i]))
-				i++;
-			break;
-		}
-		}
-	}
+	if (d->smtp)
+		smtp_feed(&r, data, len);
+	else
+		parse(&r, data, len);
 	flush(&r);
 }
 
@@ -2680,6 +2953,13 @@ sl_http_eof(struct sl_http_pool *pool, struct sl_http_conn *c, unsigned dir,
 	r.ctx = ctx;
 	r.out_len = 0;
 	r.out_ctx = 0;
+	if (d->smtp) {
+		if (d->smtp_msg) {
+			anomaly(&r, SL_HTTP_AN_TRUNCATED); /* the session ended inside a message */
+			smtp_msg_end(&r);
+		}
+		d->smtp = SM_RAW;
+	}
 	switch (d->state) {
 	case ST_BODY_CLOSE:
 		body_end(&r);

@@ -10,6 +10,10 @@
  * headers), BODY (after de-chunking, up to two gzip/deflate/zstd/br layers, form-urlencoded
  * decoding; multipart parts one unit each) and RAW.
  *
+ * It also follows an SMTP client (sl_http_conn_smtp): the messages mail carries are RFC 5322
+ * messages, header lines then a MIME body, which the HTTP message stages already parse; only
+ * the session's framing around them (commands, DATA's dot-stuffing, BDAT chunks) is SMTP's.
+ *
  * Invariants:
  *  - every input byte is either HTTP syntax the parser accepted (method, version, CRLFs, chunk
  *    sizes, multipart delimiters) or is passed to on_data in some context. When the parser cannot
@@ -105,6 +109,10 @@ int sl_http_anomaly_uninspected(enum sl_http_anomaly a);
  * losing bytes if it is wrong. Detection is by content only, on any port. */
 int sl_http_detect(const uint8_t *data, size_t len);
 
+/* Returns 1 if data starts with an SMTP client's greeting ("EHLO " or "HELO ", any case), else
+ * 0. */
+int sl_http_detect_smtp(const uint8_t *data, size_t len);
+
 struct sl_http_params {
 	uint32_t max_inflate;  /* decompression states per worker (each ~87 KiB); 2 per body max */
 	uint32_t max_zstd;     /* zstd decoders per worker (each ~8.1 MiB); 0: zstd is an unknown
@@ -195,6 +203,15 @@ struct sl_http_dir {
 	uint8_t ws_key[4];  /* the frame's masking key */
 	uint8_t ws_hdr[14];
 	uint64_t ws_left; /* payload bytes left in the frame */
+	/* SMTP client (sl_http_conn_smtp): the session around the messages (sl_http.c: smtp_*) */
+	uint8_t smtp;	   /* enum smtp_state; 0: not SMTP */
+	uint8_t smtp_dot;  /* DATA: where the last byte left the dot-stuffed framing */
+	uint8_t smtp_last; /* BDAT: the chunk being read is the last */
+	uint8_t smtp_len;  /* bytes of the command line kept in smtp_line */
+	uint8_t smtp_msg;  /* a message is open (between DATA or the first BDAT and its end) */
+	uint8_t msg_cte;   /* SMTP: the message's own Content-Transfer-Encoding */
+	char smtp_line[32];
+	uint64_t smtp_left; /* BDAT: bytes left in the chunk */
 	char hold[24];
 	char name[32]; /* longer than every name classify_header knows, so none is cut to one */
 	char val[160];
@@ -222,6 +239,13 @@ uint32_t sl_http_pool_in_use(const struct sl_http_pool *pool);
 
 /* Initial state of a connection (equivalent to all-zero). */
 void sl_http_conn_init(struct sl_http_conn *c);
+/* Makes direction dir of c an SMTP client (before its first byte): command lines go out as
+ * RAW units; each message, after DATA (dot-stuffed, up to the lone ".") or in BDAT chunks
+ * (RFC 3030), is parsed as an RFC 5322 message: header lines as HEADER, the body as BODY through
+ * the MIME stages (multipart parts, base64 and quoted-printable, also for a single-part message)
+ * and reported through on_message when its headers end. After STARTTLS, or a hole, the rest of
+ * the direction is RAW. */
+void sl_http_conn_smtp(struct sl_http_conn *c, unsigned dir);
 /* Feeds len in-order bytes of direction dir (0 or 1, the caller's orientation). data == NULL
  * means a hole of len bytes: the direction cannot be followed any more (GAP anomaly, then RAW).
  * Callbacks run before it returns; they must not feed the same conn. */

@@ -1,4 +1,5 @@
-/* libFuzzer target for lib/http. The first byte picks the parameters; each following chunk is
+/* libFuzzer target for lib/http. The first byte picks the parameters (bit 0) and whether
+ * direction 0 is an SMTP client (bit 1); each following chunk is
  * [header byte][data]: the header's low 6 bits give the chunk length (0 = a TCP hole of up to 8
  * bytes), its bit 6 the direction, bit 7 an sl_http_eof on that direction. Checks that nothing
  * crashes, that on_data never gets an empty or out-of-range context, that every decompression
@@ -7,7 +8,7 @@
  * and where it stops reading depend on how it was fed (see the README's Known limits).
  * Build: clang -g -O1 -fsanitize=fuzzer,address,undefined -I lib/http -I lib/scan
  *        tests/fuzz/fuzz_http.c lib/http/sl_http.c -lisal -lzstd -lbrotlidec -o fuzz_http
- * A seed with a zstd body (see the README) helps it reach that decoder. */
+ * Seeds (a body in each content coding, a WebSocket channel): tests/fuzz/seed_http.py DIR. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int bytewise = 0; bytewise < 2; bytewise++) {
 		th = 0xcbf29ce484222325ull;
 		sl_http_conn_init(&c);
+		if (data[0] & 2)
+			sl_http_conn_smtp(&c, 0);
 		for (i = 1; i < size;) {
 			uint8_t h = data[i++];
 			size_t n = h & 63;

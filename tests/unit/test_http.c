@@ -208,6 +208,7 @@ struct tcase {
 	const char *name;
 	struct buf req, resp;
 	struct buf req2; /* more of the request direction, after resp (a WebSocket client) */
+	int smtp;	 /* the request direction is an SMTP client */
 	int eof;	 /* send sl_http_eof on both directions at the end */
 	size_t step;	 /* split points tried: every step-th (1 = all) */
 	struct sl_http_params *params;
@@ -252,6 +253,8 @@ run_case3(const struct tcase *tc, enum mode mreq, size_t kreq, enum mode mresp, 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
 	memset(&c, 0xa5, sizeof(c)); /* init must not rely on zeroed memory */
 	sl_http_conn_init(&c);
+	if (tc->smtp)
+		sl_http_conn_smtp(&c, 0);
 	buf_str(&r.t, "");
 	feed_dir(pool, &c, 0, &tc->req, mreq, kreq, &r);
 	if (tc->resp.n) {
@@ -966,6 +969,87 @@ test_websocket_bad(void)
 	}
 }
 
+/* ---- SMTP ---- */
+
+/* A session: commands as header units; DATA's message parsed (headers, a quoted-printable text
+ * part with a stuffed dot, a base64 CSV attachment whose value is found decoded), the lone dot
+ * ending it; a second message single-part base64; QUIT. */
+static void
+test_smtp_data(void)
+{
+	struct tcase tc = {.name = "smtp_data", .smtp = 1, .eof = 1};
+	char *t;
+
+	buf_str(&tc.req, "EHLO client.example.net\r\nMAIL FROM:<a@example.net>\r\n"
+			 "RCPT TO:<b@example.org>\r\nDATA\r\n"
+			 "From: a@example.net\r\nSubject: export\r\nMIME-Version: 1.0\r\n"
+			 "Content-Type: multipart/mixed; boundary=\"XyZ\"\r\n\r\n"
+			 "preamble\r\n--XyZ\r\nContent-Type: text/plain\r\n"
+			 "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+			 "see the file=\r\n attached\r\n..hidden line\r\n--XyZ\r\n"
+			 "Content-Type: text/csv\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+			 /* "nir;name\n185127800000112;alpha\n" */
+			 "bmlyO25hbWUKMTg1MTI3ODAwMDAwMTEyO2FscGhhCg==\r\n--XyZ--\r\n.\r\n"
+			 "MAIL FROM:<a@example.net>\r\nRCPT TO:<c@example.org>\r\nDATA\r\n"
+			 "Subject: two\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+			 /* "card 4111 1111 1111 1111\n" */
+			 "Y2FyZCA0MTExIDExMTEgMTExMSAxMTExCg==\r\n.\r\nQUIT\r\n");
+	t = check_splits(&tc);
+	EXPECT(t, "[raw]EHLO client.example.net\\x0d\\x0a\n[/raw]\n"
+		  "[raw]MAIL FROM:<a@example.net>\\x0d\\x0a\n[/raw]");
+	EXPECT(t, "[raw]DATA\\x0d\\x0a\n[/raw]\n[header]From: a@example.net\\x0a"
+		  "Subject: export\\x0a");
+	EXPECT(t, "#req 0 method= url= host= ct=multipart/mixed");
+	EXPECT(t, "see the file attached\\x0d\\x0a.hidden line");
+	EXPECT(t, "nir;name\\x0a185127800000112;alpha\\x0a");
+	EXPECT(t, "#req 1 method= url= host= ct= ");
+	EXPECT(t, "[body]card 4111 1111 1111 1111\\x0a\n[/body]");
+	EXPECT(t, "[raw]QUIT\\x0d\\x0a\n[/raw]");
+	EXPECT_NOT(t, "!");
+	free(t);
+	tc_free(&tc);
+}
+
+/* BDAT (RFC 3030): chunks cut inside a header line and inside the base64 body; a message whose
+ * headers have no empty line after them; STARTTLS turns the rest raw; a session cut inside a
+ * message is reported truncated. */
+static void
+test_smtp_bdat_and_more(void)
+{
+	const char *msg = "Subject: bdat\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+			  "Y2FyZCA0MTExIDExMTEgMTExMSAxMTExCg==\r\n";
+	size_t n = strlen(msg), a = 10, b = 70;
+	struct tcase tc = {.name = "smtp_bdat", .smtp = 1, .eof = 1};
+	char *t;
+
+	buf_printf(&tc.req, "EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nBDAT %zu\r\n", a);
+	buf_mem(&tc.req, msg, a);
+	buf_printf(&tc.req, "BDAT %zu\r\n", b - a);
+	buf_mem(&tc.req, msg + a, b - a);
+	buf_printf(&tc.req, "BDAT %zu LAST\r\n", n - b);
+	buf_mem(&tc.req, msg + b, n - b);
+	buf_str(&tc.req, "MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\nSubject: none "
+			 "185127800000112\r\n.\r\nSTARTTLS\r\n\x16\x03\x01 hello");
+	t = check_splits(&tc);
+	/* the BDAT lines interrupt the header and body units without ending them: a value cut
+	 * by a chunk boundary is still one stream's */
+	EXPECT(t, "[header]Subject: b\n[raw]BDAT 60\\x0d\\x0a\n[/raw]\n[header]dat\\x0a"
+		  "Content-Transfer-Encoding: base64\\x0a\n[/header]");
+	EXPECT(t, "[body]card 4111 11\n[raw]BDAT 20 LAST\\x0d\\x0a\n[/raw]\n"
+		  "[body]11 1111 1111\\x0a\n[/body]");
+	EXPECT(t, "[header]Subject: none 185127800000112\\x0a\n[/header]\n#req 1");
+	EXPECT(t, "[raw]STARTTLS\\x0d\\x0a\n[/raw]\n[raw]\\x16\\x03\\x01 hello");
+	EXPECT_NOT(t, "!");
+	free(t);
+	tc_free(&tc);
+	struct tcase cut = {.name = "smtp_cut", .smtp = 1, .eof = 1};
+	buf_str(&cut.req, "EHLO c\r\nDATA\r\nSubject: x\r\n\r\nnir 185127800000112 and");
+	t = check_splits(&cut);
+	EXPECT(t, "[body]nir 185127800000112 and\n== eof\n!http_truncated");
+	free(t);
+	tc_free(&cut);
+}
+
 static void
 test_gzip_response(void)
 {
@@ -1492,6 +1576,8 @@ main(void)
 	    {"websocket: unmasking, fragments, control frames, lengths", test_websocket_frames},
 	    {"websocket: permessage-deflate, window kept, fresh streams", test_websocket_deflate},
 	    {"websocket: protocol errors, other upgrades", test_websocket_bad},
+	    {"smtp: commands, DATA, dot-stuffing, MIME, base64", test_smtp_data},
+	    {"smtp: BDAT chunks, bodiless message, STARTTLS, truncation", test_smtp_bdat_and_more},
 	    {"bytes after a deflate stream's end, every split", test_after_deflate_end},
 	    {"layered encodings", test_layered},
 	    {"gzip chunked response", test_gzip_response},
