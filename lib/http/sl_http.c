@@ -677,6 +677,20 @@ b64_flush(struct run *r)
 
 /* base64 content. At the first character base64 does not have, what is held is decoded, an
  * anomaly says so, and the rest of the part is passed as sent (scanned, not lost). */
+/* The base64 text as sent is scanned too, as RAW: plain text labelled base64 is made only of
+ * base64 characters when it is digits, letters and '=', and decodes to noise, which a sender
+ * could use to hide values; real base64 almost never holds one between word boundaries. It goes
+ * out a line at a time (at most sizeof(d->ph) bytes, kept in ph, unused inside a part's content)
+ * so where it falls among the decoded bytes does not depend on the split. */
+static void
+b64_raw_flush(struct run *r)
+{
+	struct sl_http_dir *d = r->d;
+
+	emit(r, SL_SCAN_CTX_RAW, (const uint8_t *)d->ph, d->ph_len);
+	d->ph_len = 0;
+}
+
 static void
 b64_content(struct run *r, const uint8_t *p, size_t n)
 {
@@ -693,11 +707,16 @@ b64_content(struct run *r, const uint8_t *p, size_t n)
 			b64_flush(r); /* padding ends the quantum */
 		} else if (v != 65) {
 			b64_flush(r);
+			b64_raw_flush(r);
+			unit_end(r, SL_SCAN_CTX_RAW);
 			anomaly(r, SL_HTTP_AN_BAD_BASE64);
 			d->mp_cte = CTE_NONE;
 			emit(r, SL_SCAN_CTX_BODY, p + i, n - i);
 			return;
 		}
+		d->ph[d->ph_len++] = (char)p[i];
+		if (p[i] == '\n' || d->ph_len == sizeof(d->ph))
+			b64_raw_flush(r);
 	}
 }
 
@@ -789,9 +808,11 @@ mp_content_end(struct run *r)
 {
 	struct sl_http_dir *d = r->d;
 
-	if (d->mp_cte == CTE_BASE64)
+	if (d->mp_cte == CTE_BASE64) {
 		b64_flush(r);
-	else if (d->mp_cte == CTE_QP)
+		b64_raw_flush(r);
+		unit_end(r, SL_SCAN_CTX_RAW);
+	} else if (d->mp_cte == CTE_QP)
 		qp_flush(r);
 	d->mp_cte = CTE_NONE;
 	d->cte_n = 0;
