@@ -1048,7 +1048,8 @@ test_smtp_bdat_and_more(void)
 	buf_str(&fake.req, "EHLO c\r\nDATA\r\nContent-Transfer-Encoding: base64\r\n\r\n"
 			   "nir=185127800000112\r\n.\r\n");
 	t = check_splits(&fake);
-	EXPECT(t, "[body]\\x9e*\\xd7\\xceu\\xdb\\xbf4\\xd3M4\n[raw]nir=185127800000112\\x0d\\x0a\n");
+	EXPECT(t,
+	       "[body]\\x9e*\\xd7\\xceu\\xdb\\xbf4\\xd3M4\n[raw]nir=185127800000112\\x0d\\x0a\n");
 	free(t);
 	tc_free(&fake);
 	struct tcase cut = {.name = "smtp_cut", .smtp = 1, .eof = 1};
