@@ -2040,18 +2040,21 @@ body_begin(struct run *r)
 	d->n_layers = (uint8_t)n_enc;
 }
 
-/* The headers of an SMTP message ended: it is reported, then its body, up to the end the
- * session's framing gives, goes through the MIME stages (mail has no content codings). */
+/* Reports the message whose headers just ended (an SMTP message is a request without a URL). */
 static void
-smtp_headers_done(struct run *r)
+report_message(struct run *r)
 {
 	struct sl_http_dir *d = r->d;
 	struct sl_http_msg m;
 
 	memset(&m, 0, sizeof(m));
-	m.is_request = 1;
+	m.is_request = d->role == ROLE_REQ || d->smtp;
+	m.url_truncated = d->url_len >= SL_HTTP_URL_LEN;
+	m.chunked = (d->flags & F_CHUNKED) != 0;
+	m.n_encodings = d->n_enc;
+	m.status = d->status;
 	m.index = d->msg_index;
-	m.content_length = -1;
+	m.content_length = (d->flags & F_HAS_CL) ? (int64_t)d->content_length : -1;
 	m.method = d->method;
 	m.url = d->url;
 	m.host = d->host;
@@ -2059,6 +2062,16 @@ smtp_headers_done(struct run *r)
 	flush(r);
 	if (r->cb->on_message)
 		r->cb->on_message(r->ctx, &m);
+}
+
+/* The headers of an SMTP message ended: it is reported, then its body, up to the end the
+ * session's framing gives, goes through the MIME stages (mail has no content codings). */
+static void
+smtp_headers_done(struct run *r)
+{
+	struct sl_http_dir *d = r->d;
+
+	report_message(r);
 	d->n_enc = 0;
 	d->flags &= (uint8_t)~F_ENC_BAD;
 	body_begin(r);
@@ -2073,7 +2086,6 @@ headers_done(struct run *r)
 {
 	struct sl_http_dir *d = r->d;
 	struct sl_http_conn *c = r->conn;
-	struct sl_http_msg m;
 	int body = 0, tunnel = 0;
 
 	if ((d->flags & F_PENDING) && header_done(r) < 0)
@@ -2109,21 +2121,7 @@ headers_done(struct run *r)
 	if ((d->flags & F_CHUNKED) && (d->flags & F_HAS_CL))
 		anomaly(r, SL_HTTP_AN_CL_AND_CHUNKED); /* chunked wins, as RFC 9112 says */
 
-	memset(&m, 0, sizeof(m));
-	m.is_request = d->role == ROLE_REQ;
-	m.url_truncated = d->url_len >= SL_HTTP_URL_LEN;
-	m.chunked = (d->flags & F_CHUNKED) != 0;
-	m.n_encodings = d->n_enc;
-	m.status = d->status;
-	m.index = d->msg_index;
-	m.content_length = (d->flags & F_HAS_CL) ? (int64_t)d->content_length : -1;
-	m.method = d->method;
-	m.url = d->url;
-	m.host = d->host;
-	m.content_type = d->ctype;
-	flush(r);
-	if (r->cb->on_message)
-		r->cb->on_message(r->ctx, &m);
+	report_message(r);
 
 	if (d->role == ROLE_REQ) {
 		body = (d->flags & F_CHUNKED) || d->content_length;
@@ -2926,21 +2924,29 @@ smtp_feed(struct run *r, const uint8_t *p, size_t n)
 	}
 }
 
+/* Sets up r for one call on direction dir of c; returns that direction. */
+static struct sl_http_dir *
+run_init(struct run *r, struct sl_http_pool *pool, struct sl_http_conn *c, unsigned dir,
+	 const struct sl_http_callbacks *cb, void *ctx)
+{
+	r->pool = pool;
+	r->conn = c;
+	r->dir = dir & 1;
+	r->d = &c->dir[r->dir];
+	r->cb = cb;
+	r->ctx = ctx;
+	r->out_len = 0;
+	r->out_ctx = 0;
+	return r->d;
+}
+
 void
 sl_http_feed(struct sl_http_pool *pool, struct sl_http_conn *c, unsigned dir, const uint8_t *data,
 	     size_t len, const struct sl_http_callbacks *cb, void *ctx)
 {
 	struct run r;
-	struct sl_http_dir *d = &c->dir[dir & 1];
+	struct sl_http_dir *d = run_init(&r, pool, c, dir, cb, ctx);
 
-	r.pool = pool;
-	r.conn = c;
-	r.d = d;
-	r.dir = dir & 1;
-	r.cb = cb;
-	r.ctx = ctx;
-	r.out_len = 0;
-	r.out_ctx = 0;
 	if (data == NULL) {
 		if (d->smtp && d->smtp != SM_RAW) {
 			go_raw(&r, SL_HTTP_AN_GAP); /* the framing is lost */
@@ -2964,16 +2970,8 @@ sl_http_eof(struct sl_http_pool *pool, struct sl_http_conn *c, unsigned dir,
 	    const struct sl_http_callbacks *cb, void *ctx)
 {
 	struct run r;
-	struct sl_http_dir *d = &c->dir[dir & 1];
+	struct sl_http_dir *d = run_init(&r, pool, c, dir, cb, ctx);
 
-	r.pool = pool;
-	r.conn = c;
-	r.d = d;
-	r.dir = dir & 1;
-	r.cb = cb;
-	r.ctx = ctx;
-	r.out_len = 0;
-	r.out_ctx = 0;
 	if (d->smtp) {
 		if (d->smtp_msg) {
 			anomaly(&r, SL_HTTP_AN_TRUNCATED); /* the session ended inside a message */

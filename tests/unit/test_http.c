@@ -545,6 +545,52 @@ test_layered(void)
 	compressed_request("deflate_deflate", 15, "deflate,deflate", 2);
 }
 
+/* Ends a coded-body request with GET /after and checks, at every split, that the body gives
+ * `expect`, never `absent` (NULL: no check), and that the next message is parsed. Returns the
+ * transcript (caller frees). */
+static char *
+coded_case(struct tcase *tc, const char *expect, const char *absent)
+{
+	char *t;
+
+	buf_str(&tc->req, "GET /after HTTP/1.1\r\n\r\n");
+	t = check_splits(tc);
+	EXPECT(t, expect);
+	EXPECT(t, "[url]/after");
+	if (absent)
+		EXPECT_NOT(t, absent);
+	return t;
+}
+
+/* The text the zstd and brotli cases compress. */
+#define CODED_PLAIN "{\"nir\":\"185127800000112\",\"card\":\"4111111111111111\"}"
+
+/* With params allowing one decoder of `coding`: a chunked request whose body (the first n bytes
+ * of z) is still open when a response coded the same comes, which finds no decoder. Returns the
+ * transcript, checked for that (caller frees). */
+static char *
+decoder_busy(const char *name, const char *coding, const struct buf *z, size_t n,
+	     struct sl_http_params *params)
+{
+	struct tcase busy = {.name = name, .params = params};
+	char *t;
+
+	buf_printf(&busy.req,
+		   "POST /z HTTP/1.1\r\nContent-Encoding: %s\r\nTransfer-Encoding: chunked\r\n"
+		   "\r\n%zx\r\n",
+		   coding, n);
+	buf_mem(&busy.req, z->p, n);
+	buf_str(&busy.req, "\r\n");
+	buf_printf(&busy.resp,
+		   "HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %zu\r\n\r\n", coding,
+		   z->n);
+	buf_mem(&busy.resp, z->p, z->n);
+	t = check_splits(&busy);
+	EXPECT(t, "!http_inflate_pool_empty");
+	tc_free(&busy);
+	return t;
+}
+
 /* zstd bodies (RFC 8878): one frame, frames one after the other, under or over gzip; a frame
  * whose window is over 8 MiB, a corrupt one, a truncated one, plain text labelled zstd are
  * reported, bytes passed on undecoded where they can be; zstd without decoders is an unknown
@@ -552,9 +598,7 @@ test_layered(void)
 static void
 test_zstd(void)
 {
-	const char *plain = "{\"nir\":\"185127800000112\",\"card\":\"4111111111111111\"}";
-	const char *want =
-	    "\n[body]{\"nir\":\"185127800000112\",\"card\":\"4111111111111111\"}\n[/body]";
+	const char *plain = CODED_PLAIN, *want = "\n[body]" CODED_PLAIN "\n[/body]";
 	struct sl_http_params one = default_params, none = default_params;
 	struct buf z = zstdcomp(plain, strlen(plain), 0), z2 = zstdcomp(plain, 9, 0),
 		   z3 = zstdcomp(plain + 9, strlen(plain) - 9, 0), big = zstdcomp(plain, 20, 24),
@@ -592,31 +636,13 @@ test_zstd(void)
 		    cases[i].coding, len);
 		for (unsigned k = 0; k < 2 && cases[i].parts[k]; k++)
 			buf_mem(&tc.req, cases[i].parts[k]->p, cases[i].parts[k]->n);
-		buf_str(&tc.req, "GET /after HTTP/1.1\r\n\r\n");
-		t = check_splits(&tc);
-		EXPECT(t, cases[i].expect);
-		EXPECT(t, "[url]/after");
-		if (cases[i].absent)
-			EXPECT_NOT(t, cases[i].absent);
-		free(t);
+		free(coded_case(&tc, cases[i].expect, cases[i].absent));
 		tc_free(&tc);
 	}
 	/* One decoder, held by a request body still open when a zstd response comes. */
-	struct tcase busy = {.name = "zstd_busy", .params = &one};
-	buf_printf(&busy.req,
-		   "POST /z HTTP/1.1\r\nContent-Encoding: zstd\r\nTransfer-Encoding: chunked\r\n"
-		   "\r\n%zx\r\n",
-		   z.n);
-	buf_mem(&busy.req, z.p, z.n);
-	buf_str(&busy.req, "\r\n");
-	buf_printf(&busy.resp,
-		   "HTTP/1.1 200 OK\r\nContent-Encoding: zstd\r\nContent-Length: %zu\r\n\r\n", z.n);
-	buf_mem(&busy.resp, z.p, z.n);
-	t = check_splits(&busy);
+	t = decoder_busy("zstd_busy", "zstd", &z, z.n, &one);
 	EXPECT(t, "[body]{\"nir\":\"185127800000112\""); /* the request's, still open */
-	EXPECT(t, "!http_inflate_pool_empty");
 	free(t);
-	tc_free(&busy);
 	/* A body that ends inside a frame. */
 	struct tcase cut = {.name = "zstd_cut"};
 	buf_printf(&cut.req,
@@ -638,9 +664,7 @@ test_zstd(void)
 static void
 test_brotli(void)
 {
-	const char *plain = "{\"nir\":\"185127800000112\",\"card\":\"4111111111111111\"}";
-	const char *want =
-	    "\n[body]{\"nir\":\"185127800000112\",\"card\":\"4111111111111111\"}\n[/body]";
+	const char *plain = CODED_PLAIN, *want = "\n[body]" CODED_PLAIN "\n[/body]";
 	struct sl_http_params one = default_params, none = default_params;
 	struct buf b = brcomp(plain, strlen(plain), 5, 22),
 		   b24 = brcomp(plain, strlen(plain), 11, 24), gz = zcomp(b.p, b.n, 31),
@@ -682,12 +706,7 @@ test_brotli(void)
 		    "POST /b HTTP/1.1\r\nContent-Encoding: %s\r\nContent-Length: %zu\r\n\r\n",
 		    cases[i].coding, cases[i].body->n);
 		buf_mem(&tc.req, cases[i].body->p, cases[i].body->n);
-		buf_str(&tc.req, "GET /after HTTP/1.1\r\n\r\n");
-		t = check_splits(&tc);
-		EXPECT(t, cases[i].expect);
-		EXPECT(t, "[url]/after");
-		if (cases[i].absent)
-			EXPECT_NOT(t, cases[i].absent);
+		t = coded_case(&tc, cases[i].expect, cases[i].absent);
 		if (strcmp(cases[i].name, "br_large") == 0) {
 			size_t k = 0;
 
@@ -725,20 +744,7 @@ test_brotli(void)
 	}
 	/* One decoder, held by a request whose br stream is still open (a finished stream gives
 	 * its decoder back at once) when a br response comes. */
-	struct tcase busy = {.name = "br_busy", .params = &one};
-	buf_printf(&busy.req,
-		   "POST /b HTTP/1.1\r\nContent-Encoding: br\r\nTransfer-Encoding: chunked\r\n"
-		   "\r\n%zx\r\n",
-		   b.n - 2);
-	buf_mem(&busy.req, b.p, b.n - 2);
-	buf_str(&busy.req, "\r\n");
-	buf_printf(&busy.resp,
-		   "HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: %zu\r\n\r\n", b.n);
-	buf_mem(&busy.resp, b.p, b.n);
-	t = check_splits(&busy);
-	EXPECT(t, "!http_inflate_pool_empty");
-	free(t);
-	tc_free(&busy);
+	free(decoder_busy("br_busy", "br", &b, b.n - 2, &one));
 	free(b.p), free(b24.p), free(gz.p), free(gzp.p), free(bgz.p), free(large.p), free(bl.p);
 }
 
