@@ -318,6 +318,91 @@ def test_websocket_deny_in_protect_mode_cuts_the_channel():
     assert a["http"]["url"] == "/socket", a
 
 
+SMTP_SERVER = """
+import hashlib, socketserver, sys
+addr, log = sys.argv[1], sys.argv[2]
+class Session(socketserver.StreamRequestHandler):
+    def handle(self):
+        try:
+            self.session()
+        except OSError:
+            pass  # the reset the test expects
+    def session(self):
+        self.wfile.write(b"220 mx.example.org ESMTP\\r\\n")
+        for line in self.rfile:
+            cmd = line.strip().upper()
+            if cmd.startswith(b"EHLO"):
+                self.wfile.write(b"250-mx.example.org\\r\\n250 8BITMIME\\r\\n")
+            elif cmd == b"DATA":
+                self.wfile.write(b"354 go ahead\\r\\n")
+                msg = b""
+                for l in self.rfile:
+                    if l == b".\\r\\n":
+                        break
+                    msg += l
+                else:
+                    return
+                with open(log, "a") as f:
+                    f.write(hashlib.sha256(msg).hexdigest() + "\\n")
+                self.wfile.write(b"250 queued\\r\\n")
+            elif cmd == b"QUIT":
+                self.wfile.write(b"221 bye\\r\\n")
+                return
+            else:
+                self.wfile.write(b"250 OK\\r\\n")
+socketserver.ThreadingTCPServer.allow_reuse_address = True
+socketserver.ThreadingTCPServer((addr, 2525), Session).serve_forever()
+"""
+
+SMTP_CLIENT = """
+import hashlib, smtplib, sys
+from email.message import EmailMessage
+for body in sys.argv[2:]:
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"] = "ops@example.net", "drop@example.org", "export"
+    m.set_content("weekly export attached")
+    m.add_attachment(body.encode(), maintype="application", subtype="octet-stream",
+                     filename="export.csv")
+    try:
+        with smtplib.SMTP(sys.argv[1], 2525, timeout=3) as s:
+            s.send_message(m)
+        print("sent")
+    except Exception as e:
+        print("failed", type(e).__name__)
+"""
+
+
+def test_smtp_deny_in_protect_mode_cuts_the_session():
+    """A real SMTP client (Python's smtplib, attachment in base64) and server through the
+    bridge: a clean message is delivered; the one whose attachment lists a NIR never reaches
+    the server and the session is cut."""
+    net()
+    log = os.path.join(WORK, "smtp.log")
+    open(log, "w").close()
+    server = subprocess.Popen(["ip", "netns", "exec", "sl-srv", "/usr/bin/python3", "-c",
+                               SMTP_SERVER, V4, log])
+    time.sleep(0.8)
+    d = Daemon("--inline", "sl-a:sl-b", config=config(DENY_NIR % "protect"))
+    nir = sluice_gen.gen_nir(RNG)
+    clean, leak = "id;city\n1;Paris\n", f"id;nir;city\n1;{nir};Paris\n"
+    out = sh("ip", "netns", "exec", "sl-cli", "/usr/bin/python3", "-c", SMTP_CLIENT, V4, clean,
+             leak).stdout
+    d.stop()
+    server.terminate()
+    server.wait()
+    delivered = open(log).read().split()
+    assert out.split("\n")[0] == "sent" and "failed" in out.split("\n")[1], out
+    assert len(delivered) == 1, (out, delivered)
+    check_schema(d)
+    check_no_leak(d, [{"sensor": "fr_ssn", "values": [nir]}])
+    alerts = [a for a in d.alerts if a["dlp"]["sensor"] == "fr_ssn"]
+    assert len(alerts) == 1, d.events_text
+    a = alerts[0]
+    assert a["app_proto"] == "smtp" and a["dlp"]["context"] == "body", a
+    assert a["dlp"]["action"] == "blocked" and a["dest_port"] == 2525, a
+    assert "http" not in a, a
+
+
 def test_100mb_download_intact_and_rate_vs_testpmd():
     """Benchmark figure: the bridge's forwarding rate against dpdk-testpmd (io mode) on the same
     af_packet ports, measured here in the same run. The assertion is on integrity only."""
