@@ -245,6 +245,23 @@ http_event_fields(const struct http_state *hs, uint8_t side, uint8_t client, str
 	ev->http.length = me->length > 0 ? (uint64_t)me->length : 0;
 }
 
+/* The envelope of the message the SMTP client side is sending, masked like a URL (an address
+ * may hold a value). */
+static void
+smtp_event_fields(const struct flow_state *fs, struct sl_event *ev)
+{
+	struct sl_http_smtp_envelope env;
+	unsigned client = fs->side[1].smtp;
+
+	sl_http_smtp_envelope(&fs->http->conn, client, &env);
+	if (!env.helo[0] && !env.mail_from[0] && !env.rcpt_to[0])
+		return;
+	ev->has_smtp = 1;
+	mask_url(env.helo, ev->smtp.helo, sizeof(ev->smtp.helo));
+	mask_url(env.mail_from, ev->smtp.mail_from, sizeof(ev->smtp.mail_from));
+	mask_url(env.rcpt_to, ev->smtp.rcpt_to, sizeof(ev->smtp.rcpt_to));
+}
+
 /* Names of the HTTP anomalies of a flow, comma-separated, for its events. */
 static void
 anomaly_names(uint32_t bits, char *out, size_t cap)
@@ -282,6 +299,8 @@ event_flow(struct sl_worker *w, const struct sl_flow *f, const struct flow_state
 	ev->incomplete = fs->incomplete;
 	if (fs->http && ev->app == SL_EVENT_APP_HTTP)
 		http_event_fields(fs->http, side, f->client, ev);
+	if (fs->http && ev->app == SL_EVENT_APP_SMTP)
+		smtp_event_fields(fs, ev);
 	anomaly_names(fs->http_anomalies, ev->anomalies, sizeof(ev->anomalies));
 	ev->action = SL_EVENT_ACTION_ALLOWED;
 }

@@ -208,6 +208,22 @@ sl_event_format(const struct sl_event *ev, char *buf, size_t len)
 		json_object_set_new(ho, "length", json_integer((json_int_t)h->length));
 		json_object_set_new(o, "http", ho);
 	}
+	if (ev->has_smtp) {
+		const struct sl_event_smtp *m = &ev->smtp;
+		json_t *so = json_object();
+
+		if (m->helo[0])
+			json_object_set_new(so, "helo", json_string(m->helo));
+		if (m->mail_from[0])
+			json_object_set_new(so, "mail_from", json_string(m->mail_from));
+		if (m->rcpt_to[0]) {
+			json_t *rcpt = json_array();
+
+			json_array_append_new(rcpt, json_string(m->rcpt_to));
+			json_object_set_new(so, "rcpt_to", rcpt);
+		}
+		json_object_set_new(o, "smtp", so);
+	}
 	dlp = json_object();
 	json_object_set_new(dlp, "sensor", json_string(ev->sensor));
 	json_object_set_new(dlp, "context", json_string(ev->context));

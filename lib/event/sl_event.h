@@ -47,6 +47,13 @@ struct sl_event_http {
 	uint64_t length;
 };
 
+/* EVE's smtp object: the envelope of the message (digits masked, as in http.url). */
+struct sl_event_smtp {
+	char helo[64];
+	char mail_from[96];
+	char rcpt_to[96]; /* the first recipient */
+};
+
 struct sl_event {
 	uint64_t ts_ns; /* wall clock, ns since the epoch */
 	uint64_t flow_id;
@@ -58,6 +65,7 @@ struct sl_event {
 	uint8_t app;	     /* enum sl_event_app */
 	uint8_t severity;
 	uint8_t has_http;
+	uint8_t has_smtp;
 	uint8_t incomplete; /* content was not fully inspected (caps hit) */
 	uint32_t signature_id;
 	uint32_t count;	   /* matches of this sensor in this flow direction so far */
@@ -80,6 +88,7 @@ struct sl_event {
 	char end_reason[12];
 	char anomalies[128]; /* protocol anomalies of the flow, comma-separated names */
 	struct sl_event_http http;
+	struct sl_event_smtp smtp;
 };
 
 const char *sl_event_action_name(enum sl_event_action a);

@@ -2056,7 +2056,7 @@ report_message(struct run *r)
 	m.index = d->msg_index;
 	m.content_length = (d->flags & F_HAS_CL) ? (int64_t)d->content_length : -1;
 	m.method = d->method;
-	m.url = d->url;
+	m.url = d->smtp ? "" : d->url;
 	m.host = d->host;
 	m.content_type = d->ctype;
 	flush(r);
@@ -2671,6 +2671,7 @@ sl_http_conn_init(struct sl_http_conn *c)
 
 		memset(d, 0, offsetof(struct sl_http_dir, hold));
 		d->method[0] = d->url[0] = d->host[0] = d->ctype[0] = '\0';
+		d->env.helo[0] = d->env.from[0] = d->env.rcpt[0] = '\0';
 	}
 	c->pend_head = c->pend_count = 0;
 }
@@ -2783,17 +2784,57 @@ smtp_msg_end(struct run *r)
 	d->smtp_msg = 0;
 }
 
-/* A complete command line, its start in smtp_line. */
+/* Copies the argument of a command (from `at`, up to the end or past a closing '>'). */
+static void
+smtp_arg(char *dst, size_t cap, const char *l, size_t n, size_t at)
+{
+	size_t e = at;
+
+	while (at < n && l[at] == ' ')
+		at++;
+	for (e = at; e < n && l[e] != '>'; e++)
+		;
+	copy_str(dst, cap, l + at, e < n ? e + 1 - at : n - at);
+}
+
+/* Keeps the envelope (RFC 5321 4.1.1): HELO/EHLO name, MAIL FROM (a new transaction: its
+ * recipients start over), the first RCPT TO; RSET forgets the transaction. */
+static void
+smtp_envelope_line(struct sl_http_dir *d, const char *l, size_t n)
+{
+	if (n > 5 && (ieq(l, 5, "ehlo ") || ieq(l, 5, "helo ")))
+		smtp_arg(d->env.helo, sizeof(d->env.helo), l, n, 5);
+	else if (n > 10 && ieq(l, 10, "mail from:")) {
+		smtp_arg(d->env.from, sizeof(d->env.from), l, n, 10);
+		d->env.rcpt[0] = '\0';
+	} else if (n > 8 && ieq(l, 8, "rcpt to:") && d->env.rcpt[0] == '\0')
+		smtp_arg(d->env.rcpt, sizeof(d->env.rcpt), l, n, 8);
+	else if (ieq(l, n, "rset"))
+		d->env.from[0] = d->env.rcpt[0] = '\0';
+}
+
+void
+sl_http_smtp_envelope(const struct sl_http_conn *c, unsigned dir, struct sl_http_smtp_envelope *out)
+{
+	const struct sl_http_dir *d = &c->dir[dir & 1];
+
+	out->helo = d->env.helo;
+	out->mail_from = d->env.from;
+	out->rcpt_to = d->env.rcpt;
+}
+
+/* A complete command line, its start in env.line. */
 static void
 smtp_command(struct run *r)
 {
 	struct sl_http_dir *d = r->d;
-	const char *l = d->smtp_line;
+	const char *l = d->env.line;
 	size_t n = d->smtp_len, i = 5;
 	uint64_t size = 0;
 
 	while (n && (l[n - 1] == '\r' || l[n - 1] == '\n' || l[n - 1] == ' '))
 		n--;
+	smtp_envelope_line(d, l, n);
 	if (ieq(l, n, "data")) {
 		smtp_msg_begin(d);
 		d->smtp = SM_DATA;
@@ -2810,9 +2851,9 @@ smtp_command(struct run *r)
 		size = size * 10 + (uint64_t)(l[i] - '0');
 	while (i < n && l[i] == ' ')
 		i++;
-	if (!d->smtp_msg)
-		smtp_msg_begin(d);
 	d->smtp_last = ieq(l + i, n - i, "last");
+	if (!d->smtp_msg)
+		smtp_msg_begin(d); /* clears url[0], that is l[0]: l is not read after this */
 	d->smtp_left = size;
 	if (size)
 		d->smtp = SM_BDAT;
@@ -2828,8 +2869,8 @@ smtp_cmd(struct run *r, const uint8_t *p, size_t n)
 	size_t k = lf ? (size_t)(lf - p) + 1 : n;
 
 	emit(r, SL_SCAN_CTX_RAW, p, k);
-	for (size_t i = 0; i < k && d->smtp_len < sizeof(d->smtp_line); i++)
-		d->smtp_line[d->smtp_len++] = (char)p[i];
+	for (size_t i = 0; i < k && d->smtp_len < sizeof(d->env.line); i++)
+		d->env.line[d->smtp_len++] = (char)p[i];
 	if (lf) {
 		unit_end(r, SL_SCAN_CTX_RAW);
 		smtp_command(r);

@@ -204,19 +204,27 @@ struct sl_http_dir {
 	uint8_t ws_hdr[14];
 	uint64_t ws_left; /* payload bytes left in the frame */
 	/* SMTP client (sl_http_conn_smtp): the session around the messages (sl_http.c: smtp_*) */
-	uint8_t smtp;	   /* enum smtp_state; 0: not SMTP */
-	uint8_t smtp_dot;  /* DATA: where the last byte left the dot-stuffed framing */
-	uint8_t smtp_last; /* BDAT: the chunk being read is the last */
-	uint8_t smtp_len;  /* bytes of the command line kept in smtp_line */
-	uint8_t smtp_msg;  /* a message is open (between DATA or the first BDAT and its end) */
-	uint8_t msg_cte;   /* SMTP: the message's own Content-Transfer-Encoding */
-	char smtp_line[32];
+	uint8_t smtp;	    /* enum smtp_state; 0: not SMTP */
+	uint8_t smtp_dot;   /* DATA: where the last byte left the dot-stuffed framing */
+	uint8_t smtp_last;  /* BDAT: the chunk being read is the last */
+	uint8_t smtp_len;   /* bytes of the command line kept in env.line */
+	uint8_t smtp_msg;   /* a message is open (between DATA or the first BDAT and its end) */
+	uint8_t msg_cte;    /* SMTP: the message's own Content-Transfer-Encoding */
 	uint64_t smtp_left; /* BDAT: bytes left in the chunk */
 	char hold[24];
 	char name[32]; /* longer than every name classify_header knows, so none is cut to one */
 	char val[160];
 	char method[SL_HTTP_METHOD_LEN];
-	char url[SL_HTTP_URL_LEN];
+	union {
+		char url[SL_HTTP_URL_LEN]; /* HTTP requests */
+		struct {		   /* SMTP clients, which have no URL */
+			char line[80];	   /* the start of the command line being read */
+			char helo[48];	   /* the envelope (sl_http_smtp_envelope) */
+			char from[64];
+			char rcpt[64]; /* the first recipient */
+		} env; /* line[0] is url[0], which a message start clears: read between lines only
+			*/
+	};
 	char host[SL_HTTP_HOST_LEN];
 	char ctype[SL_HTTP_CTYPE_LEN];
 	char boundary[SL_HTTP_BOUNDARY_MAX];
@@ -246,6 +254,15 @@ void sl_http_conn_init(struct sl_http_conn *c);
  * and reported through on_message when its headers end. After STARTTLS, or a hole, the rest of
  * the direction is RAW. */
 void sl_http_conn_smtp(struct sl_http_conn *c, unsigned dir);
+
+/* The envelope an SMTP client direction gave for the message it is sending (or sent last):
+ * the EHLO/HELO name, the MAIL FROM and first RCPT TO paths, brackets included, as sent;
+ * strings empty when not seen, cut to their buffers. Valid until the next feed. */
+struct sl_http_smtp_envelope {
+	const char *helo, *mail_from, *rcpt_to;
+};
+void sl_http_smtp_envelope(const struct sl_http_conn *c, unsigned dir,
+			   struct sl_http_smtp_envelope *out);
 /* Feeds len in-order bytes of direction dir (0 or 1, the caller's orientation). data == NULL
  * means a hole of len bytes: the direction cannot be followed any more (GAP anomaly, then RAW).
  * Callbacks run before it returns; they must not feed the same conn. */

@@ -401,6 +401,8 @@ def test_smtp_deny_in_protect_mode_cuts_the_session():
     assert a["app_proto"] == "smtp" and a["dlp"]["context"] == "body", a
     assert a["dlp"]["action"] == "blocked" and a["dest_port"] == 2525, a
     assert "http" not in a, a
+    assert a["smtp"]["mail_from"] == "<ops@example.net>", a
+    assert a["smtp"]["rcpt_to"] == ["<drop@example.org>"], a
 
 
 def test_100mb_download_intact_and_rate_vs_testpmd():
