@@ -127,6 +127,28 @@ test_format_alert(void)
 	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "direction")), "to_client");
 	json_decref(o);
 	CU_ASSERT_EQUAL(sl_event_format(&ev, buf, 32), -ENOSPC);
+
+	/* mail: app_proto smtp, EVE's smtp object (rcpt_to an array), no http object */
+	ev.src_side = 0;
+	ev.app = SL_EVENT_APP_SMTP;
+	ev.has_http = 0;
+	ev.has_smtp = 1;
+	strcpy(ev.smtp.helo, "srv-db-**.example.net");
+	strcpy(ev.smtp.mail_from, "<ops@example.net>");
+	strcpy(ev.smtp.rcpt_to, "<drop@example.org>");
+	n = sl_event_format(&ev, buf, sizeof(buf));
+	o = json_loadb(buf, (size_t)n, 0, &je);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "app_proto")), "smtp");
+	CU_ASSERT_PTR_NULL(json_object_get(o, "http"));
+	json_t *m = json_object_get(o, "smtp");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(m, "helo")),
+			       "srv-db-**.example.net");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(m, "mail_from")),
+			       "<ops@example.net>");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(json_object_get(m, "rcpt_to"), 0)),
+			       "<drop@example.org>");
+	json_decref(o);
 }
 
 static void
