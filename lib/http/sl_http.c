@@ -2733,12 +2733,12 @@ parse(struct run *r, const uint8_t *data, size_t len)
 }
 
 /* ---- SMTP client (RFC 5321) ----
- * The session is command lines (scanned as RAW units, apart from the message's header lines,
- * which a BDAT command may interrupt); DATA or BDAT opens a message, an
- * RFC 5322 message run through the same parser as an HTTP message's headers and body (MIME
- * multipart, base64 and quoted-printable). DATA's framing is undone first: a line's leading dot
- * is stuffing, a line of a lone dot ends the message; BDAT gives its chunk sizes. What follows
- * STARTTLS is ciphertext, and after a hole the framing is lost: RAW. */
+ * The session is command lines, scanned as RAW units (apart from the message's header lines,
+ * which a BDAT command may interrupt). DATA or BDAT opens a message, an RFC 5322 message run
+ * through the same parser as an HTTP message's headers and body (MIME multipart, base64 and
+ * quoted-printable). DATA's framing is undone first: a line's leading dot is stuffing, a line of
+ * a lone dot ends the message; BDAT gives its chunk sizes. What follows STARTTLS is ciphertext,
+ * and after a hole the framing is lost: RAW. */
 
 int
 sl_http_detect_smtp(const uint8_t *p, size_t n)
@@ -2788,7 +2788,7 @@ smtp_msg_end(struct run *r)
 static void
 smtp_arg(char *dst, size_t cap, const char *l, size_t n, size_t at)
 {
-	size_t e = at;
+	size_t e;
 
 	while (at < n && l[at] == ' ')
 		at++;
