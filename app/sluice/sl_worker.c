@@ -504,6 +504,10 @@ http_on_message(void *ctx, const struct sl_http_msg *m)
 	struct http_state *hs = w->cur_state->http;
 	struct http_msg_info *mi = &hs->msg[w->cur_side];
 
+	if (w->cur_state->side[w->cur_side].smtp)
+		w->st.smtp_messages++;
+	else
+		w->st.http_messages++;
 	copy_str(mi->method, sizeof(mi->method), m->method);
 	copy_str(mi->ctype, sizeof(mi->ctype), m->content_type);
 	mi->status = m->status;

@@ -44,6 +44,8 @@ enum sl_verdict {
 	X(depth_reached, "inspect_depth_reached")                                                  \
 	X(uninspectable_content, "uninspectable_content")                                          \
 	X(http_pool_empty, "http_state_pool_empty")                                                \
+	X(http_messages, "http_messages")                                                          \
+	X(smtp_messages, "smtp_messages")                                                          \
 	X(hits_overflow, "hit_slots_exhausted")                                                    \
 	X(ruleset_switches, "ruleset_switches")                                                    \
 	X(events, "events")                                                                        \

@@ -273,6 +273,51 @@ test_deny_drops_blocks_and_resets(void)
 	port_enforce[3] = port_enforce[4] = SL_ENFORCE_NONE;
 }
 
+/* Mail through an inline port: a NIR in a base64 attachment, sent by DATA, is found decoded
+ * (app smtp), the packet that completes it dropped and the session reset; the message counted
+ * as SMTP, not HTTP. */
+static void
+test_smtp_attachment_denied(void)
+{
+	struct sl_ruleset *rs = ruleset("protect", 1);
+	struct sl_worker *w = worker(&rs);
+	char b64[64], msg[256];
+	static const char tbl[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	uint32_t seq = 1001;
+	size_t k = 0;
+
+	/* the attachment: base64 of "nir=" + the NIR + "\n" */
+	char plain[32];
+	size_t pn = (size_t)snprintf(plain, sizeof(plain), "nir=%s\n", nir);
+	for (size_t i = 0; i + 2 < pn + 2; i += 3) {
+		uint32_t v = (uint32_t)(uint8_t)plain[i] << 16 |
+			     (i + 1 < pn ? (uint32_t)(uint8_t)plain[i + 1] << 8 : 0) |
+			     (i + 2 < pn ? (uint8_t)plain[i + 2] : 0);
+
+		b64[k++] = tbl[v >> 18];
+		b64[k++] = tbl[(v >> 12) & 63];
+		b64[k++] = i + 1 < pn ? tbl[(v >> 6) & 63] : '=';
+		b64[k++] = i + 2 < pn ? tbl[v & 63] : '=';
+	}
+	b64[k] = '\0';
+	snprintf(msg, sizeof(msg),
+		 "Subject: x\r\nContent-Transfer-Encoding: base64\r\n\r\n%s\r\n.\r\n", b64);
+	port_enforce[3] = SL_ENFORCE_DROP, port_out[3] = 4;
+	port_enforce[4] = SL_ENFORCE_DROP, port_out[4] = 3;
+	handshake(w, 3);
+	const char *cmds = "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n";
+	CU_ASSERT_EQUAL(one(w, frame(0, seq, 5001, RTE_TCP_ACK_FLAG, cmds, 3)), SL_VERDICT_FORWARD);
+	seq += (uint32_t)strlen(cmds);
+	CU_ASSERT_EQUAL(one(w, frame(0, seq, 5001, RTE_TCP_ACK_FLAG, msg, 3)), SL_VERDICT_DROP);
+	struct sl_worker_stats s = stats(w);
+	CU_ASSERT_EQUAL(s.smtp_messages, 1);
+	CU_ASSERT_EQUAL(s.http_messages, 0);
+	CU_ASSERT_EQUAL(s.blocked_flows, 1);
+	sl_worker_free(w);
+	sl_ruleset_free(rs);
+}
+
 static void
 test_deny_on_mirror_only_reports(void)
 {
@@ -739,6 +784,7 @@ main(void)
 	CU_add_test(s, "deny in protect on inline: drop, block both ways, two resets",
 		    test_deny_drops_blocks_and_resets);
 	CU_add_test(s, "deny on a mirror port only reports", test_deny_on_mirror_only_reports);
+	CU_add_test(s, "a NIR in a base64 mail attachment is denied", test_smtp_attachment_denied);
 	CU_add_test(s, "deny on a mirror port with an injection port resets both ends",
 		    test_deny_on_mirror_with_injection_resets);
 	CU_add_test(s, "UDP datagrams are scanned one by one", test_udp_datagrams_are_scanned);
