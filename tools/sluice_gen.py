@@ -60,6 +60,8 @@ Scenarios (one flow unless said otherwise; HTTP bodies are JSON with "nir": "<va
                       (~30% gzip-compressed, half of those chunked) and JSON POSTs; ~30% of
                       the connections carry values (all four sensors, context body). For the
                       HTTP-decoding vs raw-stream benchmark (raw: --set http.max_flows=0).
+    bench_mail        --size SMTP sessions, each a message with a 1 MiB text attachment in
+                      base64: the benchmark of the DATA framing and base64 decoding.
 
   HTTP inspection (issue 3), one flow each unless said otherwise, handshake and FIN; the
   expected entries carry an "http" object (hostname, http_method, url before masking,
@@ -2163,6 +2165,22 @@ def sc_bench_http(ctx):
     nflows = args.flows or 200
     budgets = flow_budgets(rng, nflows, int(args.size * (1 << 20)))
     interleave(ctx, nflows, lambda i: bench_http_flow(ctx, budgets[i]))
+
+
+@scenario
+def sc_bench_mail(ctx):
+    """--size MiB of mail: SMTP sessions, each a message with a 1 MiB text attachment in base64
+    (the benchmark of the DATA framing and base64 decoding; no values planted)."""
+    nmsg = max(1, int(ctx.args.size))
+    for i in range(nmsg):
+        text = ctx.filler.text_bytes(1 << 20)
+        msg = (b"From: ops@example.net\r\nSubject: export %d\r\nMIME-Version: 1.0\r\n"
+               b"Content-Type: multipart/mixed; boundary=\"=_b\"\r\n\r\n--=_b\r\n"
+               b"Content-Type: text/plain\r\n\r\nSee attached.\r\n--=_b\r\n"
+               b"Content-Type: text/csv\r\nContent-Transfer-Encoding: base64\r\n\r\n" % i +
+               b64_lines(text) + b"--=_b--\r\n")
+        smtp_flow(ctx, 25, [b"EHLO srv.example.net\r\n", b"MAIL FROM:<ops@example.net>\r\n",
+                            b"RCPT TO:<drop@example.org>\r\n"], msg)
 
 
 # --------------------------------------------------------------------------------------------

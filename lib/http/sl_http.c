@@ -640,23 +640,28 @@ ieq(const char *a, size_t alen, const char *b)
 	return 1;
 }
 
-/* base64 (RFC 4648 standard alphabet): the value of character c; 64 for '=', 65 for the line
- * breaks and blanks MIME lets appear anywhere, 255 for anything else. */
-static inline uint8_t
-b64_value(uint8_t c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return (uint8_t)(c - 'A');
-	if (c >= 'a' && c <= 'z')
-		return (uint8_t)(c - 'a' + 26);
-	if (c >= '0' && c <= '9')
-		return (uint8_t)(c - '0' + 52);
-	if (c == '+' || c == '/')
-		return c == '+' ? 62 : 63;
-	if (c == '=')
-		return 64;
-	return c == '\r' || c == '\n' || c == ' ' || c == '\t' ? 65 : 255;
-}
+/* base64 alphabet values (RFC 4648); 64 the padding '=', 65 whitespace (skipped), 255 anything
+ * else. A table: base64 text is random, so a chain of range tests mispredicts on most bytes. */
+/* clang-format off */
+static const uint8_t b64_tab[256] = {
+	255, 255, 255, 255, 255, 255, 255, 255, 255,  65,  65, 255, 255,  65, 255, 255,
+	255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+	 65, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,  62, 255, 255, 255,  63,
+	 52,  53,  54,  55,  56,  57,  58,  59,  60,  61, 255, 255, 255,  64, 255, 255,
+	255,   0,   1,   2,   3,   4,   5,   6,   7,   8,   9,  10,  11,  12,  13,  14,
+	 15,  16,  17,  18,  19,  20,  21,  22,  23,  24,  25, 255, 255, 255, 255, 255,
+	255,  26,  27,  28,  29,  30,  31,  32,  33,  34,  35,  36,  37,  38,  39,  40,
+	 41,  42,  43,  44,  45,  46,  47,  48,  49,  50,  51, 255, 255, 255, 255, 255,
+	255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+	255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+	255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+	255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+	255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+	255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+	255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+	255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+};
+/* clang-format on */
 
 enum cte { CTE_NONE = 0, CTE_BASE64, CTE_QP };
 
@@ -677,47 +682,84 @@ b64_flush(struct run *r)
 
 /* base64 content. At the first character base64 does not have, what is held is decoded, an
  * anomaly says so, and the rest of the part is passed as sent (scanned, not lost). */
-/* The base64 text as sent is scanned too, as RAW: plain text labelled base64 is made only of
- * base64 characters when it is digits, letters and '=', and decodes to noise, which a sender
- * could use to hide values; real base64 almost never holds one between word boundaries. It goes
- * out a line at a time (at most sizeof(d->ph) bytes, kept in ph, unused inside a part's content)
- * so where it falls among the decoded bytes does not depend on the split. */
-static void
-b64_raw_flush(struct run *r)
-{
-	struct sl_http_dir *d = r->d;
-
-	emit(r, SL_SCAN_CTX_RAW, (const uint8_t *)d->ph, d->ph_len);
-	d->ph_len = 0;
-}
-
 static void
 b64_content(struct run *r, const uint8_t *p, size_t n)
 {
 	struct sl_http_dir *d = r->d;
+	uint8_t out[1024];
+	size_t o = 0;
+	unsigned q = d->cte_n;
+	uint32_t acc = 0;
 
+	/* The quantum state lives in locals (emit's calls would make the compiler reload it from
+	 * d at every byte); decoded bytes leave in runs, not 3 at a time. */
+	for (unsigned j = 0; j < q; j++)
+		acc = acc << 6 | d->cte_q[j];
 	for (size_t i = 0; i < n; i++) {
-		uint8_t v = b64_value(p[i]);
+		uint8_t v;
+
+		/* Whole quanta of plain alphabet characters, the bulk of any base64 text (MIME
+		 * lines are 76 characters, a multiple of 4): four lookups, one test. */
+		while (q == 0 && i + 4 <= n && o <= sizeof(out) - 3) {
+			uint32_t a = b64_tab[p[i]], b = b64_tab[p[i + 1]], c = b64_tab[p[i + 2]],
+				 e = b64_tab[p[i + 3]];
+
+			if ((a | b | c | e) >= 64)
+				break;
+			out[o] = (uint8_t)(a << 2 | b >> 4);
+			out[o + 1] = (uint8_t)(b << 4 | c >> 2);
+			out[o + 2] = (uint8_t)(c << 6 | e);
+			o += 3;
+			i += 4;
+		}
+		if (o > sizeof(out) - 3) {
+			emit(r, SL_SCAN_CTX_BODY, out, o);
+			o = 0;
+		}
+		if (i == n)
+			break;
+		v = b64_tab[p[i]];
 
 		if (v < 64) {
-			d->cte_q[d->cte_n++] = v;
-			if (d->cte_n == 4)
-				b64_flush(r);
-		} else if (v == 64) {
-			b64_flush(r); /* padding ends the quantum */
-		} else if (v != 65) {
-			b64_flush(r);
-			b64_raw_flush(r);
-			unit_end(r, SL_SCAN_CTX_RAW);
-			anomaly(r, SL_HTTP_AN_BAD_BASE64);
-			d->mp_cte = CTE_NONE;
-			emit(r, SL_SCAN_CTX_BODY, p + i, n - i);
-			return;
+			acc = acc << 6 | v;
+			if (++q == 4) {
+				out[o] = (uint8_t)(acc >> 16);
+				out[o + 1] = (uint8_t)(acc >> 8);
+				out[o + 2] = (uint8_t)acc;
+				o += 3;
+				q = 0;
+				acc = 0;
+				if (o > sizeof(out) - 3) {
+					emit(r, SL_SCAN_CTX_BODY, out, o);
+					o = 0;
+				}
+			}
+			continue;
 		}
-		d->ph[d->ph_len++] = (char)p[i];
-		if (p[i] == '\n' || d->ph_len == sizeof(d->ph))
-			b64_raw_flush(r);
+		if (v == 65)
+			continue;
+		if (q >= 2) { /* padding, or the end of what can be decoded: the held bytes */
+			uint32_t full = acc << (6 * (4 - q));
+
+			out[o++] = (uint8_t)(full >> 16);
+			if (q == 3)
+				out[o++] = (uint8_t)(full >> 8);
+		}
+		q = 0;
+		acc = 0;
+		if (v == 64)
+			continue;
+		emit(r, SL_SCAN_CTX_BODY, out, o);
+		d->cte_n = 0;
+		anomaly(r, SL_HTTP_AN_BAD_BASE64);
+		d->mp_cte = CTE_NONE;
+		emit(r, SL_SCAN_CTX_BODY, p + i, n - i);
+		return;
 	}
+	emit(r, SL_SCAN_CTX_BODY, out, o);
+	for (unsigned j = 0; j < q; j++)
+		d->cte_q[j] = (uint8_t)(acc >> (6 * (q - 1 - j)) & 63);
+	d->cte_n = (uint8_t)q;
 }
 
 static int
@@ -808,11 +850,9 @@ mp_content_end(struct run *r)
 {
 	struct sl_http_dir *d = r->d;
 
-	if (d->mp_cte == CTE_BASE64) {
+	if (d->mp_cte == CTE_BASE64)
 		b64_flush(r);
-		b64_raw_flush(r);
-		unit_end(r, SL_SCAN_CTX_RAW);
-	} else if (d->mp_cte == CTE_QP)
+	else if (d->mp_cte == CTE_QP)
 		qp_flush(r);
 	d->mp_cte = CTE_NONE;
 	d->cte_n = 0;
@@ -2919,13 +2959,15 @@ smtp_data(struct run *r, const uint8_t *p, size_t n)
 			parse(r, (const uint8_t *)"\r", 1);
 			break;
 		}
-		d->smtp_dot = SD_MID;
-		lf = memchr(p + i, '\n', n - i);
-		k = lf ? (size_t)(lf - (p + i)) + 1 : n - i;
-		parse(r, p + i, k);
-		i += k;
-		if (lf)
-			d->smtp_dot = SD_BOL;
+		/* Lines up to the next one that starts with a dot (or the end of the input) go
+		 * to the parser in one call. */
+		for (k = i + 1; (lf = memchr(p + k, '.', n - k)) != NULL; k = (size_t)(lf - p) + 1)
+			if (lf[-1] == '\n')
+				break;
+		k = lf ? (size_t)(lf - p) : n;
+		d->smtp_dot = lf || p[n - 1] == '\n' ? SD_BOL : SD_MID;
+		parse(r, p + i, k - i);
+		i = k;
 	}
 	return i;
 }

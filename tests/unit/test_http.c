@@ -1009,8 +1009,7 @@ test_smtp_data(void)
 	EXPECT(t, "see the file attached\\x0d\\x0a.hidden line");
 	EXPECT(t, "nir;name\\x0a185127800000112;alpha\\x0a");
 	EXPECT(t, "#req 1 method= url= host= ct= ");
-	EXPECT(t, "[body]card 4111 1111 1111 1111\\x0a\n"
-		  "[raw]Y2FyZCA0MTExIDExMTEgMTExMSAxMTExCg==\\x0d\\x0a\n[/raw]\n[/body]");
+	EXPECT(t, "[body]card 4111 1111 1111 1111\\x0a\n[/body]");
 	EXPECT(t, "[raw]QUIT\\x0d\\x0a\n[/raw]");
 	EXPECT_NOT(t, "!");
 	free(t);
@@ -1043,19 +1042,20 @@ test_smtp_bdat_and_more(void)
 	EXPECT(t, "[header]Subject: b\n[raw]BDAT 60\\x0d\\x0a\n[/raw]\n[header]dat\\x0a"
 		  "Content-Transfer-Encoding: base64\\x0a\n[/header]");
 	EXPECT(t, "[body]card 4111 11\n[raw]BDAT 20 LAST\\x0d\\x0a\n[/raw]\n"
-		  "[body]11 1111 1111\\x0a\n[raw]Y2FyZCA0MTExIDExMTEgMTExMSAxMTExCg==");
+		  "[body]11 1111 1111\\x0a\n[/body]");
 	EXPECT(t, "[header]Subject: none 185127800000112\\x0a\n[/header]\n#req 1");
 	EXPECT(t, "[raw]STARTTLS\\x0d\\x0a\n[/raw]\n[raw]\\x16\\x03\\x01 hello");
 	EXPECT_NOT(t, "!");
 	free(t);
 	tc_free(&tc);
-	/* plain text labelled base64 decodes to noise; its text as sent is scanned too */
+	/* plain text labelled base64 decodes to noise, and is not scanned as sent: a known limit
+	 * (README), shown here so a change to it is seen */
 	struct tcase fake = {.name = "smtp_fake_base64", .smtp = 1};
 	buf_str(&fake.req, "EHLO c\r\nDATA\r\nContent-Transfer-Encoding: base64\r\n\r\n"
 			   "nir=185127800000112\r\n.\r\n");
 	t = check_splits(&fake);
-	EXPECT(t,
-	       "[body]\\x9e*\\xd7\\xceu\\xdb\\xbf4\\xd3M4\n[raw]nir=185127800000112\\x0d\\x0a\n");
+	EXPECT(t, "[body]\\x9e*\\xd7\\xceu\\xdb\\xbf4\\xd3M4\\xd7]\n[/body]");
+	EXPECT_NOT(t, "185127800000112");
 	free(t);
 	tc_free(&fake);
 	struct tcase cut = {.name = "smtp_cut", .smtp = 1, .eof = 1};
@@ -1190,11 +1190,8 @@ test_multipart_base64(void)
 			   "--b--\r\n";
 	char *t = post_case("multipart_base64", "multipart/form-data; boundary=b", body);
 
-	/* decoded as BODY, and the text as sent as RAW, a line at a time */
-	EXPECT(t, "\n[body]name,nir\\x0d\\x0aA,\n[raw]bmFtZSxuaXINCkEs\\x0d\\x0a\n"
-		  "[body]185127800000\n[raw]MTg1MTI3ODAwMDAw\\x0d\\x0a\n[body]112\\x0d\\x0a\n"
-		  "[raw]MTEyDQo=\n[/raw]\n[/body]");
-	EXPECT(t, "\n[body]ABC\n[raw]QUJD\n[/raw]\n!http_bad_base64\n[body]*DEF\n[/body]");
+	EXPECT(t, "\n[body]name,nir\\x0d\\x0aA,185127800000112\\x0d\\x0a\n[/body]");
+	EXPECT(t, "\n[body]ABC\n!http_bad_base64\n[body]*DEF\n[/body]");
 	EXPECT(t, "\n[body]QUJD\n[/body]");
 	free(t);
 }
