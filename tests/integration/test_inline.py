@@ -246,6 +246,18 @@ def test_deny_on_udp_drops_the_datagrams():
                      d.out + d.err), d.out + d.err
 
 
+def peer_server(code, log_name):
+    """Starts `code` (a Python server taking its address and a log path) in the server
+    namespace on the test network; returns the process and the log path."""
+    net()
+    log = os.path.join(WORK, log_name)
+    open(log, "w").close()
+    server = subprocess.Popen(["ip", "netns", "exec", "sl-srv", "/usr/bin/python3", "-c", code,
+                               V4, log])
+    time.sleep(0.8)
+    return server, log
+
+
 WS_SERVER = """
 import asyncio, hashlib, sys, websockets
 addr, log = sys.argv[1], sys.argv[2]
@@ -285,12 +297,7 @@ def test_websocket_deny_in_protect_mode_cuts_the_channel():
     """A real WebSocket client and server (python3-websockets: masked frames, permessage-deflate
     with the window kept across messages) through the bridge: a clean message is answered, the
     message carrying a NIR never reaches the server and the connection is cut."""
-    n = net()
-    log = os.path.join(WORK, "ws.log")
-    open(log, "w").close()
-    server = subprocess.Popen(["ip", "netns", "exec", "sl-srv", "/usr/bin/python3", "-c",
-                               WS_SERVER, V4, log])
-    time.sleep(0.8)
+    server, log = peer_server(WS_SERVER, "ws.log")
     d = Daemon("--inline", "sl-a:sl-b", config=config(DENY_NIR % "protect"))
     nir = sluice_gen.gen_nir(RNG)
     clean = json.dumps({"type": "inventory", "host": "srv-db-01", "disks": [1, 2, 3]})
@@ -376,12 +383,7 @@ def test_smtp_deny_in_protect_mode_cuts_the_session():
     """A real SMTP client (Python's smtplib, attachment in base64) and server through the
     bridge: a clean message is delivered; the one whose attachment lists a NIR never reaches
     the server and the session is cut."""
-    net()
-    log = os.path.join(WORK, "smtp.log")
-    open(log, "w").close()
-    server = subprocess.Popen(["ip", "netns", "exec", "sl-srv", "/usr/bin/python3", "-c",
-                               SMTP_SERVER, V4, log])
-    time.sleep(0.8)
+    server, log = peer_server(SMTP_SERVER, "smtp.log")
     d = Daemon("--inline", "sl-a:sl-b", config=config(DENY_NIR % "protect"))
     nir = sluice_gen.gen_nir(RNG)
     clean, leak = "id;city\n1;Paris\n", f"id;nir;city\n1;{nir};Paris\n"
