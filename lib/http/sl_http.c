@@ -128,21 +128,23 @@ enum ws_msg {
 	WSM_ASIS,    /* compressed in a way we cannot follow: passed on as it came (reported) */
 };
 
+/* The decoders of one kind that are free: a stack of their indexes. */
+enum dec_kind { DK_INFLATE = 0, DK_ZSTD, DK_BR, DK_COUNT };
+struct free_list {
+	uint32_t *idx;
+	uint32_t n, max;
+};
+
 struct sl_http_pool {
 	struct sl_http_params p;
+	struct free_list free[DK_COUNT];
 	struct inflate_state *states;
-	uint32_t *free_slots;
-	uint32_t n_free;
 	/* zstd: max_zstd decoders, each in its own fixed workspace (no allocation when used) */
 	ZSTD_DStream **zstd;
 	uint8_t *zstd_mem;
-	uint32_t *zstd_free;
-	uint32_t zstd_n_free;
 	/* brotli: max_br decoders, each allocating only from its own arena (br_alloc) */
 	struct br_slot *br;
 	uint8_t *br_mem;
-	uint32_t *br_free;
-	uint32_t br_n_free;
 	uint8_t out[SL_HTTP_MAX_LAYERS][SL_HTTP_OUT_BUF];
 };
 
@@ -385,6 +387,19 @@ unmap_lazy(uint8_t *p, size_t n)
 		munmap(p, n);
 }
 
+/* Fills free list f with all of its n decoders, the first on top. Returns 0 or -ENOMEM. */
+static int
+free_list_init(struct free_list *f, uint32_t n)
+{
+	f->idx = calloc(n, sizeof(uint32_t));
+	if (f->idx == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++)
+		f->idx[i] = n - 1 - i;
+	f->n = f->max = n;
+	return 0;
+}
+
 /* One zstd decoder's fixed workspace, for windows up to SL_HTTP_ZSTD_WINDOW_LOG. */
 static size_t
 zstd_workspace(void)
@@ -409,21 +424,17 @@ sl_http_pool_create(const struct sl_http_params *p)
 		    ((size_t)p->max_inflate * sizeof(struct inflate_state) + 63) & ~(size_t)63;
 
 		pool->states = aligned_alloc(64, sz);
-		pool->free_slots = calloc(p->max_inflate, sizeof(uint32_t));
-		if (pool->states == NULL || pool->free_slots == NULL)
+		if (pool->states == NULL || free_list_init(&pool->free[DK_INFLATE], p->max_inflate))
 			goto fail_free;
 		memset(pool->states, 0, sz);
-		for (uint32_t i = 0; i < p->max_inflate; i++)
-			pool->free_slots[i] = p->max_inflate - 1 - i;
-		pool->n_free = p->max_inflate;
 	}
 	if (p->max_zstd) {
 		size_t sz = zstd_workspace();
 
 		pool->zstd = calloc(p->max_zstd, sizeof(*pool->zstd));
-		pool->zstd_free = calloc(p->max_zstd, sizeof(uint32_t));
 		pool->zstd_mem = map_lazy(sz * p->max_zstd);
-		if (pool->zstd == NULL || pool->zstd_free == NULL || pool->zstd_mem == NULL)
+		if (pool->zstd == NULL || pool->zstd_mem == NULL ||
+		    free_list_init(&pool->free[DK_ZSTD], p->max_zstd))
 			goto fail_free;
 		for (uint32_t i = 0; i < p->max_zstd; i++) {
 			pool->zstd[i] = ZSTD_initStaticDStream(pool->zstd_mem + sz * i, sz);
@@ -431,22 +442,18 @@ sl_http_pool_create(const struct sl_http_params *p)
 			    ZSTD_isError(ZSTD_DCtx_setParameter(pool->zstd[i], ZSTD_d_windowLogMax,
 								SL_HTTP_ZSTD_WINDOW_LOG)))
 				goto fail_free;
-			pool->zstd_free[i] = p->max_zstd - 1 - i;
 		}
-		pool->zstd_n_free = p->max_zstd;
 	}
 	if (p->max_br) {
 		pool->br = calloc(p->max_br, sizeof(*pool->br));
-		pool->br_free = calloc(p->max_br, sizeof(uint32_t));
 		pool->br_mem = map_lazy(SL_HTTP_BR_ARENA * p->max_br);
-		if (pool->br == NULL || pool->br_free == NULL || pool->br_mem == NULL)
+		if (pool->br == NULL || pool->br_mem == NULL ||
+		    free_list_init(&pool->free[DK_BR], p->max_br))
 			goto fail_free;
 		for (uint32_t i = 0; i < p->max_br; i++) {
 			pool->br[i].a.base = pool->br_mem + SL_HTTP_BR_ARENA * i;
 			pool->br[i].a.size = SL_HTTP_BR_ARENA;
-			pool->br_free[i] = p->max_br - 1 - i;
 		}
-		pool->br_n_free = p->max_br;
 	}
 	return pool;
 
@@ -460,13 +467,12 @@ sl_http_pool_free(struct sl_http_pool *pool)
 {
 	if (pool == NULL)
 		return;
+	for (unsigned k = 0; k < DK_COUNT; k++)
+		free(pool->free[k].idx);
 	free(pool->states);
-	free(pool->free_slots);
 	free(pool->zstd);
-	free(pool->zstd_free);
 	unmap_lazy(pool->zstd_mem, zstd_workspace() * pool->p.max_zstd);
 	free(pool->br);
-	free(pool->br_free);
 	unmap_lazy(pool->br_mem, SL_HTTP_BR_ARENA * pool->p.max_br);
 	free(pool);
 }
@@ -474,34 +480,38 @@ sl_http_pool_free(struct sl_http_pool *pool)
 uint32_t
 sl_http_pool_in_use(const struct sl_http_pool *pool)
 {
-	return pool->p.max_inflate - pool->n_free + pool->p.max_zstd - pool->zstd_n_free +
-	       pool->p.max_br - pool->br_n_free;
+	uint32_t n = 0;
+
+	for (unsigned k = 0; k < DK_COUNT; k++)
+		n += pool->free[k].max - pool->free[k].n;
+	return n;
+}
+
+/* The free list of the decoders a layer of coding `kind` uses (gzip and deflate: inflate). */
+static struct free_list *
+free_list_of(struct sl_http_pool *pool, uint8_t kind)
+{
+	return &pool->free[kind == ENC_ZSTD ? DK_ZSTD : kind == ENC_BR ? DK_BR : DK_INFLATE];
 }
 
 /* Takes a decoder for layer l (of l->kind) into l->slot, its index + 1; 0 if none is free. */
 static void
 slot_get(struct sl_http_pool *pool, struct sl_http_layer *l)
 {
-	if (l->kind == ENC_ZSTD)
-		l->slot = pool->zstd_n_free ? pool->zstd_free[--pool->zstd_n_free] + 1 : 0;
-	else if (l->kind == ENC_BR)
-		l->slot = pool->br_n_free ? pool->br_free[--pool->br_n_free] + 1 : 0;
-	else
-		l->slot = pool->n_free ? pool->free_slots[--pool->n_free] + 1 : 0;
+	struct free_list *f = free_list_of(pool, l->kind);
+
+	l->slot = f->n ? f->idx[--f->n] + 1 : 0;
 }
 
 /* Gives layer l's decoder back, if it holds one. */
 static void
 slot_put(struct sl_http_pool *pool, struct sl_http_layer *l)
 {
+	struct free_list *f = free_list_of(pool, l->kind);
+
 	if (l->slot == 0)
 		return;
-	if (l->kind == ENC_ZSTD)
-		pool->zstd_free[pool->zstd_n_free++] = l->slot - 1;
-	else if (l->kind == ENC_BR)
-		pool->br_free[pool->br_n_free++] = l->slot - 1;
-	else
-		pool->free_slots[pool->n_free++] = l->slot - 1;
+	f->idx[f->n++] = l->slot - 1;
 	l->slot = 0;
 }
 
