@@ -1237,6 +1237,18 @@ br_run(struct run *r, unsigned i, const uint8_t *p, size_t n)
 	}
 }
 
+/* Starts layer l's inflate state on a new stream, wrapped as crc_flag says (ISAL_GZIP,
+ * ISAL_ZLIB, ISAL_DEFLATE). */
+static void
+inflate_start(struct run *r, struct sl_http_layer *l, int crc_flag)
+{
+	struct inflate_state *st = &r->pool->states[l->slot - 1];
+
+	isal_inflate_init(st);
+	st->crc_flag = (uint32_t)crc_flag;
+	l->phase = LP_RUN;
+}
+
 /* Runs layer i's inflate over p/n and passes its output on. On error or at the end of the
  * compressed stream the layer's state goes back to the pool and what is left of its input is
  * passed on undecoded, so it is still scanned. ISA-L may hand unused bits back by moving next_in
@@ -1296,8 +1308,7 @@ inflate_run(struct run *r, unsigned i, const uint8_t *p, size_t n)
 				return;
 			}
 			if (rest[0] == 0x1f && (left == 1 || rest[1] == 0x8b)) {
-				isal_inflate_init(st);
-				st->crc_flag = ISAL_GZIP;
+				inflate_start(r, l, ISAL_GZIP);
 				st->next_in = (uint8_t *)rest;
 				st->avail_in = (uint32_t)left;
 				p = rest;
@@ -1345,7 +1356,6 @@ decode(struct run *r, unsigned i, const uint8_t *p, size_t n)
 	case LP_DETECT: {
 		/* "deflate" is zlib-wrapped by the RFC and raw in practice: the zlib header's
 		 * first two bytes are a multiple of 31 with method 8, which raw data rarely is. */
-		struct inflate_state *st = &r->pool->states[l->slot - 1];
 		uint8_t b1;
 
 		if (!l->have_first) {
@@ -1357,12 +1367,11 @@ decode(struct run *r, unsigned i, const uint8_t *p, size_t n)
 				return;
 		}
 		b1 = p[0];
-		isal_inflate_init(st);
-		st->crc_flag = ((l->first & 0x0f) == 8 && (l->first >> 4) <= 7 &&
-				(((unsigned)l->first << 8) | b1) % 31 == 0)
-				   ? ISAL_ZLIB
-				   : ISAL_DEFLATE;
-		l->phase = LP_RUN;
+		inflate_start(r, l,
+			      (l->first & 0x0f) == 8 && (l->first >> 4) <= 7 &&
+				      (((unsigned)l->first << 8) | b1) % 31 == 0
+				  ? ISAL_ZLIB
+				  : ISAL_DEFLATE);
 		inflate_run(r, i, &l->first, 1);
 		if (l->phase == LP_RUN)
 			inflate_run(r, i, p, n);
@@ -1384,12 +1393,8 @@ decode(struct run *r, unsigned i, const uint8_t *p, size_t n)
 			return;
 		}
 		/* gzip member finished at the end of the last buffer: another member? */
-		struct inflate_state *st = &r->pool->states[l->slot - 1];
-
 		if (p[0] == 0x1f) {
-			isal_inflate_init(st);
-			st->crc_flag = ISAL_GZIP;
-			l->phase = LP_RUN;
+			inflate_start(r, l, ISAL_GZIP);
 			inflate_run(r, i, p, n);
 			return;
 		}
@@ -1575,15 +1580,9 @@ ws_msg_begin(struct run *r, unsigned rsv)
 			anomaly(r, SL_HTTP_AN_INFLATE_POOL_EMPTY);
 			return;
 		}
-		l->phase = LP_DONE;
 	}
-	if (l->phase != LP_RUN) { /* the first message, or the last ended its stream */
-		struct inflate_state *st = &r->pool->states[l->slot - 1];
-
-		isal_inflate_init(st);
-		st->crc_flag = ISAL_DEFLATE;
-		l->phase = LP_RUN;
-	}
+	if (l->phase != LP_RUN) /* the first message, or the last ended its stream */
+		inflate_start(r, l, ISAL_DEFLATE);
 	d->n_layers = 1;
 	d->ws_msg = WSM_DEFLATE;
 }
@@ -2061,11 +2060,7 @@ body_begin(struct run *r)
 			return;
 		}
 		if (l->kind == ENC_GZIP) {
-			struct inflate_state *st = &r->pool->states[l->slot - 1];
-
-			isal_inflate_init(st);
-			st->crc_flag = ISAL_GZIP;
-			l->phase = LP_RUN;
+			inflate_start(r, l, ISAL_GZIP);
 		} else if (l->kind == ENC_ZSTD) {
 			ZSTD_DCtx_reset(r->pool->zstd[l->slot - 1], ZSTD_reset_session_only);
 			l->phase = LP_RUN;
