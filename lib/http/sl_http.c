@@ -675,18 +675,31 @@ static const uint8_t b64_tab[256] = {
 
 enum cte { CTE_NONE = 0, CTE_BASE64, CTE_QP };
 
-/* Emits the bytes of the held base64 characters: 2 to 4 characters make 1 to 3 bytes (a lone
- * character makes none). */
+/* Writes the bytes of q (0 to 3) held base64 characters, their 6-bit values the low bits of
+ * acc, to out: 2 or 3 characters make 1 or 2 bytes, fewer none. Returns how many. */
+static size_t
+b64_tail(uint32_t acc, unsigned q, uint8_t *out)
+{
+	uint32_t full = acc << (6 * (4 - q));
+
+	if (q < 2)
+		return 0;
+	out[0] = (uint8_t)(full >> 16);
+	out[1] = (uint8_t)(full >> 8);
+	return q - 1;
+}
+
+/* Emits the bytes of the held base64 characters (the end of the content). */
 static void
 b64_flush(struct run *r)
 {
 	struct sl_http_dir *d = r->d;
-	const uint8_t *q = d->cte_q;
-	uint8_t out[3] = {(uint8_t)(q[0] << 2 | q[1] >> 4), (uint8_t)(q[1] << 4 | q[2] >> 2),
-			  (uint8_t)(q[2] << 6 | q[3])};
+	uint32_t acc = 0;
+	uint8_t out[2];
 
-	if (d->cte_n >= 2)
-		emit(r, SL_SCAN_CTX_BODY, out, d->cte_n - 1u);
+	for (unsigned j = 0; j < d->cte_n; j++)
+		acc = acc << 6 | d->cte_q[j];
+	emit(r, SL_SCAN_CTX_BODY, out, b64_tail(acc, d->cte_n, out));
 	d->cte_n = 0;
 }
 
@@ -748,13 +761,7 @@ b64_content(struct run *r, const uint8_t *p, size_t n)
 		}
 		if (v == 65)
 			continue;
-		if (q >= 2) { /* padding, or the end of what can be decoded: the held bytes */
-			uint32_t full = acc << (6 * (4 - q));
-
-			out[o++] = (uint8_t)(full >> 16);
-			if (q == 3)
-				out[o++] = (uint8_t)(full >> 8);
-		}
+		o += b64_tail(acc, q, out + o); /* padding, or the end of what can be decoded */
 		q = 0;
 		acc = 0;
 		if (v == 64)
