@@ -2817,8 +2817,9 @@ smtp_msg_begin(struct sl_http_dir *d)
 	d->smtp_msg = 1;
 }
 
-/* The session's framing ended the message. Headers never closed by an empty line end there (a
- * message may have no body); a header line cut short goes out as RAW, as any cut token. */
+/* The session's framing ended the message; commands follow. Headers never closed by an empty line
+ * end there (a message may have no body); a header line cut short goes out as RAW, as any cut
+ * token. */
 static void
 smtp_msg_end(struct run *r)
 {
@@ -2834,6 +2835,7 @@ smtp_msg_end(struct run *r)
 	d->msg_index++;
 	d->state = ST_RAW;
 	d->smtp_msg = 0;
+	d->smtp = SM_CMD;
 }
 
 /* Copies the argument of a command (from `at`, up to the end or past a closing '>'). */
@@ -2958,14 +2960,12 @@ smtp_data(struct run *r, const uint8_t *p, size_t n)
 			}
 			if (p[i] == '\n') {
 				smtp_msg_end(r);
-				d->smtp = SM_CMD;
 				return i + 1;
 			}
 			break; /* the dot was stuffing */
 		case SD_DOT_CR:
 			if (p[i] == '\n') {
 				smtp_msg_end(r);
-				d->smtp = SM_CMD;
 				return i + 1;
 			}
 			parse(r, (const uint8_t *)"\r", 1);
