@@ -378,13 +378,14 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 		const struct sl_conf_port *pc = &conf->ports[i];
 		const char *to = pc->role == SL_PORT_INLINE ? pc->peer : pc->inject;
 
+		int j = to[0] ? sl_conf_port_index(conf, to, i) : -1;
+
 		rte_eth_macaddr_get(ports[i].id, &port_mac[ports[i].id]);
-		for (unsigned j = 0; to[0] && j < n_ports; j++)
-			if (!strcmp(conf->ports[j].name, to)) {
-				port_enforce[ports[i].id] =
-				    pc->role == SL_PORT_INLINE ? SL_ENFORCE_DROP : SL_ENFORCE_RESET;
-				port_out[ports[i].id] = ports[j].id;
-			}
+		if (j >= 0) {
+			port_enforce[ports[i].id] =
+			    pc->role == SL_PORT_INLINE ? SL_ENFORCE_DROP : SL_ENFORCE_RESET;
+			port_out[ports[i].id] = ports[j].id;
+		}
 	}
 
 	/* A capture file is timed by its own timestamps (net_pcap's rx timestamp, microseconds):

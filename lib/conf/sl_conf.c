@@ -249,14 +249,22 @@ sl_conf_port_role_name(enum sl_conf_port_role role)
 									   : "unknown";
 }
 
+int
+sl_conf_port_index(const struct sl_conf *c, const char *name, unsigned self)
+{
+	for (unsigned j = 0; j < c->n_ports; j++)
+		if (j != self && !strcmp(c->ports[j].name, name))
+			return (int)j;
+	return -1;
+}
+
 /* The port named `name` other than ports[self], or NULL. */
 static const struct sl_conf_port *
 port_named(const struct sl_conf *c, const char *name, unsigned self)
 {
-	for (unsigned j = 0; j < c->n_ports; j++)
-		if (j != self && !strcmp(c->ports[j].name, name))
-			return &c->ports[j];
-	return NULL;
+	int j = sl_conf_port_index(c, name, self);
+
+	return j < 0 ? NULL : &c->ports[j];
 }
 
 static int

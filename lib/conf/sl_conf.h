@@ -99,6 +99,10 @@ struct sl_conf {
 int sl_conf_load(struct sl_conf *c, const char *path, char *const *sets, unsigned n_sets, char *err,
 		 size_t errlen);
 
+/* Index in c->ports of the port named `name` other than ports[self] (a peer, an injection
+ * port), or -1. */
+int sl_conf_port_index(const struct sl_conf *c, const char *name, unsigned self);
+
 /* Frees the strings a loaded configuration owns. */
 void sl_conf_free(struct sl_conf *c);
 
