@@ -1536,7 +1536,8 @@ def sc_smtp(ctx):
     """Mail (RFC 5321/5322) as an exfiltration channel: on port 25, a message by DATA whose CSV
     attachment, base64 in a multipart/mixed, lists NIRs (a text part has a stuffed dot line); on
     port 587 a single-part base64 message with a card number sent in BDAT chunks cut inside its
-    header and body. Raw scanning sees only base64."""
+    header and body; on 2525 a NIR in the base64 text of a multipart/alternative nested in a
+    multipart/mixed. Raw scanning sees only base64."""
     rng = ctx.rng
     nirs = [gen_nir(rng, corsica=0) for _ in range(3)]
     csv = b"nir;name;city\n" + b"".join(b"%s;user%d;Paris\n" % (n.encode(), i)
@@ -1561,6 +1562,31 @@ def sc_smtp(ctx):
                                 b"RCPT TO:<drop@example.org>\r\n"], msg2,
                      bdat=[20, len(msg2) - 30])
     ctx.expect(flow, True, "credit_card", card, "smtp", "body")
+    # A mail client's usual shape, on 2525: the text, base64, inside multipart/alternative
+    # (its Content-Type folded), inside multipart/mixed with an attachment. A raw scan, or a
+    # parser of the top level only, sees base64.
+    nir = gen_nir(rng, corsica=0)
+    text = "Bonjour,\nle dossier de Mme Durand, NIR %s, est en pièce jointe.\n" % nir
+    msg3 = (b"From: rh@example.net\r\nTo: drop@example.org\r\nSubject: dossier\r\n"
+            b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed;\r\n"
+            b" boundary=\"------------mx0B1vQ2\"\r\n\r\n"
+            b"This is a multi-part message in MIME format.\r\n"
+            b"--------------mx0B1vQ2\r\nContent-Type: multipart/alternative;\r\n"
+            b" boundary=\"------------alt9ZkP\"\r\n\r\n"
+            b"--------------alt9ZkP\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n" + b64_lines(text.encode()) +
+            b"\r\n--------------alt9ZkP\r\nContent-Type: text/html; charset=UTF-8\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n" +
+            b64_lines(b"<p>" + text.encode() + b"</p>") +
+            b"\r\n--------------alt9ZkP--\r\n\r\n"
+            b"--------------mx0B1vQ2\r\nContent-Type: application/pdf; name=\"d.pdf\"\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n" + b64_lines(b"%PDF-1.4 " * 40) +
+            b"\r\n--------------mx0B1vQ2--\r\n")
+    flow = smtp_flow(ctx, 2525, [b"EHLO rh-01.example.net\r\n",
+                                 b"MAIL FROM:<rh@example.net>\r\n",
+                                 b"RCPT TO:<drop@example.org>\r\n"], msg3)
+    for _ in ("text/plain", "text/html"):
+        ctx.expect(flow, True, "fr_ssn", nir, "smtp", "body")
 
 
 @scenario

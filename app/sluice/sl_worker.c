@@ -838,6 +838,7 @@ sl_worker_create(const struct sl_worker_params *p, char *err, size_t errlen)
 	    .max_inflate = c->http_inflate,
 	    .max_zstd = c->http_zstd,
 	    .max_br = c->http_br,
+	    .max_mime = c->http_mime,
 	    .max_line = c->http_max_line,
 	    .max_headers = c->http_max_headers,
 	    .max_body_out = c->http_max_body,

@@ -26,7 +26,7 @@ static const char *const known_reassembly[] = {"max_bytes_per_flow", "max_bytes_
 					       "segments", "on_cap", NULL};
 static const char *const known_inspection[] = {"depth", "udp", NULL};
 static const char *const known_http[] = {
-    "max_flows",   "inflate_states", "zstd_states", "brotli_states",	"max_line",
+    "max_flows",   "inflate_states", "zstd_states", "brotli_states",	"mime_states", "max_line",
     "max_headers", "max_body",	     "max_ratio",   "on_uninspectable", NULL};
 static const char *const known_port[] = {"name", "dev", "role", "peer", "inject", NULL};
 static const char *const known_sensor[] = {"name",	"category", "severity", "signature_id",
@@ -661,6 +661,7 @@ set_defaults(struct sl_conf *c)
 	c->http_inflate = 64;
 	c->http_zstd = 4;
 	c->http_br = 2;
+	c->http_mime = 256;
 	c->http_max_line = 8192;
 	c->http_max_headers = 128;
 	c->http_max_body = 64 << 20;
@@ -762,6 +763,7 @@ sl_conf_load(struct sl_conf *c, const char *path, char *const *sets, unsigned n_
 	    get_u32(g, "inflate_states", 0, 1 << 16, &c->http_inflate, err, errlen) ||
 	    get_u32(g, "zstd_states", 0, 1024, &c->http_zstd, err, errlen) ||
 	    get_u32(g, "brotli_states", 0, 1024, &c->http_br, err, errlen) ||
+	    get_u32(g, "mime_states", 0, 65535, &c->http_mime, err, errlen) ||
 	    get_u32(g, "max_line", 64, 1 << 20, &c->http_max_line, err, errlen) ||
 	    get_u32(g, "max_headers", 1, 1 << 16, &c->http_max_headers, err, errlen) ||
 	    get_u64(g, "max_body", 0, 1ull << 40, &c->http_max_body, err, errlen) ||

@@ -66,6 +66,7 @@ struct sl_conf {
 	uint32_t http_inflate;	   /* decompression states per worker */
 	uint32_t http_zstd;	   /* zstd decoders per worker (8 MiB windows) */
 	uint32_t http_br;	   /* brotli decoders per worker (20 MiB arenas) */
+	uint32_t http_mime;	   /* nested multipart stacks per worker */
 	uint32_t http_max_line;	   /* bytes per request/status/header line */
 	uint32_t http_max_headers; /* header lines per message */
 	uint64_t http_max_body;	   /* decoded bytes per compressed body; 0 = no cap */

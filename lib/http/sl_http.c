@@ -103,6 +103,24 @@ enum mp_state {
 	MP_PH_END_CR,
 	MP_EPILOGUE,
 };
+/* d->ph_ct: what the part headers read so far say about a nested multipart */
+enum part_ct {
+	PCT_NONE = 0,
+	PCT_KEEP,   /* a Content-Type: multipart/... line (and its continuations) goes to ct */
+	PCT_NESTED, /* the part is multipart: its boundary is the stack's next level */
+	PCT_LOST,   /* the part is multipart, but no level is left to follow it */
+};
+
+#define SL_HTTP_MIME_CT 256 /* a part's multipart Content-Type value kept to find its boundary */
+
+/* The boundaries of the multipart levels inside a body's own (level j > 0 in b[j - 1]), and the
+ * Content-Type value of the part being read that may open the next one. */
+struct mime_stack {
+	uint8_t blen[SL_HTTP_MIME_DEPTH];
+	char b[SL_HTTP_MIME_DEPTH][SL_HTTP_BOUNDARY_MAX];
+	uint16_t ct_len; /* SL_HTTP_MIME_CT + 1: the value was longer than ct */
+	char ct[SL_HTTP_MIME_CT];
+};
 
 /* d->flags */
 #define F_HAS_CL    0x01
@@ -129,7 +147,7 @@ enum ws_msg {
 };
 
 /* The decoders of one kind that are free: a stack of their indexes. */
-enum dec_kind { DK_INFLATE = 0, DK_ZSTD, DK_BR, DK_COUNT };
+enum dec_kind { DK_INFLATE = 0, DK_ZSTD, DK_BR, DK_MIME, DK_COUNT };
 struct free_list {
 	uint32_t *idx;
 	uint32_t n, max;
@@ -145,6 +163,7 @@ struct sl_http_pool {
 	/* brotli: max_br decoders, each allocating only from its own arena (br_alloc) */
 	struct br_slot *br;
 	uint8_t *br_mem;
+	struct mime_stack *mime; /* max_mime stacks */
 	uint8_t out[SL_HTTP_MAX_LAYERS][SL_HTTP_OUT_BUF];
 };
 
@@ -455,6 +474,12 @@ sl_http_pool_create(const struct sl_http_params *p)
 			pool->br[i].a.size = SL_HTTP_BR_ARENA;
 		}
 	}
+	if (p->max_mime) {
+		pool->mime = calloc(p->max_mime, sizeof(*pool->mime));
+		if (pool->mime == NULL || p->max_mime > UINT16_MAX ||
+		    free_list_init(&pool->free[DK_MIME], p->max_mime))
+			goto fail_free;
+	}
 	return pool;
 
 fail_free:
@@ -473,6 +498,7 @@ sl_http_pool_free(struct sl_http_pool *pool)
 	free(pool->zstd);
 	unmap_lazy(pool->zstd_mem, zstd_workspace() * pool->p.max_zstd);
 	free(pool->br);
+	free(pool->mime);
 	unmap_lazy(pool->br_mem, SL_HTTP_BR_ARENA * pool->p.max_br);
 	free(pool);
 }
@@ -515,12 +541,21 @@ slot_put(struct sl_http_pool *pool, struct sl_http_layer *l)
 	l->slot = 0;
 }
 
+/* Gives back what a body holds from the pool: its coding layers' decoders, its MIME stack. */
 static void
-layers_release(struct sl_http_pool *pool, struct sl_http_dir *d)
+body_release(struct sl_http_pool *pool, struct sl_http_dir *d)
 {
 	for (unsigned i = 0; i < SL_HTTP_MAX_LAYERS; i++)
 		slot_put(pool, &d->layer[i]);
 	d->n_layers = 0;
+	if (d->mime) {
+		struct free_list *f = &pool->free[DK_MIME];
+
+		f->idx[f->n++] = d->mime - 1u;
+		d->mime = 0;
+	}
+	d->mp_depth = 0;
+	d->ph_ct = PCT_NONE;
 }
 
 /* ---- output ---- */
@@ -627,10 +662,26 @@ pct_flush(struct run *r, enum sl_scan_context c)
 
 /* ---- multipart ---- */
 
-static uint8_t
-delim_at(const struct sl_http_dir *d, unsigned k)
+static struct mime_stack *
+mime_of(const struct run *r)
 {
-	return k < 4 ? (uint8_t) "\r\n--"[k] : (uint8_t)d->boundary[k - 4];
+	return &r->pool->mime[r->d->mime - 1u];
+}
+
+/* Length of level j's delimiter, "\r\n--" and its boundary (level 0: the body's own). */
+static unsigned
+delim_len(const struct run *r, unsigned j)
+{
+	return 4u + (j == 0 ? r->d->boundary_len : mime_of(r)->blen[j - 1]);
+}
+
+/* Byte k of level j's delimiter. */
+static uint8_t
+delim_at(const struct run *r, unsigned j, unsigned k)
+{
+	if (k < 4)
+		return (uint8_t) "\r\n--"[k];
+	return (uint8_t)(j == 0 ? r->d->boundary[k - 4] : mime_of(r)->b[j - 1][k - 4]);
 }
 
 /* a[0..alen) equals the lowercase string b, ASCII case folded (no locale: a header name is
@@ -875,14 +926,125 @@ mp_content_end(struct run *r)
 	d->cte_n = 0;
 }
 
-/* A part header line ended: Content-Transfer-Encoding base64 or quoted-printable makes the
- * part's content decoded. The line was kept in d->ph (its first bytes, all this needs). */
-static void
-mp_header_line(struct sl_http_dir *d)
+/* Whether a Content-Type value whose media type is v[0..mt) is multipart: form-data uploads;
+ * mixed, alternative, related... in mail; any subtype has the same delimited parts (RFC 2046
+ * 5.1). */
+static int
+is_multipart(const char *v, size_t mt)
 {
+	return mt > 10 && strncasecmp(v, "multipart/", 10) == 0;
+}
+
+/* The boundary parameter of a multipart Content-Type value v[0..n) whose media type ends at mt
+ * (quoted or a token). Returns its length with *bp set, or 0 if there is none that RFC 2046
+ * allows (1 to 70 bytes, no CR or LF). */
+static size_t
+ctype_boundary(const char *v, size_t n, size_t mt, const char **bp)
+{
+	const char *b = NULL;
+	size_t blen = 0;
+
+	for (size_t i = mt; i + 9 <= n; i++) {
+		if (strncasecmp(v + i, "boundary=", 9) == 0 &&
+		    (v[i - 1] == ';' || v[i - 1] == ' ' || v[i - 1] == '\t')) {
+			b = v + i + 9;
+			blen = n - (i + 9);
+			break;
+		}
+	}
+	if (b && blen && b[0] == '"') {
+		const char *q = memchr(b + 1, '"', blen - 1);
+
+		blen = q ? (size_t)(q - b - 1) : 0;
+		b++;
+	} else if (b) {
+		size_t k = 0;
+
+		while (k < blen && b[k] != ';' && b[k] != ' ' && b[k] != '\t')
+			k++;
+		blen = k;
+	}
+	if (b == NULL || blen == 0 || blen > SL_HTTP_BOUNDARY_MAX || memchr(b, '\r', blen) ||
+	    memchr(b, '\n', blen))
+		return 0;
+	*bp = b;
+	return blen;
+}
+
+/* The part header line kept in ph (its first bytes) may be "Content-Type: multipart/...": then
+ * its value goes to the MIME stack's ct from here on, continuation lines included, to find the
+ * boundary of a nested level (ct_end). Takes the stack on the first such line of the body. */
+static void
+ct_begin(struct run *r)
+{
+	struct sl_http_dir *d = r->d;
+	const char *p = d->ph;
+	size_t n = d->ph_len, colon = 0, v, mt;
+	struct mime_stack *ms;
+
+	while (colon < n && p[colon] != ':')
+		colon++;
+	for (mt = colon; mt > 0 && (p[mt - 1] == ' ' || p[mt - 1] == '\t'); mt--)
+		;
+	if (colon == n || !ieq(p, mt, "content-type"))
+		return;
+	for (v = colon + 1; v < n && (p[v] == ' ' || p[v] == '\t'); v++)
+		;
+	for (mt = v; mt < n && p[mt] != ';' && p[mt] != ' ' && p[mt] != '\t'; mt++)
+		;
+	if (!is_multipart(p + v, mt - v))
+		return;
+	if (d->mime == 0 && d->mp_depth < SL_HTTP_MIME_DEPTH) {
+		struct free_list *f = &r->pool->free[DK_MIME];
+
+		d->mime = f->n ? (uint16_t)(f->idx[--f->n] + 1) : 0;
+	}
+	if (d->mime == 0 || d->mp_depth >= SL_HTTP_MIME_DEPTH) {
+		d->ph_ct = PCT_LOST;
+		return;
+	}
+	ms = mime_of(r);
+	ms->ct_len = (uint16_t)(n - v);
+	memcpy(ms->ct, p + v, n - v);
+	d->ph_ct = PCT_KEEP;
+}
+
+/* The multipart Content-Type value kept in ct is complete: its boundary becomes the next
+ * level's (PCT_NESTED), unless it has none. */
+static void
+ct_end(struct run *r)
+{
+	struct sl_http_dir *d = r->d;
+	struct mime_stack *ms = mime_of(r);
+	const char *b = NULL;
+	size_t n = ms->ct_len, mt = 0, blen = 0;
+
+	while (mt < n && ms->ct[mt] != ';' && ms->ct[mt] != ' ' && ms->ct[mt] != '\t')
+		mt++;
+	if (n <= SL_HTTP_MIME_CT)
+		blen = ctype_boundary(ms->ct, n, mt, &b);
+	if (blen == 0) {
+		d->ph_ct = PCT_NONE;
+		anomaly(r, SL_HTTP_AN_MULTIPART_NO_BOUNDARY); /* its content goes as sent */
+		return;
+	}
+	memcpy(ms->b[d->mp_depth], b, blen);
+	ms->blen[d->mp_depth] = (uint8_t)blen;
+	d->ph_ct = PCT_NESTED;
+}
+
+/* A part header line ended: Content-Transfer-Encoding base64 or quoted-printable makes the
+ * part's content decoded; Content-Type multipart may make it a nested level. The line was kept
+ * in d->ph (its first bytes, all this needs). */
+static void
+mp_header_line(struct run *r)
+{
+	struct sl_http_dir *d = r->d;
 	const char *p = d->ph;
 	size_t n = d->ph_len, colon = 0, v, e;
 
+	if (d->ph_ct != PCT_KEEP && n && p[0] != '\0')
+		ct_begin(r);
 	d->ph_len = 0;
 	while (colon < n && p[colon] != ':')
 		colon++;
@@ -900,51 +1062,174 @@ mp_header_line(struct sl_http_dir *d)
 		d->mp_cte = CTE_QP;
 }
 
+/* One more byte of a kept Content-Type value. */
+static void
+ct_byte(struct run *r, uint8_t c)
+{
+	struct mime_stack *ms = mime_of(r);
+
+	if (ms->ct_len < SL_HTTP_MIME_CT)
+		ms->ct[ms->ct_len++] = (char)c;
+	else
+		ms->ct_len = SL_HTTP_MIME_CT + 1;
+}
+
+/* A byte of a part header line: scanned, kept in ph while it fits, and in ct while a multipart
+ * Content-Type is kept (its first line from where ph overflows, then its continuation lines). */
 static void
 mp_ph_byte(struct run *r, uint8_t c)
 {
 	struct sl_http_dir *d = r->d;
 
 	emit_byte(r, SL_SCAN_CTX_HEADER, c);
-	if (d->ph_len < sizeof(d->ph))
+	if (d->ph_ct == PCT_KEEP)
+		ct_byte(r, c);
+	if (d->ph_len < sizeof(d->ph)) {
 		d->ph[d->ph_len++] = (char)c;
-	else
-		d->ph[0] = '\0'; /* longer than any line looked for */
+		return;
+	}
+	if (d->ph[0] != '\0' && d->ph_ct != PCT_KEEP) {
+		ct_begin(r); /* a Content-Type longer than ph: its value is kept from here */
+		if (d->ph_ct == PCT_KEEP)
+			ct_byte(r, c);
+	}
+	d->ph[0] = '\0'; /* longer than any other line looked for */
 }
 
-/* A whole delimiter was read: the part before it ends, and the body goes on in state `next`
- * (the next part's headers, or the epilogue). */
+/* The part headers ended (empty line): the part's content follows, a nested multipart body if
+ * its Content-Type said so and it is sent as it is (RFC 2046 allows no other encoding). */
 static void
-mp_delimited(struct run *r, enum mp_state next)
+mp_part_begin(struct run *r)
 {
+	struct sl_http_dir *d = r->d;
+
+	if (d->ph_ct == PCT_KEEP)
+		ct_end(r);
+	unit_end(r, SL_SCAN_CTX_HEADER);
+	d->mp_state = MP_CONTENT;
+	if (d->ph_ct == PCT_NESTED && d->mp_cte == CTE_NONE) {
+		d->mp_depth++;
+		d->mp_match = 2; /* its first delimiter may come at once, without its CRLF */
+		d->mp_virtual = 1;
+	} else if (d->ph_ct == PCT_LOST && d->mp_cte == CTE_NONE) {
+		anomaly(r, SL_HTTP_AN_MIME_NOT_DECODED); /* its parts go as sent */
+	}
+	d->ph_ct = PCT_NONE;
+}
+
+/* A whole delimiter of level mp_hit was read, a close delimiter if `close`: the part before it
+ * ends, with the levels inside mp_hit (left unclosed), and the body goes on with the next part's
+ * headers, the enclosing part's content after a nested close, or the body's epilogue. */
+static void
+mp_delimited(struct run *r, int close)
+{
+	struct sl_http_dir *d = r->d;
+	unsigned hit = d->mp_hit;
+
 	mp_content_end(r);
 	unit_end(r, SL_SCAN_CTX_BODY);
-	r->d->mp_virtual = r->d->mp_match = 0;
-	r->d->ph_len = 0;
-	r->d->mp_state = next;
+	if (hit < d->mp_depth)
+		anomaly(r, SL_HTTP_AN_MIME_UNCLOSED);
+	d->mp_virtual = d->mp_match = 0;
+	d->ph_len = 0;
+	d->ph_ct = PCT_NONE;
+	d->mp_depth = (uint8_t)hit;
+	if (!close) {
+		d->mp_state = MP_PH_START;
+	} else if (hit == 0) {
+		d->mp_state = MP_EPILOGUE;
+	} else {
+		d->mp_depth = (uint8_t)(hit - 1);
+		d->mp_state = MP_CONTENT;
+	}
 }
 
-/* Emits the part of the delimiter matched so far as content: it was not a delimiter. The
- * leading CRLF is virtual (not in the input) before the first delimiter of the body. */
+/* Emits the first `upto` bytes of level j's delimiter as content: they were not a delimiter.
+ * The leading CRLF is virtual (not in the input) before the first delimiter of a body or
+ * level. */
 static void
-mp_unmatch(struct run *r, unsigned upto)
+mp_unmatch(struct run *r, unsigned j, unsigned upto)
 {
 	struct sl_http_dir *d = r->d;
 
 	for (unsigned k = d->mp_virtual ? 2 : 0; k < upto; k++)
-		mp_content_byte(r, delim_at(d, k));
+		mp_content_byte(r, delim_at(r, j, k));
 	d->mp_virtual = 0;
 	d->mp_match = 0;
 }
 
-/* Multipart stage: delimiter "\r\n--boundary" found by a streaming match. The boundary cannot
- * hold CR (checked when parsed), so on a mismatch the only possible restart is a CR at the
- * current byte, and the held prefix is the delimiter itself: no buffer is needed. */
+/* The bytes held in mp_match, the delimiter of a level still in mp_cand, are content. */
+static void
+mp_unmatch_held(struct run *r)
+{
+	unsigned cand = r->d->mp_cand;
+
+	mp_unmatch(r, cand ? (unsigned)__builtin_ctz(cand) : 0, r->d->mp_match);
+}
+
+/* Takes c as byte mp_match of a delimiter: returns 1 if it still is one of an open level's, 0
+ * if it is none. When it is one whole the state is MP_AFTER, with that level in mp_hit: the
+ * shortest boundary first (RFC 2046 5.1.1 forbids one that starts another), the innermost
+ * between equal ones; longer ones stay in mp_cand in case what follows ends it not. */
+static int
+mp_advance(struct run *r, uint8_t c)
+{
+	struct sl_http_dir *d = r->d;
+	unsigned k = d->mp_match, cand = 0;
+
+	if (k < 4) {
+		if (c != delim_at(r, 0, k))
+			return 0;
+		d->mp_match++;
+		d->mp_cand = (uint8_t)((2u << d->mp_depth) - 1); /* every open level */
+		return 1;
+	}
+	for (unsigned j = 0; j <= d->mp_depth; j++)
+		if ((d->mp_cand >> j & 1) && k < delim_len(r, j) && delim_at(r, j, k) == c)
+			cand |= 1u << j;
+	if (cand == 0)
+		return 0;
+	d->mp_cand = (uint8_t)cand;
+	d->mp_match++;
+	for (unsigned j = d->mp_depth + 1; j-- > 0;) {
+		if ((cand >> j & 1) && delim_len(r, j) == k + 1) {
+			d->mp_hit = (uint8_t)j;
+			d->mp_pad = 0;
+			d->mp_state = MP_AFTER;
+			break;
+		}
+	}
+	return 1;
+}
+
+/* What followed the whole delimiter of level mp_hit (its padding, then a '-' if `dash`) does
+ * not end a delimiter line. A longer boundary of another level may still match (nothing but the
+ * '-' read after it): matching goes on. Otherwise all that was held is content; padding is
+ * given back as spaces (a tab among it becomes one, which no sensor tells apart). */
+static void
+mp_not_delimiter(struct run *r, int dash)
+{
+	struct sl_http_dir *d = r->d;
+	unsigned hit = d->mp_hit;
+
+	d->mp_state = MP_CONTENT;
+	d->mp_cand &= (uint8_t) ~(1u << hit);
+	if (d->mp_cand && d->mp_pad == 0 && (!dash || mp_advance(r, '-')))
+		return;
+	mp_unmatch(r, hit, delim_len(r, hit));
+	for (; d->mp_pad; d->mp_pad--)
+		mp_content_byte(r, ' ');
+	if (dash)
+		mp_content_byte(r, '-');
+}
+
+/* Multipart stage: delimiters "\r\n--boundary" of every open level found by a streaming match.
+ * A boundary cannot hold CR (checked when parsed), so on a mismatch the only possible restart is
+ * a CR at the current byte, and the held prefix is a delimiter's: no buffer is needed. */
 static void
 mp_stage(struct run *r, const uint8_t *p, size_t n)
 {
 	struct sl_http_dir *d = r->d;
-	unsigned dlen = 4u + d->boundary_len;
 	size_t i = 0;
 
 	while (i < n && !d->body_stop) {
@@ -966,54 +1251,52 @@ mp_stage(struct run *r, const uint8_t *p, size_t n)
 					return;
 				c = p[i];
 			}
-			if (c == delim_at(d, d->mp_match)) {
-				if (++d->mp_match == dlen)
-					d->mp_state = MP_AFTER;
+			if (mp_advance(r, c)) {
 				i++;
 				continue;
 			}
-			mp_unmatch(r, d->mp_match);
+			mp_unmatch_held(r);
 			continue; /* same byte, from a fresh match */
 		case MP_AFTER:
-			if (c == '-') {
+			if (c == '-' && d->mp_pad == 0) {
 				d->mp_state = MP_DASH;
 			} else if (c == '\r') {
 				d->mp_state = MP_AFTER_CR;
 			} else if (c == '\n') {
-				mp_delimited(r, MP_PH_START);
-			} else if (c != ' ' && c != '\t') {
-				mp_unmatch(r, dlen);
-				d->mp_state = MP_CONTENT;
+				mp_delimited(r, 0);
+			} else if ((c == ' ' || c == '\t') && d->mp_pad < UINT8_MAX) {
+				d->mp_pad++;
+			} else {
+				mp_not_delimiter(r, 0);
 				continue;
 			}
 			i++;
 			continue;
 		case MP_DASH:
 			if (c == '-') {
-				mp_delimited(r, MP_EPILOGUE);
+				mp_delimited(r, 1);
 				i++;
 				continue;
 			}
-			mp_unmatch(r, dlen);
-			mp_content_byte(r, '-');
-			d->mp_state = MP_CONTENT;
+			mp_not_delimiter(r, 1);
 			continue;
 		case MP_AFTER_CR:
 			if (c == '\n') {
-				mp_delimited(r, MP_PH_START);
+				mp_delimited(r, 0);
 				i++;
 				continue;
 			}
-			mp_unmatch(r, dlen);
-			d->mp_match = 1; /* the CR may start a delimiter */
-			d->mp_state = MP_CONTENT;
+			d->mp_cand = 0; /* no boundary holds a CR */
+			mp_not_delimiter(r, 0);
+			d->mp_match = 1; /* the CR, held: it may start a delimiter */
 			continue;
 		case MP_PH_START:
+			if (d->ph_ct == PCT_KEEP && c != ' ' && c != '\t')
+				ct_end(r); /* not folded onto this line */
 			if (c == '\r') {
 				d->mp_state = MP_PH_END_CR;
 			} else if (c == '\n') {
-				unit_end(r, SL_SCAN_CTX_HEADER);
-				d->mp_state = MP_CONTENT;
+				mp_part_begin(r);
 			} else {
 				mp_ph_byte(r, c);
 				d->mp_state = MP_PH_LINE;
@@ -1025,7 +1308,7 @@ mp_stage(struct run *r, const uint8_t *p, size_t n)
 				d->mp_state = MP_PH_LINE_CR;
 			} else if (c == '\n') {
 				emit_byte(r, SL_SCAN_CTX_HEADER, '\n');
-				mp_header_line(d);
+				mp_header_line(r);
 				d->mp_state = MP_PH_START;
 			} else {
 				mp_ph_byte(r, c);
@@ -1035,7 +1318,7 @@ mp_stage(struct run *r, const uint8_t *p, size_t n)
 		case MP_PH_LINE_CR:
 			if (c == '\n') {
 				emit_byte(r, SL_SCAN_CTX_HEADER, '\n');
-				mp_header_line(d);
+				mp_header_line(r);
 				d->mp_state = MP_PH_START;
 				i++;
 			} else {
@@ -1045,8 +1328,7 @@ mp_stage(struct run *r, const uint8_t *p, size_t n)
 			continue;
 		case MP_PH_END_CR:
 			if (c == '\n') {
-				unit_end(r, SL_SCAN_CTX_HEADER);
-				d->mp_state = MP_CONTENT;
+				mp_part_begin(r);
 				i++;
 			} else {
 				mp_ph_byte(r, '\r');
@@ -1447,12 +1729,12 @@ body_end(struct run *r)
 	if (d->ctype_kind == CT_FORM)
 		pct_flush(r, SL_SCAN_CTX_BODY);
 	if (d->ctype_kind == CT_MULTIPART && d->mp_state == MP_CONTENT && !d->body_stop) {
-		mp_unmatch(r, d->mp_match);
+		mp_unmatch_held(r);
 		mp_content_end(r);
 	}
 	if (d->ctype_kind == CT_IDENTITY && d->mp_cte && !d->body_stop)
 		mp_content_end(r);
-	layers_release(r->pool, d);
+	body_release(r->pool, d);
 	unit_end(r, SL_SCAN_CTX_HEADER);
 	unit_end(r, SL_SCAN_CTX_BODY);
 	d->body_stop = 0;
@@ -1469,7 +1751,7 @@ body_wire(struct run *r, const uint8_t *p, size_t n)
 	d->body_in += n;
 	decode(r, 0, p, n);
 	if (d->body_stop)
-		layers_release(r->pool, d); /* a cap was hit: the rest is skipped */
+		body_release(r->pool, d); /* a cap was hit: the rest is skipped */
 }
 
 /* Switches d to RAW for good: the rejected token's bytes go first, then everything else. */
@@ -1484,7 +1766,7 @@ go_raw(struct run *r, int why)
 		pct_flush(r, SL_SCAN_CTX_URL);
 	if (d->state >= ST_BODY_CL && d->state <= ST_CHUNK_DATA_LF)
 		body_end(r);
-	layers_release(r->pool, d);
+	body_release(r->pool, d);
 	unit_end(r, SL_SCAN_CTX_URL);
 	unit_end(r, SL_SCAN_CTX_HEADER);
 	unit_end(r, SL_SCAN_CTX_BODY);
@@ -1536,7 +1818,7 @@ ws_extension(struct run *r, const char *t, size_t n)
 static void
 ws_begin(struct sl_http_pool *pool, struct sl_http_dir *d, uint8_t deflate)
 {
-	layers_release(pool, d);
+	body_release(pool, d);
 	memset(d->layer, 0, sizeof(d->layer)); /* no phase left from an earlier body */
 	d->state = ST_WS_HDR;
 	d->ws = deflate;
@@ -1605,7 +1887,7 @@ ws_msg_end(struct run *r)
 			decode(r, 0, tail, sizeof(tail));
 		if (d->body_stop) { /* a cap cut the message: its window is lost */
 			d->ws |= WS_BROKEN;
-			layers_release(r->pool, d);
+			body_release(r->pool, d);
 		}
 	}
 	unit_end(r, SL_SCAN_CTX_BODY);
@@ -1866,7 +2148,7 @@ copy_str(char *dst, size_t cap, const char *src, size_t n)
 	dst[n] = 0;
 }
 
-/* Content-Type: form, or multipart with its boundary (quoted or token, RFC 2046 length). */
+/* Content-Type: form, or multipart with its boundary. */
 static void
 parse_ctype(struct run *r, const char *v, size_t n)
 {
@@ -1878,34 +2160,11 @@ parse_ctype(struct run *r, const char *v, size_t n)
 		mt++;
 	if (ieq(v, mt, "application/x-www-form-urlencoded")) {
 		d->ctype_kind = CT_FORM;
-	} else if (mt > 10 && strncasecmp(v, "multipart/", 10) == 0) {
-		/* form-data uploads; mixed, alternative, related... in mail; any subtype has
-		 * the same delimited parts (RFC 2046 5.1) */
+	} else if (is_multipart(v, mt)) {
 		const char *b = NULL;
-		size_t blen = 0;
+		size_t blen = ctype_boundary(v, n, mt, &b);
 
-		for (size_t i = mt; i + 9 <= n; i++) {
-			if (strncasecmp(v + i, "boundary=", 9) == 0 &&
-			    (v[i - 1] == ';' || v[i - 1] == ' ' || v[i - 1] == '\t')) {
-				b = v + i + 9;
-				blen = n - (i + 9);
-				break;
-			}
-		}
-		if (b && blen && b[0] == '"') {
-			const char *q = memchr(b + 1, '"', blen - 1);
-
-			blen = q ? (size_t)(q - b - 1) : 0;
-			b++;
-		} else if (b) {
-			size_t k = 0;
-
-			while (k < blen && b[k] != ';' && b[k] != ' ' && b[k] != '\t')
-				k++;
-			blen = k;
-		}
-		if (b == NULL || blen == 0 || blen > SL_HTTP_BOUNDARY_MAX ||
-		    memchr(b, '\r', blen) || memchr(b, '\n', blen) || (d->flags & F_VAL_TRUNC)) {
+		if (blen == 0 || (d->flags & F_VAL_TRUNC)) {
 			anomaly(r, SL_HTTP_AN_MULTIPART_NO_BOUNDARY);
 			return;
 		}
@@ -2043,6 +2302,8 @@ body_begin(struct run *r)
 	d->mp_match = 2; /* the first delimiter may open the body, without its CRLF */
 	d->mp_virtual = 1;
 	d->mp_cte = d->cte_n = d->ph_len = 0;
+	d->mp_depth = d->mp_cand = 0;
+	d->ph_ct = PCT_NONE;
 	d->pct = 0;
 	if (d->flags & F_ENC_BAD) {
 		anomaly(r, SL_HTTP_AN_UNKNOWN_ENCODING); /* passed on undecoded */
@@ -2062,7 +2323,7 @@ body_begin(struct run *r)
 		l->kind = d->enc[n_enc - 1 - i];
 		slot_get(r->pool, l);
 		if (l->slot == 0) {
-			layers_release(r->pool, d);
+			body_release(r->pool, d);
 			anomaly(r, SL_HTTP_AN_INFLATE_POOL_EMPTY);
 			return;
 		}
@@ -2082,7 +2343,7 @@ body_begin(struct run *r)
 			    !BrotliDecoderSetParameter(
 				bs->dec, BROTLI_DECODER_PARAM_DISABLE_RING_BUFFER_REALLOCATION,
 				1)) {
-				layers_release(r->pool, d);
+				body_release(r->pool, d);
 				anomaly(r, SL_HTTP_AN_INFLATE_POOL_EMPTY);
 				return;
 			}
@@ -3094,7 +3355,7 @@ sl_http_eof(struct sl_http_pool *pool, struct sl_http_conn *c, unsigned dir,
 		go_raw(&r, -1);
 		break;
 	}
-	layers_release(pool, d);
+	body_release(pool, d);
 	unit_end(&r, SL_SCAN_CTX_URL);
 	unit_end(&r, SL_SCAN_CTX_HEADER);
 	unit_end(&r, SL_SCAN_CTX_BODY);
@@ -3106,6 +3367,6 @@ sl_http_eof(struct sl_http_pool *pool, struct sl_http_conn *c, unsigned dir,
 void
 sl_http_conn_release(struct sl_http_pool *pool, struct sl_http_conn *c)
 {
-	layers_release(pool, &c->dir[0]);
-	layers_release(pool, &c->dir[1]);
+	body_release(pool, &c->dir[0]);
+	body_release(pool, &c->dir[1]);
 }

@@ -42,8 +42,14 @@
  * (RFC 6455): payloads unmasked, each data message one BODY unit across its frames, each control
  * frame's payload one RAW unit; permessage-deflate (RFC 7692) messages inflated, the window kept
  * from message to message. Other upgrades are tunnelled: RAW.
- * Not supported: HTTP/2, HTTP/0.9, Content-Encoding compress (reported, passed undecoded),
- * nested multipart. */
+ * A part that is itself multipart (mail's multipart/alternative inside multipart/mixed) is
+ * followed to SL_HTTP_MIME_DEPTH levels below the body's own, its parts decoded alike; the
+ * boundaries of those levels live in a MIME stack taken from the pool (max_mime) only while such
+ * a body is read. A delimiter of any open level ends the parts inside it (an unclosed inner
+ * multipart: http_mime_unclosed); a nesting deeper than that, or no free stack, leaves the part's
+ * content as sent (http_mime_not_decoded). Where one level's boundary is a prefix of another's
+ * the shorter wins, as RFC 2046 5.1.1 requires of the sender.
+ * Not supported: HTTP/2, HTTP/0.9, Content-Encoding compress (reported, passed undecoded). */
 #ifndef SL_HTTP_H
 #define SL_HTTP_H
 
@@ -58,6 +64,7 @@
 #define SL_HTTP_HOST_LEN	64
 #define SL_HTTP_CTYPE_LEN	64
 #define SL_HTTP_BOUNDARY_MAX	70 /* RFC 2046 */
+#define SL_HTTP_MIME_DEPTH	4  /* multipart levels followed inside the body's own */
 #define SL_HTTP_MAX_LAYERS	2  /* content codings decoded per body */
 #define SL_HTTP_PIPELINE	16 /* requests awaiting their response, per connection */
 #define SL_HTTP_DETECT_MIN	16 /* see sl_http_detect */
@@ -88,7 +95,9 @@
 	X(GAP, "http_gap", 1)                                                                      \
 	X(BAD_BASE64, "http_bad_base64", 0)                                                        \
 	X(TRUNCATED, "http_truncated", 0)                                                          \
-	X(WS_BAD_FRAME, "http_ws_bad_frame", 1)
+	X(WS_BAD_FRAME, "http_ws_bad_frame", 1)                                                    \
+	X(MIME_UNCLOSED, "http_mime_unclosed", 0)                                                  \
+	X(MIME_NOT_DECODED, "http_mime_not_decoded", 1)
 
 enum sl_http_anomaly {
 #define SL_X(e, s, u) SL_HTTP_AN_##e,
@@ -119,6 +128,8 @@ struct sl_http_params {
 				* coding, reported and passed undecoded */
 	uint32_t max_br;       /* brotli decoders per worker (each a 20 MiB arena); 0: br is an
 				* unknown coding */
+	uint32_t max_mime;     /* MIME stacks per worker (each ~600 bytes), one per body with a
+				* nested multipart being read; 0: nested parts are left as sent */
 	uint32_t max_line;     /* bytes per start line, header line or chunk-size line */
 	uint32_t max_headers;  /* header (or trailer) lines per message */
 	uint64_t max_body_out; /* decoded bytes per compressed body; 0 = no cap */
@@ -182,6 +193,12 @@ struct sl_http_dir {
 	uint8_t mp_cte;	  /* the current part's Content-Transfer-Encoding (sl_http.c: enum cte) */
 	uint8_t cte_n;	  /* characters its decoder holds: base64 0-3, quoted-printable 0-2 */
 	uint8_t ph_len;	  /* bytes of the current part header line kept in ph */
+	uint8_t mp_depth; /* multipart levels open inside the body's own (0: only its own) */
+	uint8_t mp_cand;  /* levels whose delimiter the bytes held in mp_match may still be */
+	uint8_t mp_hit;	  /* the level whose delimiter was matched whole */
+	uint8_t mp_pad;	  /* blanks read after it (transport padding) */
+	uint8_t ph_ct;	  /* part header: Content-Type being kept (sl_http.c: enum part_ct) */
+	uint16_t mime;	  /* the body's MIME stack in the pool, index + 1; 0: none */
 	uint8_t cte_q[4]; /* base64: their 6-bit values; quoted-printable: '=' and what follows */
 	char ph[64];	  /* the start of the current part header line */
 	uint16_t status;

@@ -82,6 +82,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    .max_inflate = 3,
 	    .max_zstd = 2,
 	    .max_br = 2,
+	    .max_mime = 2,
 	    .max_line = 256,
 	    .max_headers = 16,
 	    .max_body_out = 1 << 20,
@@ -98,6 +99,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p.max_inflate = 1; /* exhaustion path */
 		p.max_zstd = 1;
 		p.max_br = 1;
+		p.max_mime = 1;
 		p.max_line = 24;
 		p.max_ratio = 0;
 		p.max_body_out = 4096;

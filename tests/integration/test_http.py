@@ -189,11 +189,15 @@ def test_websocket_masked_and_deflated():
 
 def test_smtp_attachments():
     """NIRs in a base64 CSV attachment sent by DATA, a card in a base64 message sent in BDAT
-    chunks: reported with app_proto smtp, context body."""
+    chunks, a NIR in the base64 text of a multipart/alternative inside a multipart/mixed:
+    reported with app_proto smtp, context body."""
     run, expected = exact("smtp")
-    assert len(expected) == 2 and all(e["app_proto"] == "smtp" for e in expected)
+    assert len(expected) == 3 and all(e["app_proto"] == "smtp" for e in expected)
+    assert {a["dest_port"] for a in run.alerts} == {25, 587, 2525}
     for a in run.alerts:  # EVE's smtp object, digits masked as in http.url
-        assert a["smtp"] == {"helo": "srv-db-**.example.net", "mail_from": "<ops@example.net>",
+        who = "rh" if a["dest_port"] == 2525 else "ops"
+        helo = "rh-**.example.net" if who == "rh" else "srv-db-**.example.net"
+        assert a["smtp"] == {"helo": helo, "mail_from": f"<{who}@example.net>",
                              "rcpt_to": ["<drop@example.org>"]}, a
 
 

@@ -64,17 +64,19 @@ test_overrides(void)
 {
 	char *sets[] = {
 	    "flow.capacity=1000",    "events.path=\"/tmp/x.json\"", "workers=2",
-	    "inspection.depth=4096", "reassembly.on_cap=bypass",    "sensors.[0].severity=3"};
+	    "inspection.depth=4096", "reassembly.on_cap=bypass",    "sensors.[0].severity=3",
+	    "http.mime_states=7"};
 	const char *path = tmpconf("flow = { capacity = 10; };\n"
 				   "sensors = ( { name = \"a\"; patterns = [\"abc\"]; } );\n");
 
-	CU_ASSERT_EQUAL_FATAL(sl_conf_load(&c, path, sets, 6, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(sl_conf_load(&c, path, sets, 7, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(c.flow_capacity, 1000);
 	CU_ASSERT_STRING_EQUAL(c.events_path, "/tmp/x.json");
 	CU_ASSERT_EQUAL(c.workers, 2);
 	CU_ASSERT_EQUAL(c.inspect_depth, 4096);
 	CU_ASSERT_EQUAL(c.reasm_on_cap, SL_CONF_CAP_BYPASS);
 	CU_ASSERT_EQUAL(c.sensors[0].severity, 3);
+	CU_ASSERT_EQUAL(c.http_mime, 7);
 	sl_conf_free(&c);
 }
 
@@ -101,6 +103,7 @@ test_errors(void)
 	expect_error("http = {\n max_flow = 10;\n};", NULL,
 		     ":2: http: unknown setting 'max_flow' (known: max_flows,");
 	expect_error("", "http.flows=0", "http: unknown setting 'flows'");
+	expect_error("", "http.mime_states=65536", "mime_states");
 	expect_error("events = 3;", NULL, "events must be a group");
 	expect_error("sensors = ( { name = \"a\"; pattern = [\"x\"]; } );", NULL,
 		     "sensor 'a': unknown setting 'pattern'");

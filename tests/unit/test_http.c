@@ -218,6 +218,7 @@ static struct sl_http_params default_params = {
     .max_inflate = 4,
     .max_zstd = 2,
     .max_br = 2,
+    .max_mime = 2,
     .max_line = 1024,
     .max_headers = 32,
     .max_body_out = 1 << 20,
@@ -1223,6 +1224,158 @@ test_multipart_quoted_printable(void)
 	free(t);
 }
 
+/* Mail's usual shape: multipart/alternative and multipart/related inside multipart/mixed, three
+ * levels deep. Every level's parts are decoded (base64, quoted-printable), whatever the
+ * Content-Type line looks like: folded with the boundary on its continuation line, longer than
+ * the bytes kept of other part header lines. A nested level's epilogue is the enclosing part's
+ * content. */
+static void
+test_multipart_nested(void)
+{
+	const char *body = "This is a multi-part message in MIME format.\r\n"
+			   "--outer\r\n"
+			   "Content-Type: multipart/alternative;\r\n"
+			   "\tboundary=\"inner-1\"\r\n"
+			   "\r\n"
+			   "--inner-1\r\n"
+			   "Content-Type: text/plain; charset=utf-8\r\n"
+			   "Content-Transfer-Encoding: base64\r\n"
+			   "\r\n"
+			   "Qm9uam91ciwgbW9uIE5JUiBlc3QgMSA4NSAxMiA3OCAwMDAgMDAxIDEyLg0K\r\n"
+			   "--inner-1\r\n"
+			   "Content-Type: text/html; charset=utf-8\r\n"
+			   "Content-Transfer-Encoding: quoted-printable\r\n"
+			   "\r\n"
+			   "<p class=3D\"x\">card 4111 1111 =\r\n1111 1111</p>\r\n"
+			   "--inner-1--\r\n"
+			   "inner epilogue\r\n"
+			   "--outer\r\n"
+			   "Content-Type: multipart/related; type=\"text/html\"; "
+			   "boundary=\"----=_Part_0_1234567890.1700000000000\"\r\n"
+			   "\r\n"
+			   "------=_Part_0_1234567890.1700000000000\r\n"
+			   "Content-Type: multipart/alternative; boundary=deep\r\n"
+			   "\r\n"
+			   "--deep\r\n"
+			   "Content-Transfer-Encoding: base64\r\n"
+			   "\r\n"
+			   "ZGVlcCA0MTExMTExMTExMTExMTEx\r\n"
+			   "--deep--\r\n"
+			   "\r\n"
+			   "------=_Part_0_1234567890.1700000000000--\r\n"
+			   "--outer\r\n"
+			   "Content-Type: application/octet-stream; name=\"a.txt\"\r\n"
+			   "Content-Transfer-Encoding: base64\r\n"
+			   "\r\n"
+			   "c3NuIDEyMy00NS02Nzg5IGF0dGFjaGVkDQo=\r\n"
+			   "--outer--\r\n";
+	char *t = post_case("multipart_nested", "multipart/mixed; boundary=outer", body);
+
+	EXPECT(t, "\n[body]Bonjour, mon NIR est 1 85 12 78 000 001 12.\\x0d\\x0a\n[/body]");
+	EXPECT(t, "\n[body]<p class=\"x\">card 4111 1111 1111 1111</p>\n[/body]");
+	EXPECT(t, "\n[body]\\x0d\\x0ainner epilogue\n[/body]");
+	EXPECT(t, "\n[body]deep 4111111111111111\n[/body]");
+	EXPECT(t, "\n[body]ssn 123-45-6789 attached\\x0d\\x0a\n[/body]");
+	EXPECT_NOT(t, "!");
+	EXPECT_NOT(t, "Qm9uam91"); /* nothing left undecoded */
+	EXPECT_NOT(t, "ZGVlcC");
+	free(t);
+}
+
+/* Runs a POST with `body` through a pool with `mime` MIME stacks, at every split. */
+static char *
+post_case_mime(const char *name, const char *ctype, const char *body, uint32_t mime)
+{
+	struct sl_http_params p = default_params;
+	struct tcase tc = {.name = name, .params = &p};
+	char *t;
+
+	p.max_mime = mime;
+	buf_printf(&tc.req,
+		   "POST /upload HTTP/1.1\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n%s",
+		   ctype, strlen(body), body);
+	t = check_splits(&tc);
+	tc_free(&tc);
+	return t;
+}
+
+/* Where a nested multipart cannot be followed, nothing is lost: an outer delimiter ends an inner
+ * level left open (reported), a level deeper than SL_HTTP_MIME_DEPTH or one with no stack free
+ * leaves its content as sent (reported, uninspected), and blanks after a boundary that turn out
+ * not to end a delimiter line are content. */
+static void
+test_multipart_nested_limits(void)
+{
+	const char *unclosed = "--o\r\n"
+			       "Content-Type: multipart/alternative; boundary=i\r\n"
+			       "\r\n"
+			       "--i\r\n"
+			       "\r\n"
+			       "left open\r\n"
+			       "--o\r\n"
+			       "Content-Transfer-Encoding: base64\r\n"
+			       "\r\n"
+			       "c3NuIDEyMy00NS02Nzg5IGF0dGFjaGVkDQo=\r\n"
+			       "--o--\r\n";
+	char *t = post_case_mime("nested_unclosed", "multipart/mixed; boundary=o", unclosed, 2);
+
+	EXPECT(t, "\n[body]left open\n[/body]\n!http_mime_unclosed");
+	EXPECT(t, "\n[body]ssn 123-45-6789 attached\\x0d\\x0a\n[/body]");
+	free(t);
+
+	/* six levels below the body's: the fifth is not followed */
+	struct buf deep = {0};
+
+	for (int i = 1; i <= 5; i++)
+		buf_printf(&deep, "--l%d\r\nContent-Type: multipart/mixed; boundary=l%d\r\n\r\n",
+			   i - 1, i);
+	buf_str(&deep,
+		"--l5\r\nContent-Transfer-Encoding: base64\r\n\r\nZGVlcCA0MTExMTExMTExMTExMTEx\r\n"
+		"--l5--\r\n");
+	t = post_case_mime("nested_deep", "multipart/mixed; boundary=l0", (char *)deep.p, 2);
+	EXPECT(t, "!http_mime_not_decoded");
+	EXPECT(t, "\n[body]--l5\\x0d\\x0aContent-Transfer-Encoding: base64\\x0d\\x0a\\x0d\\x0a"
+		  "ZGVlcCA0MTExMTExMTExMTExMTEx");
+	free(t);
+	free(deep.p);
+
+	const char *one = "--o\r\n"
+			  "Content-Type: multipart/alternative; boundary=i\r\n"
+			  "\r\n"
+			  "--i\r\n"
+			  "Content-Transfer-Encoding: base64\r\n"
+			  "\r\n"
+			  "ZGVlcCA0MTExMTExMTExMTExMTEx\r\n"
+			  "--i--\r\n"
+			  "--o--\r\n";
+	t = post_case_mime("nested_no_stack", "multipart/mixed; boundary=o", one, 0);
+	EXPECT(t, "!http_mime_not_decoded");
+	EXPECT(t, "ZGVlcCA0MTExMTExMTExMTExMTEx");
+	free(t);
+	t = post_case_mime("nested_one_stack", "multipart/mixed; boundary=o", one, 1);
+	EXPECT(t, "\n[body]deep 4111111111111111\n[/body]");
+	EXPECT_NOT(t, "!");
+	free(t);
+
+	/* RFC 2046 forbids a boundary that starts another; the shorter wins, and the longer one
+	 * is still found where the shorter does not end a delimiter line */
+	const char *prefix = "--ab\r\n"
+			     "Content-Type: multipart/mixed; boundary=ab-x\r\n"
+			     "\r\n"
+			     "--ab-x\r\n"
+			     "Content-Transfer-Encoding: base64\r\n"
+			     "\r\n"
+			     "ZGVlcCA0MTExMTExMTExMTExMTEx\r\n"
+			     "--ab-x--\r\n"
+			     "--ab  185127800000112\r\n"
+			     "--ab--\r\n";
+	t = post_case_mime("nested_prefix", "multipart/mixed; boundary=ab", prefix, 1);
+	EXPECT(t, "\n[body]deep 4111111111111111\n[/body]");
+	EXPECT(t, "\\x0d\\x0a--ab  185127800000112\n[/body]");
+	EXPECT_NOT(t, "!");
+	free(t);
+}
+
 static void
 test_pipelined(void)
 {
@@ -1611,6 +1764,9 @@ main(void)
 	    {"multipart csv upload", test_multipart},
 	    {"multipart base64 parts decoded", test_multipart_base64},
 	    {"multipart quoted-printable parts decoded", test_multipart_quoted_printable},
+	    {"nested multipart parts decoded", test_multipart_nested},
+	    {"nested multipart: unclosed, too deep, no stack, prefixes",
+	     test_multipart_nested_limits},
 	    {"pipelined with head 204 304 100", test_pipelined},
 	    {"keep-alive three requests", test_keepalive},
 	    {"read until close", test_read_until_close},
