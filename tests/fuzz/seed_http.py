@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Writes seed inputs for fuzz_http into a directory: exchanges the fuzzer would take long to
 build from the dictionary alone (a compressed body per coding, a WebSocket channel with masked,
-fragmented and permessage-deflate frames, an SMTP session with DATA, BDAT and STARTTLS). Format, as fuzz_http.c reads it: a parameter byte,
+fragmented and permessage-deflate frames, an SMTP session with DATA, BDAT and STARTTLS, a
+multipart body nested three levels deep). Format, as fuzz_http.c reads it: a parameter byte,
 then chunks of [header byte: length (1-63) | direction << 6][data].
 
 usage: tests/fuzz/seed_http.py DIR"""
@@ -69,6 +70,14 @@ def main():
     smtp = {"smtp": [(REQ, b"EHLO c\r\nMAIL FROM:<a@b>\r\nDATA\r\n" + mail +
                       b".\r\nBDAT 7\r\nSubject" + b"BDAT 9 LAST\r\n: y\r\n\r\nz" +
                       b"STARTTLS\r\n\x16\x03")]}
+    nested = (b"--o\r\nContent-Type: multipart/alternative;\r\n boundary=\"i\"\r\n\r\n"
+              b"--i\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(text) +
+              b"--i\r\nContent-Type: multipart/related; boundary=i-2\r\n\r\n--i-2\r\n\r\nq\r\n"
+              b"--i--\r\nepilogue\r\n--o  \r\nContent-Transfer-Encoding: quoted-printable\r\n"
+              b"\r\na=3Db\r\n--o--\r\n")
+    seeds["multipart_nested"] = [(REQ, b"POST /u HTTP/1.1\r\nContent-Type: multipart/mixed; "
+                                       b"boundary=o\r\nContent-Length: %d\r\n\r\n"
+                                       % len(nested) + nested)]
     for name, parts in seeds.items():
         with open(os.path.join(out, "seed-" + name), "wb") as f:
             f.write(chunks(parts))
