@@ -49,7 +49,7 @@ struct sl_conf {
 	/* flows */
 	uint32_t flow_capacity;
 	uint32_t tcp_idle_timeout_s;
-	uint32_t udp_idle_timeout_s;
+	uint32_t udp_idle_timeout_s; /* also ICMP flows */
 	uint32_t defrag_datagrams; /* IP datagrams reassembled at once per worker; 0: fragments are
 				    * counted, not reassembled */
 	uint32_t defrag_timeout_s; /* an incomplete datagram is given up after this */
