@@ -1222,7 +1222,7 @@ defragment(struct sl_worker *w, struct rte_mbuf *m)
 		w->st.pkt_errors[e]++;
 	else if (pi.key.proto == 6)
 		v = inspect_tcp(w, d, &pi, dg.overlap_conflicts != 0);
-	else if (pi.payload_len && w->conf->inspect_udp)
+	else if (pi.key.proto == 17 && pi.payload_len && w->conf->inspect_udp)
 		v = inspect_udp(w, d, &pi, dg.overlap_conflicts != 0);
 	rte_pktmbuf_free(d); /* reassembly holds its own reference if it kept the segment */
 	return v;
@@ -1277,10 +1277,12 @@ sl_worker_process(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint8
 		if (pi.key.proto == 6) {
 			w->st.tcp_pkts++;
 			verdict[i] = inspect_tcp(w, m, &pi, 0);
-		} else {
+		} else if (pi.key.proto == 17) {
 			w->st.udp_pkts++;
 			if (pi.payload_len && w->conf->inspect_udp)
 				verdict[i] = inspect_udp(w, m, &pi, 0);
+		} else {
+			w->st.icmp_pkts++; /* an echo message, not inspected yet */
 		}
 	}
 }
