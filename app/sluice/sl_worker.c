@@ -1138,25 +1138,25 @@ prefetch_frame(const struct rte_mbuf *m)
 		rte_prefetch0(d + off);
 }
 
-/* A UDP datagram with a payload (sl_pkt decodes no other protocol). Each datagram is scanned on
- * its own, as a raw stream that ends with it: a value split across datagrams is two messages'
- * worth, not one. A deny drops the datagram and every later one of the flow, both ways, on an
- * inline port; there is no connection to reset, so a mirror port only reports. Out of line: most
- * traffic is TCP, and the frame loop keeps its size. */
+/* A UDP datagram (sl_pkt decodes no other protocol). Each datagram is scanned on its own, as a
+ * raw stream that ends with it: a value split across datagrams is two messages' worth, not one.
+ * A deny drops the datagram and every later one of the flow, both ways, empty ones too, on an
+ * inline port; there is no connection to reset, so a mirror port only reports. Only datagrams
+ * with data open a flow. Out of line: most traffic is TCP, and the frame loop keeps its size. */
 static __rte_noinline uint8_t
 inspect_udp(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *pi,
 	    int frag_conflict)
 {
 	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *) + pi->payload_off;
+	int create = pi->payload_len > 0, created;
 	struct flow_state *fs;
 	struct flow_side *sd;
 	struct sl_flow *f;
-	int created;
 
-	f = sl_flow_lookup(w->flows, &pi->key, w->now_ns, 1, &created);
+	f = sl_flow_lookup(w->flows, &pi->key, w->now_ns, create, &created);
 	if (f == NULL) {
 		w->st.no_flow++;
-		return uninspected(w, m);
+		return create ? uninspected(w, m) : SL_VERDICT_FORWARD;
 	}
 	fs = sl_flow_user(f);
 	if (created)
@@ -1222,7 +1222,7 @@ defragment(struct sl_worker *w, struct rte_mbuf *m)
 		w->st.pkt_errors[e]++;
 	else if (pi.key.proto == 6)
 		v = inspect_tcp(w, d, &pi, dg.overlap_conflicts != 0);
-	else if (pi.key.proto == 17 && pi.payload_len && w->conf->inspect_udp)
+	else if (pi.key.proto == 17 && w->conf->inspect_udp)
 		v = inspect_udp(w, d, &pi, dg.overlap_conflicts != 0);
 	rte_pktmbuf_free(d); /* reassembly holds its own reference if it kept the segment */
 	return v;
@@ -1279,7 +1279,7 @@ sl_worker_process(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint8
 			verdict[i] = inspect_tcp(w, m, &pi, 0);
 		} else if (pi.key.proto == 17) {
 			w->st.udp_pkts++;
-			if (pi.payload_len && w->conf->inspect_udp)
+			if (w->conf->inspect_udp)
 				verdict[i] = inspect_udp(w, m, &pi, 0);
 		} else {
 			w->st.icmp_pkts++; /* an echo message, not inspected yet */

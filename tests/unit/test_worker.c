@@ -499,8 +499,8 @@ test_udp_datagrams_are_scanned(void)
 }
 
 /* A deny on UDP in protect mode: on an inline port the datagram and every later one of the flow,
- * both ways, are dropped, with no reset; on a mirror port, even with an injection port, there
- * is nothing to reset: reported as would_block. */
+ * both ways, empty ones too, are dropped, with no reset; on a mirror port, even with an injection
+ * port, there is nothing to reset: reported as would_block. */
 static void
 test_udp_deny_drops_the_flow(void)
 {
@@ -513,14 +513,17 @@ test_udp_deny_drops_the_flow(void)
 	snprintf(body, sizeof(body), "nir=%s\n", nir);
 	port_enforce[3] = SL_ENFORCE_DROP, port_out[3] = 4;
 	w = worker(&rs);
+	CU_ASSERT_EQUAL(one(w, udp_frame(0, "", 3)), SL_VERDICT_FORWARD); /* opens no flow */
+	CU_ASSERT_EQUAL(stats(w).no_flow, 1);
 	CU_ASSERT_EQUAL(one(w, udp_frame(0, "hello", 3)), SL_VERDICT_FORWARD);
 	CU_ASSERT_EQUAL(one(w, udp_frame(0, body, 3)), SL_VERDICT_DROP);
 	CU_ASSERT_EQUAL(one(w, udp_frame(1, "reply", 3)), SL_VERDICT_DROP);
 	CU_ASSERT_EQUAL(one(w, udp_frame(0, "more", 3)), SL_VERDICT_DROP);
+	CU_ASSERT_EQUAL(one(w, udp_frame(0, "", 3)), SL_VERDICT_DROP); /* empty ones too */
 	CU_ASSERT_EQUAL(sl_worker_injected(w, &inj, &inj_port), 0);
 	struct sl_worker_stats st = stats(w);
 	CU_ASSERT_EQUAL(st.blocked_flows, 1);
-	CU_ASSERT_EQUAL(st.drop_blocked, 3);
+	CU_ASSERT_EQUAL(st.drop_blocked, 4);
 	CU_ASSERT_EQUAL(st.rst_sent, 0);
 	sl_worker_free(w);
 	port_enforce[3] = SL_ENFORCE_NONE;
