@@ -61,6 +61,7 @@ struct sl_conf {
 	/* inspection */
 	uint64_t inspect_depth; /* bytes per flow direction; 0 = unlimited */
 	uint8_t inspect_udp;	/* scan UDP payloads, each datagram on its own */
+	uint8_t inspect_icmp;	/* scan ICMP echo data, each message on its own */
 	/* HTTP */
 	uint32_t http_flows;	   /* HTTP decoding states per worker (others are scanned raw) */
 	uint32_t http_inflate;	   /* decompression states per worker */
