@@ -45,6 +45,13 @@ Scenarios (one flow unless said otherwise; HTTP bodies are JSON with "nir": "<va
                       order; IPv6 HTTP POST with a NIR (Fragment header), 32-byte fragments, one
                       sent twice; IPv4 HTTP POST with a NIR in VLAN 100, 48-byte fragments; a
                       raw text flow (port 7070) in 40-byte fragments, no value.
+    icmp              ping tunnels (ICMP echo): an IPv4 session whose requests carry a NIR and a
+                      card and one of whose replies carries a grouped NIR; an IPv6 session sent
+                      as `ping -6 -p` with a NIR and a space as pattern (two copies a message,
+                      echoed by the replies: count 6 each way); a 3 KB echo request in IP
+                      fragments in VLAN 100, the NIR across the cut, no reply; clean pings
+                      (Linux's default data, near misses, a NIR cut across two requests) and a
+                      port unreachable quoting a datagram with a NIR: no event.
     negatives         HTTP and raw flows full of near-misses (NIR with a wrong key, card failing
                       Luhn, SSN area 000, valid NIR inside a longer digit run, bad IBAN, prices,
                       timestamps, phone numbers, UUIDs): no event expected.
@@ -104,11 +111,13 @@ Scenarios (one flow unless said otherwise; HTTP bodies are JSON with "nir": "<va
 Expected events file: a JSON list, ONE object per (flow, direction, sensor):
     {"sensor": "fr_ssn" | "us_ssn" | "credit_card" | "iban",
      "src_ip", "src_port", "dest_ip", "dest_port":  sender -> receiver of the matched bytes,
-                                                    as in Suricata EVE alerts,
-     "proto": "TCP",
+                                                    as in Suricata EVE alerts (ICMP: no ports,
+                                                    "icmp_type" of the sender's messages),
+     "proto": "TCP" | "UDP" | "ICMP" | "IPv6-ICMP",
      "direction": "to_server" | "to_client",        relative to the flow initiator
                                                     (midstream: the first packet's sender),
-     "app_proto": "http" | "failed",                failed = raw stream, not HTTP (Suricata)
+     "app_proto": "http" | "failed",                failed = raw stream, not HTTP (Suricata);
+                                                    absent for ICMP
      "context": "url" | "header" | "body" | "raw",
      "count": N,                                     occurrences in that flow direction
      "values": [...],                                the values exactly as written on the wire
@@ -128,8 +137,8 @@ are the ones placed on purpose. To see the reversed scenario's request in Wiresh
 
 Addresses: IPv4 198.18.0.0/15 (clients 198.18/16, servers 198.19/16), IPv6 2001:db8::/32,
 locally administered MACs (02:...). Timestamps start at 2026-11-27 12:00:00 UTC. Frames shorter
-than 60 bytes are zero-padded to 60 as a receiving NIC would capture them. IPv4 header, TCP and
-UDP checksums (with the IPv6 pseudo-header) are correct, so the files replay on real links.
+than 60 bytes are zero-padded to 60 as a receiving NIC would capture them. IPv4 header, TCP, UDP
+and ICMP checksums (with the IPv6 pseudo-header) are correct, so the files replay on real links.
 
 The value generators (gen_nir, gen_ssn, gen_card, gen_iban_fr, the near-miss generators and
 the validators) can be imported: `from sluice_gen import gen_nir; gen_nir(random.Random(1))`.
@@ -437,16 +446,39 @@ def udp_datagram(src, dst, sport, dport, payload):
     return hdr[:6] + struct.pack("!H", cs) + payload
 
 
-def udp_frame(src, dst, sport, dport, payload, vlans=(), ip_id=0, frag_size=None):
-    """One frame, or with frag_size (a multiple of 8) the list of IP fragments of the datagram,
-    frag_size bytes of it each."""
-    l4 = udp_datagram(src, dst, sport, dport, payload)
+def ip_frames(src, dst, proto, l4, vlans=(), ip_id=0, frag_size=None):
+    """The frame of the datagram carrying l4 (protocol proto), or with frag_size (a multiple of
+    8) the list of its IP fragments, frag_size bytes of l4 each."""
     eth = eth_header(dst.mac, src.mac, vlans, ETH_IPV6 if src.v6 else ETH_IPV4)
     if frag_size is None:
-        return pad_frame(eth + ip_packet(src, dst, 17, l4, ip_id))
-    return [pad_frame(eth + ip_packet(src, dst, 17, l4[o:o + frag_size], ip_id,
+        return pad_frame(eth + ip_packet(src, dst, proto, l4, ip_id))
+    return [pad_frame(eth + ip_packet(src, dst, proto, l4[o:o + frag_size], ip_id,
                                       frag=(o, o + frag_size < len(l4))))
             for o in range(0, len(l4), frag_size)]
+
+
+def udp_frame(src, dst, sport, dport, payload, vlans=(), ip_id=0, frag_size=None):
+    """One frame, or with frag_size its IP fragments (ip_frames)."""
+    return ip_frames(src, dst, 17, udp_datagram(src, dst, sport, dport, payload), vlans, ip_id,
+                     frag_size)
+
+
+def icmp_message(src, dst, mtype, code, rest, payload):
+    """An ICMP message, ICMPv6 between IPv6 hosts (its checksum covers the pseudo-header): type,
+    code, checksum, the 4 bytes `rest` (echo: identifier and sequence number), payload."""
+    hdr = struct.pack("!BBH", mtype, code, 0) + rest
+    pseudo = pseudo_header(src, dst, 58, len(hdr) + len(payload)) if src.v6 else b""
+    return hdr[:2] + struct.pack("!H", checksum(pseudo, hdr, payload)) + hdr[4:] + payload
+
+
+def ping_data(rng, pattern=None, size=56):
+    """Echo data as Linux's ping writes it: a 16-byte timeval (its high bytes zero), then bytes
+    16, 17, ... (which hold the digits "01234567"), or with -p `pattern` (up to 16 bytes)
+    repeated, up to size bytes."""
+    tv = struct.pack("<qq", EPOCH + rng.randrange(86400), rng.randrange(1000000))
+    if pattern is None:
+        return tv + bytes(range(16, size))
+    return tv + (pattern * size)[:size - 16]
 
 
 class UdpFlow:
@@ -467,6 +499,35 @@ class UdpFlow:
         (a, ap), (b, bp) = (self.c, self.s) if from_client else (self.s, self.c)
         self.ip_id += 1
         return udp_frame(a, b, ap, bp, payload, self.vlans, self.ip_id, frag_size)
+
+
+class PingFlow:
+    """An ICMP echo session (ICMPv6 between IPv6 hosts): requests from the client, replies from
+    the server, one identifier. Its events have no ports but the sender's icmp_type."""
+
+    def __init__(self, client, server, ident, vlans=()):
+        self.c, self.s, self.ident, self.vlans = client, server, ident, vlans
+        self.proto = "IPv6-ICMP" if client.v6 else "ICMP"
+        self.types = (128, 129) if client.v6 else (8, 0)  # request, reply
+        self.seq = self.ip_id = 0
+
+    def endpoints(self, from_client=True):
+        a, b = (self.c, self.s) if from_client else (self.s, self.c)
+        return {"src_ip": a.ip, "dest_ip": b.ip, "icmp_type": self.types[not from_client]}
+
+    def echo(self, payload, from_client=True, frag_size=None):
+        """A request (the next sequence number) or the reply to the last one: its frame, or
+        with frag_size its IP fragments (ip_frames)."""
+        a, b = (self.c, self.s) if from_client else (self.s, self.c)
+        self.seq += from_client
+        self.ip_id += 1
+        msg = icmp_message(a, b, self.types[not from_client], 0,
+                           struct.pack("!HH", self.ident, self.seq & 0xFFFF), payload)
+        return ip_frames(a, b, 58 if a.v6 else 1, msg, self.vlans, self.ip_id, frag_size)
+
+    def exchange(self, payload, reply=None):
+        """A request and its reply, which echoes the request's data unless given its own."""
+        return [self.echo(payload), self.echo(payload if reply is None else reply, False)]
 
 
 class PcapWriter:
@@ -818,12 +879,22 @@ class Context:
         flow.no = len(self.tuples)
         return flow
 
+    def new_ping(self, v6=False, vlans=()):
+        """A new PingFlow, from a new client host, with a random identifier."""
+        client = self.client_host(v6)
+        server = self.rng.choice(self.servers6 if v6 else self.servers4)
+        flow = PingFlow(client, server, self.rng.getrandbits(16), vlans)
+        self.tuples.add((client.ip, flow.ident, server.ip, "echo"))
+        flow.no = len(self.tuples)
+        return flow
+
     def expect(self, flow, to_server, sensor, value, app_proto, context, http=None,
                evasion=False, wire=None):
-        """Records one planted value. http: the event's expected http object (raw url, before
-        masking); evasion: the value only has to be reported, by its sensor in any context or
-        by an "uninspectable" alert on the flow; wire: the value as written on the wire when
-        that differs from `value` (percent-encoded...), kept in "wire_values"."""
+        """Records one planted value. app_proto None: the event has none (ICMP). http: the
+        event's expected http object (raw url, before masking); evasion: the value only has to
+        be reported, by its sensor in any context or by an "uninspectable" alert on the flow;
+        wire: the value as written on the wire when that differs from `value` (percent-encoded
+        ...), kept in "wire_values"."""
         direction = "to_server" if to_server else "to_client"
         key = (flow.no, direction, sensor)
         ev = self.events.get(key)
@@ -832,6 +903,8 @@ class Context:
                   "proto": getattr(flow, "proto", "TCP"),
                   "direction": direction, "app_proto": app_proto, "context": context,
                   "count": 0, "values": [], "flow": flow.endpoints(True)}
+            if app_proto is None:
+                del ev["app_proto"]
             if http is not None:
                 ev["http"] = http
             if evasion:
@@ -1086,6 +1159,63 @@ def sc_udp(ctx):
               flow.datagram(cut[7:].encode() + b" end")], 100)
     # 5. DNS noise.
     ctx.emit(dns_exchange(ctx, 1), 30)
+
+
+@scenario
+def sc_icmp(ctx):
+    """Ping tunnels: values in ICMP echo requests and replies, IPv4, IPv6, IP fragments.
+
+    Clean pings, a value cut across two messages and an ICMP error quoting a value raise
+    nothing."""
+    rng, fill = ctx.rng, ctx.filler
+    # 1. An IPv4 tunnel (ptunnel-like framing): requests carry a NIR and a card, the server's
+    #    replies carry tasking, one of them a grouped NIR (to_client).
+    flow = ctx.new_ping()
+    nir, card, nir_back = gen_nir(rng), gen_card(rng), nir_grouped(gen_nir(rng))
+    frames = flow.exchange(b"PT\x00\x01" + fill.binary(60), b"PT\x00\x02" + fill.binary(20))
+    frames += flow.exchange(b"PT\x00\x03 rec=" + nir.encode() + b";" + fill.binary(40),
+                            b"PT\x00\x04 ack")
+    frames += flow.exchange(b"PT\x00\x03 pan=" + card.encode() + b";",
+                            b"PT\x00\x05 task nir=" + nir_back.encode() + b"\n")
+    ctx.emit(frames, 300)
+    ctx.expect(flow, True, "fr_ssn", nir, None, "raw")
+    ctx.expect(flow, True, "credit_card", card, None, "raw")
+    ctx.expect(flow, False, "fr_ssn", nir_back, None, "raw")
+    # 2. IPv6, as `ping -6 -p` sends a NIR and a space: the 16-byte pattern repeated after the
+    #    timestamp, two whole copies in 56 bytes; the replies echo it.
+    flow = ctx.new_ping(v6=True)
+    nir6 = gen_nir(rng)
+    frames = []
+    for _ in range(3):
+        data = ping_data(rng, nir6.encode() + b" ")
+        frames += flow.exchange(data)
+        for _ in range(data.count(nir6.encode() + b" ")):
+            ctx.expect(flow, True, "fr_ssn", nir6, None, "raw")
+            ctx.expect(flow, False, "fr_ssn", nir6, None, "raw")
+    ctx.emit(frames, 1000)
+    # 3. VLAN 100: a 3 KB echo request in IP fragments, a fragment boundary through its NIR;
+    #    no reply (the target drops it).
+    flow = ctx.new_ping(vlans=VLAN)
+    nir = gen_nir(rng)
+    big = fill.text_bytes(1460) + b" nir=" + nir.encode() + b" " + fill.text_bytes(1500)
+    ctx.emit(flow.echo(big, frag_size=1480), 100)  # the NIR starts 7 bytes before the cut
+    ctx.expect(flow, True, "fr_ssn", nir, None, "raw")
+    # 4. Clean pings: Linux's default data (with "01234567"), near misses of every sensor (the
+    #    replies echo them), and a NIR cut across two requests: two messages, no value.
+    flow = ctx.new_ping()
+    frames = flow.exchange(ping_data(rng)) + flow.exchange(ping_data(rng))
+    lines = b"".join(record_line(rng, k, v) for k, v in near_misses(rng))
+    frames += flow.exchange(lines[:1400]) + flow.exchange(lines[1400:2800])
+    cut = gen_nir(rng)
+    frames += flow.exchange(b"part1 id=" + cut[:7].encode())
+    frames += flow.exchange(cut[7:].encode() + b" end")
+    ctx.emit(frames, 1000)
+    # 5. A port unreachable quoting a UDP datagram that held a NIR: not an echo, so counted
+    #    (icmp_other), not scanned. The datagram itself is not in the capture.
+    client, server = ctx.client_host(), ctx.servers4[0]
+    quoted = ip_packet(client, server, 17, udp_datagram(client, server, 40001, 9999,
+                                                        b"nir=" + gen_nir(rng).encode()), 7)
+    ctx.emit([ip_frames(server, client, 1, icmp_message(server, client, 3, 3, bytes(4), quoted))])
 
 
 # --------------------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ struct flow_side {
 	uint8_t http; /* bytes go through the HTTP parser (flow_state.http) */
 	uint8_t smtp; /* ... as an SMTP client's */
 	uint8_t sniffed;
+	uint8_t icmp_type, icmp_code; /* ICMP: of the last echo message this side sent */
 };
 
 /* The HTTP message a side is in, as events report it. */
@@ -297,6 +298,11 @@ event_flow(struct sl_worker *w, const struct sl_flow *f, const struct flow_state
 		  : fs->side[f->client].http || fs->side[!f->client].http ? SL_EVENT_APP_HTTP
 									  : SL_EVENT_APP_RAW;
 	ev->incomplete = fs->incomplete;
+	for (unsigned s = 0; s < 2; s++) { /* rendered for ICMP flows only */
+		ev->icmp_type[s] = fs->side[s].icmp_type;
+		ev->icmp_code[s] = fs->side[s].icmp_code;
+		ev->icmp_sent |= (uint8_t)((f->pkts[s] != 0) << s);
+	}
 	if (fs->http && ev->app == SL_EVENT_APP_HTTP)
 		http_event_fields(fs->http, side, f->client, ev);
 	if (fs->http && ev->app == SL_EVENT_APP_SMTP)
@@ -1154,35 +1160,49 @@ prefetch_frame(const struct rte_mbuf *m)
 		rte_prefetch0(d + off);
 }
 
-/* A UDP datagram with a payload (sl_pkt decodes no other protocol). Each datagram is scanned on
- * its own, as a raw stream that ends with it: a value split across datagrams is two messages'
- * worth, not one. A deny drops the datagram and every later one of the flow, both ways, on an
- * inline port; there is no connection to reset, so a mirror port only reports. Out of line: most
+/* Whether a datagram, UDP or an ICMP echo message (sl_pkt decodes nothing else besides TCP), is
+ * inspected: each protocol as configured. */
+static inline int
+datagram_inspected(const struct sl_worker *w, const struct sl_pkt_info *pi)
+{
+	return pi->key.proto == 17 ? w->conf->inspect_udp : w->conf->inspect_icmp;
+}
+
+/* A UDP datagram or an ICMP echo message, both data of the sender's choosing: each is scanned on
+ * its own, as a raw stream that ends with it, so a value split across datagrams is two messages'
+ * worth, not one. A deny drops the datagram and every later one of the flow, both ways, empty
+ * ones too, on an inline port; there is no connection to reset, so a mirror port only reports.
+ * Only datagrams with data open a flow. The client of a UDP flow is its first sender, of a ping
+ * the side that sends requests (a session may be picked up at a reply). Out of line: most
  * traffic is TCP, and the frame loop keeps its size. */
 static __rte_noinline uint8_t
-inspect_udp(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *pi,
-	    int frag_conflict)
+inspect_datagram(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_info *pi,
+		 int frag_conflict)
 {
 	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *) + pi->payload_off;
+	int create = pi->payload_len > 0, created;
+	int reply = pi->key.proto != 17 && (pi->icmp_type == SL_PKT_ICMP_ECHO_REPLY ||
+					    pi->icmp_type == SL_PKT_ICMPV6_ECHO_REPLY);
 	struct flow_state *fs;
 	struct flow_side *sd;
 	struct sl_flow *f;
-	int created;
 
-	f = sl_flow_lookup(w->flows, &pi->key, w->now_ns, 1, &created);
+	f = sl_flow_lookup(w->flows, &pi->key, w->now_ns, create, &created);
 	if (f == NULL) {
 		w->st.no_flow++;
-		return uninspected(w, m);
+		return create ? uninspected(w, m) : SL_VERDICT_FORWARD;
 	}
 	fs = sl_flow_user(f);
 	if (created)
-		f->client = pi->dir; /* the first sender */
+		f->client = reply ? !pi->dir : pi->dir;
 	f->pkts[pi->dir]++;
 	f->bytes[pi->dir] += rte_pktmbuf_pkt_len(m);
+	sd = &fs->side[pi->dir];
+	sd->icmp_type = pi->icmp_type; /* for events, even of a blocked flow's end */
+	sd->icmp_code = pi->icmp_code;
 	if (unlikely(fs->blocked)) {
 		return drop_blocked(w, fs);
 	}
-	sd = &fs->side[pi->dir];
 	set_current(w, f, pi->dir);
 	w->cur_enforce = w->port_enforce && w->port_enforce[m->port] == SL_ENFORCE_DROP
 			     ? SL_ENFORCE_DROP
@@ -1238,8 +1258,8 @@ defragment(struct sl_worker *w, struct rte_mbuf *m)
 		w->st.pkt_errors[e]++;
 	else if (pi.key.proto == 6)
 		v = inspect_tcp(w, d, &pi, dg.overlap_conflicts != 0);
-	else if (pi.payload_len && w->conf->inspect_udp)
-		v = inspect_udp(w, d, &pi, dg.overlap_conflicts != 0);
+	else if (datagram_inspected(w, &pi))
+		v = inspect_datagram(w, d, &pi, dg.overlap_conflicts != 0);
 	rte_pktmbuf_free(d); /* reassembly holds its own reference if it kept the segment */
 	return v;
 }
@@ -1294,9 +1314,12 @@ sl_worker_process(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint8
 			w->st.tcp_pkts++;
 			verdict[i] = inspect_tcp(w, m, &pi, 0);
 		} else {
-			w->st.udp_pkts++;
-			if (pi.payload_len && w->conf->inspect_udp)
-				verdict[i] = inspect_udp(w, m, &pi, 0);
+			if (pi.key.proto == 17)
+				w->st.udp_pkts++;
+			else
+				w->st.icmp_pkts++; /* an echo message */
+			if (datagram_inspected(w, &pi))
+				verdict[i] = inspect_datagram(w, m, &pi, 0);
 		}
 	}
 }

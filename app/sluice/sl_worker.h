@@ -38,6 +38,7 @@ enum sl_verdict {
 	X(bytes, "bytes")                                                                          \
 	X(tcp_pkts, "tcp_packets")                                                                 \
 	X(udp_pkts, "udp_packets")                                                                 \
+	X(icmp_pkts, "icmp_echo_packets")                                                          \
 	X(payload_bytes, "payload_bytes")                                                          \
 	X(multiseg, "multiseg_uninspected")                                                        \
 	X(no_flow, "packets_without_flow")                                                         \

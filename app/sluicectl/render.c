@@ -447,6 +447,12 @@ str(json_t *o, const char *key)
 	return s ? s : "";
 }
 
+static long long
+num(json_t *o, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(o, key));
+}
+
 void
 sl_cli_render_event(FILE *out, json_t *ev)
 {
@@ -464,12 +470,17 @@ sl_cli_render_event(FILE *out, json_t *ev)
 	}
 	if (!*action)
 		action = str(alert, "action");
-	n = (size_t)snprintf(line, sizeof(line), "%s  %-11s %-12s %s:%lld -> %s:%lld  %s",
-			     str(ev, "timestamp"), action, str(dlp, "sensor"), str(ev, "src_ip"),
-			     (long long)json_integer_value(json_object_get(ev, "src_port")),
-			     str(ev, "dest_ip"),
-			     (long long)json_integer_value(json_object_get(ev, "dest_port")),
-			     *str(ev, "app_proto") ? str(ev, "app_proto") : str(ev, "proto"));
+	if (json_object_get(ev, "src_port"))
+		n = (size_t)snprintf(
+		    line, sizeof(line), "%s  %-11s %-12s %s:%lld -> %s:%lld  %s",
+		    str(ev, "timestamp"), action, str(dlp, "sensor"), str(ev, "src_ip"),
+		    num(ev, "src_port"), str(ev, "dest_ip"), num(ev, "dest_port"),
+		    *str(ev, "app_proto") ? str(ev, "app_proto") : str(ev, "proto"));
+	else /* ICMP: no ports, no app_proto, a type */
+		n = (size_t)snprintf(line, sizeof(line), "%s  %-11s %-12s %s -> %s  %s type %lld",
+				     str(ev, "timestamp"), action, str(dlp, "sensor"),
+				     str(ev, "src_ip"), str(ev, "dest_ip"), str(ev, "proto"),
+				     num(ev, "icmp_type"));
 	if (http && n < sizeof(line))
 		n += (size_t)snprintf(line + n, sizeof(line) - n, " %s %s%s",
 				      str(http, "http_method"), str(http, "hostname"),

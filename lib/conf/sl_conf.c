@@ -24,7 +24,7 @@ static const char *const known_flow[] = {"capacity", "tcp_idle_timeout", "udp_id
 static const char *const known_defrag[] = {"max_datagrams", "timeout", NULL};
 static const char *const known_reassembly[] = {"max_bytes_per_flow", "max_bytes_per_worker",
 					       "segments", "on_cap", NULL};
-static const char *const known_inspection[] = {"depth", "udp", NULL};
+static const char *const known_inspection[] = {"depth", "udp", "icmp", NULL};
 static const char *const known_http[] = {
     "max_flows",   "inflate_states", "zstd_states", "brotli_states",	"mime_states", "max_line",
     "max_headers", "max_body",	     "max_ratio",   "on_uninspectable", NULL};
@@ -668,6 +668,7 @@ set_defaults(struct sl_conf *c)
 	c->http_max_ratio = 200;
 	c->on_uninspectable = SL_CONF_UNINSPECTABLE_ALERT;
 	c->inspect_udp = 1;
+	c->inspect_icmp = 1;
 }
 
 int
@@ -755,7 +756,8 @@ sl_conf_load(struct sl_conf *c, const char *path, char *const *sets, unsigned n_
 	}
 	g = config_lookup(&cfg, "inspection");
 	if (get_u64(g, "depth", 0, UINT64_MAX >> 1, &c->inspect_depth, err, errlen) ||
-	    get_bool(g, "udp", &c->inspect_udp, err, errlen))
+	    get_bool(g, "udp", &c->inspect_udp, err, errlen) ||
+	    get_bool(g, "icmp", &c->inspect_icmp, err, errlen))
 		goto out;
 	g = config_lookup(&cfg, "http");
 	char unin[16] = "alert";

@@ -49,7 +49,7 @@ struct sl_conf {
 	/* flows */
 	uint32_t flow_capacity;
 	uint32_t tcp_idle_timeout_s;
-	uint32_t udp_idle_timeout_s;
+	uint32_t udp_idle_timeout_s; /* also ICMP flows */
 	uint32_t defrag_datagrams; /* IP datagrams reassembled at once per worker; 0: fragments are
 				    * counted, not reassembled */
 	uint32_t defrag_timeout_s; /* an incomplete datagram is given up after this */
@@ -61,6 +61,7 @@ struct sl_conf {
 	/* inspection */
 	uint64_t inspect_depth; /* bytes per flow direction; 0 = unlimited */
 	uint8_t inspect_udp;	/* scan UDP payloads, each datagram on its own */
+	uint8_t inspect_icmp;	/* scan ICMP echo data, each message on its own */
 	/* HTTP */
 	uint32_t http_flows;	   /* HTTP decoding states per worker (others are scanned raw) */
 	uint32_t http_inflate;	   /* decompression states per worker */

@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <rte_common.h>
 #include <rte_errno.h>
 #include <rte_log.h>
 #include <rte_ring.h>
@@ -76,27 +77,68 @@ fmt_ip(const struct sl_flow_key *k, int side, char *out, size_t len)
 	inet_ntop(k->ipver == 6 ? AF_INET6 : AF_INET, k->addr[side], out, (socklen_t)len);
 }
 
-void
-sl_event_community_id(const struct sl_flow_key *k, char *out, size_t outlen)
+static inline int
+is_icmp(uint8_t proto)
 {
-	/* seed(2) src dst proto pad sport dport, with the lower endpoint first: the canonical key
-	 * already orders its sides exactly as Community ID does (address, then port). */
+	return proto == 1 || proto == 58; /* ICMP, ICMPv6 */
+}
+
+/* The type an ICMP type pairs with in Community ID (Zeek's list: requests and their replies,
+ * router solicitation and advertisement, ...), or -1 for a one-way type such as an error. */
+static int
+icmp_counterpart(int v6, uint8_t type)
+{
+	static const uint8_t pairs4[][2] = {{8, 0}, {13, 14}, {15, 16}, {10, 9}, {17, 18}};
+	static const uint8_t pairs6[][2] = {{128, 129}, {130, 131}, {133, 134},
+					    {135, 136}, {139, 140}, {144, 145}};
+	const uint8_t(*p)[2] = v6 ? pairs6 : pairs4;
+	size_t n = v6 ? RTE_DIM(pairs6) : RTE_DIM(pairs4);
+
+	for (size_t i = 0; i < n; i++)
+		if (type == p[i][0] || type == p[i][1])
+			return type == p[i][0] ? p[i][1] : p[i][0];
+	return -1;
+}
+
+void
+sl_event_community_id(const struct sl_flow_key *k, unsigned icmp_side, uint8_t icmp_type,
+		      uint8_t icmp_code, char *out, size_t outlen)
+{
+	/* seed(2) src dst proto pad [sport dport], the lower endpoint first, unless an ICMP type
+	 * has no counterpart: that tuple is one-way and hashed as sent. The canonical key already
+	 * orders its sides as Community ID does (address, then port). */
 	uint8_t buf[2 + 32 + 2 + 4], dig[SHA_DIGEST_LENGTH];
-	unsigned alen = k->ipver == 6 ? 16 : 4, n = 0;
+	unsigned alen = k->ipver == 6 ? 16 : 4, n = 0, first = 0;
+	uint16_t port[2] = {k->port[0], k->port[1]};
+	int ports = k->proto == 6 || k->proto == 17 || k->proto == 132;
 	unsigned char b64[64];
 
+	if (is_icmp(k->proto)) {
+		int peer = icmp_counterpart(k->proto == 58, icmp_type);
+		unsigned s = icmp_side & 1;
+
+		ports = 1;
+		port[s] = icmp_type;
+		port[!s] = peer < 0 ? icmp_code : (uint16_t)peer;
+		if (peer < 0)
+			first = s;
+		else if (!memcmp(k->addr[0], k->addr[1], alen))
+			first = port[0] > port[1];
+	}
 	buf[n++] = 0;
 	buf[n++] = 0;
-	memcpy(buf + n, k->addr[0], alen);
+	memcpy(buf + n, k->addr[first], alen);
 	n += alen;
-	memcpy(buf + n, k->addr[1], alen);
+	memcpy(buf + n, k->addr[!first], alen);
 	n += alen;
 	buf[n++] = k->proto;
 	buf[n++] = 0;
-	buf[n++] = (uint8_t)(k->port[0] >> 8);
-	buf[n++] = (uint8_t)k->port[0];
-	buf[n++] = (uint8_t)(k->port[1] >> 8);
-	buf[n++] = (uint8_t)k->port[1];
+	if (ports) {
+		buf[n++] = (uint8_t)(port[first] >> 8);
+		buf[n++] = (uint8_t)port[first];
+		buf[n++] = (uint8_t)(port[!first] >> 8);
+		buf[n++] = (uint8_t)port[!first];
+	}
 	SHA1(buf, n, dig);
 	EVP_EncodeBlock(b64, dig, SHA_DIGEST_LENGTH);
 	snprintf(out, outlen, "1:%s", (const char *)b64);
@@ -114,17 +156,18 @@ fmt_time(uint64_t ns, char *out, size_t len)
 	snprintf(out, len, "%s.%06llu+0000", base, (unsigned long long)(ns % 1000000000ull) / 1000);
 }
 
+/* As Suricata names them (its names are IANA's keywords). */
 static const char *
 proto_name(uint8_t p)
 {
-	return p == 6 ? "TCP" : p == 17 ? "UDP" : "IP";
+	return p == 6 ? "TCP" : p == 17 ? "UDP" : p == 1 ? "ICMP" : p == 58 ? "IPv6-ICMP" : "IP";
 }
 
 int
 sl_event_format(const struct sl_event *ev, char *buf, size_t len)
 {
 	const struct sl_flow_key *k = &ev->key;
-	int src = ev->src_side, dst = !ev->src_side;
+	int src = ev->src_side, dst = !ev->src_side, icmp = is_icmp(k->proto);
 	char ts[48], sip[48], dip[48], cid[48];
 	json_t *o, *alert, *dlp;
 	size_t n;
@@ -132,7 +175,8 @@ sl_event_format(const struct sl_event *ev, char *buf, size_t len)
 	fmt_time(ev->ts_ns, ts, sizeof(ts));
 	fmt_ip(k, src, sip, sizeof(sip));
 	fmt_ip(k, dst, dip, sizeof(dip));
-	sl_event_community_id(k, cid, sizeof(cid));
+	sl_event_community_id(k, (unsigned)src, ev->icmp_type[src], ev->icmp_code[src], cid,
+			      sizeof(cid));
 
 	o = json_object();
 	json_object_set_new(o, "timestamp", json_string(ts));
@@ -141,14 +185,29 @@ sl_event_format(const struct sl_event *ev, char *buf, size_t len)
 	json_object_set_new(o, "event_type",
 			    json_string(ev->kind == SL_EVENT_FLOW ? "flow" : "alert"));
 	json_object_set_new(o, "src_ip", json_string(sip));
-	json_object_set_new(o, "src_port", json_integer(k->port[src]));
+	if (!icmp)
+		json_object_set_new(o, "src_port", json_integer(k->port[src]));
 	json_object_set_new(o, "dest_ip", json_string(dip));
-	json_object_set_new(o, "dest_port", json_integer(k->port[dst]));
+	if (!icmp)
+		json_object_set_new(o, "dest_port", json_integer(k->port[dst]));
 	json_object_set_new(o, "proto", json_string(proto_name(k->proto)));
-	json_object_set_new(o, "app_proto",
-			    json_string(ev->app == SL_EVENT_APP_HTTP   ? "http"
-					: ev->app == SL_EVENT_APP_SMTP ? "smtp"
-								       : "failed"));
+	if (icmp) {
+		/* EVE's fields for ICMP: the key's "ports" are the echo identifier. */
+		json_object_set_new(o, "icmp_type", json_integer(ev->icmp_type[src]));
+		json_object_set_new(o, "icmp_code", json_integer(ev->icmp_code[src]));
+		if (ev->kind == SL_EVENT_FLOW && ((ev->icmp_sent >> dst) & 1)) {
+			json_object_set_new(o, "response_icmp_type",
+					    json_integer(ev->icmp_type[dst]));
+			json_object_set_new(o, "response_icmp_code",
+					    json_integer(ev->icmp_code[dst]));
+		}
+	}
+	/* Suricata says "failed" for TCP and UDP flows no parser took, nothing for ICMP. */
+	if (!icmp)
+		json_object_set_new(o, "app_proto",
+				    json_string(ev->app == SL_EVENT_APP_HTTP   ? "http"
+						: ev->app == SL_EVENT_APP_SMTP ? "smtp"
+									       : "failed"));
 	json_object_set_new(
 	    o, "direction",
 	    json_string(ev->src_side == ev->client_side ? "to_server" : "to_client"));

@@ -81,6 +81,12 @@ struct sl_event {
 	 * off the worker is worth a few microseconds per alert. */
 	uint8_t value[64];
 	uint8_t value_len;
+	/* ICMP flows (key.proto 1 or 58), whose key holds the echo identifier, not ports: the type
+	 * and code of the message each key side sent last, bit s of icmp_sent set once side s
+	 * sent one. EVE renders the sender's as icmp_type/icmp_code, and in flow records the
+	 * other side's as response_icmp_type/response_icmp_code. */
+	uint8_t icmp_type[2], icmp_code[2];
+	uint8_t icmp_sent;
 	uint64_t pkts[2], bytes[2]; /* per key side, for SL_EVENT_FLOW */
 	uint32_t dropped;	    /* packets dropped after the flow was blocked */
 	uint32_t resets;	    /* times both ends were reset (action reset) */
@@ -103,8 +109,13 @@ int sl_event_format(const struct sl_event *ev, char *buf, size_t len);
 void sl_event_value_hash(const uint8_t key[SL_EVENT_KEY_LEN], const uint8_t *value, size_t len,
 			 char *out, size_t outlen);
 
-/* Community ID v1 (seed 0) of the flow, "1:<base64>" into out (at least 32 bytes). */
-void sl_event_community_id(const struct sl_flow_key *key, char *out, size_t outlen);
+/* Community ID v1 (seed 0) of the flow, "1:<base64>" into out (at least 32 bytes). ICMP and
+ * ICMPv6 have no ports: as the specification says, the type and code of a message sent by key
+ * side `icmp_side` stand for them, and a type with a counterpart (echo request and reply, ...)
+ * stands for both ends, so that both directions of an exchange get one ID. Protocols other than
+ * TCP, UDP, SCTP and ICMP are hashed without ports. TCP and UDP ignore the last three inputs. */
+void sl_event_community_id(const struct sl_flow_key *key, unsigned icmp_side, uint8_t icmp_type,
+			   uint8_t icmp_code, char *out, size_t outlen);
 
 struct sl_event_out;
 

@@ -247,6 +247,14 @@ sl_flow_lookup(struct sl_flow_table *t, const struct sl_flow_key *key, uint64_t 
 	return f;
 }
 
+/* UDP, ICMP and ICMPv6 flows: datagrams with no connection to close them, hence their own
+ * (shorter) idle timeout. */
+static inline int
+datagrams(uint8_t proto)
+{
+	return proto == 17 || proto == 1 || proto == 58;
+}
+
 unsigned
 sl_flow_expire(struct sl_flow_table *t, uint64_t now_ns, unsigned budget)
 {
@@ -265,7 +273,7 @@ sl_flow_expire(struct sl_flow_table *t, uint64_t now_ns, unsigned budget)
 		if (idle < shortest || now_ns < f->last_ns)
 			break;
 		at = f->lru_next;
-		if (idle < (f->key.proto == 17 ? udp : tcp)) {
+		if (idle < (datagrams(f->key.proto) ? udp : tcp)) {
 			kept++;
 			continue;
 		}

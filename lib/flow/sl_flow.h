@@ -51,7 +51,7 @@ struct sl_flow_params {
 	uint32_t capacity;	      /* maximum concurrent flows */
 	uint32_t user_size;	      /* bytes of caller state per flow (see on_create) */
 	uint64_t idle_timeout_ns;     /* a flow with no packet for this long ends (TIMEOUT) */
-	uint64_t udp_idle_timeout_ns; /* the same for UDP flows; 0: idle_timeout_ns */
+	uint64_t udp_idle_timeout_ns; /* the same for UDP and ICMP flows; 0: idle_timeout_ns */
 	uint16_t worker_id;	      /* folded into flow ids so they are unique across workers */
 	int socket_id;
 	void (*on_end)(void *ctx, struct sl_flow *f, enum sl_flow_end_reason why);

@@ -7,7 +7,7 @@
  *   payload and a lying inner length can never reach past the IP packet.
  * - `*out` is zeroed first, so the key is all-zero outside the fields set here and can be hashed
  *   and compared as bytes; on error `*out` holds whatever was decoded before the failure (the
- *   whole key for SL_PKT_ERR_OTHER_L4, with ports 0).
+ *   whole key for SL_PKT_ERR_OTHER_L4 and SL_PKT_ERR_ICMP_OTHER, with ports 0).
  * - No allocation, no logging, no global state: safe to call from any lcore.
  *
  * Error taxonomy: TRUNC_* means the frame ends inside a fixed-size header (or, above L3, the IP
@@ -41,14 +41,17 @@
 #define IPV6_HLEN      40
 #define TCP_HLEN_MIN   20
 #define UDP_HLEN       8
+#define ICMP_HLEN      8 /* type, code, checksum, 4 bytes by type (echo: identifier, sequence) */
 #define IPV4_MF_OFFSET 0x3fff /* MF flag and fragment offset: any bit set means a fragment */
 #define IPV6_FRAG_MASK 0xfff9 /* fragment offset and M flag, ignoring the 2 reserved bits */
 #define PROTO_HOPOPTS  0
+#define PROTO_ICMP     1
 #define PROTO_TCP      6
 #define PROTO_UDP      17
 #define PROTO_ROUTING  43
 #define PROTO_FRAGMENT 44
 #define PROTO_AH       51
+#define PROTO_ICMPV6   58
 #define PROTO_DSTOPTS  60
 #define TCP_FLAGS_MASK 0x1f /* FIN..ACK: keeps ECN bits from breaking flag equality tests */
 #define VLAN_MAX       2
@@ -289,6 +292,28 @@ parse_l2(const uint8_t *data, size_t len, uint16_t vlan[VLAN_MAX], size_t *l3, u
 	return SL_PKT_OK;
 }
 
+/* The ICMP message at l4 (rem bytes, at frame offset l4off): sets the payload, type and code in
+ * *out and the echo identifier (0 for other types) in *id; returns SL_PKT_OK for an echo, or the
+ * reason. Every ICMP and ICMPv6 message has the 8-byte header. An echo of any code (it is
+ * answered all the same) is a datagram whose identifier is both ports. Out of line: rare. */
+static __rte_noinline __rte_cold enum sl_pkt_error
+parse_icmp(const uint8_t *l4, size_t rem, size_t l4off, int v6, struct sl_pkt_info *out,
+	   uint16_t *id)
+{
+	if (rem < ICMP_HLEN)
+		return SL_PKT_ERR_TRUNC_ICMP;
+	out->icmp_type = l4[0];
+	out->icmp_code = l4[1];
+	out->payload_off = (uint16_t)(l4off + ICMP_HLEN);
+	out->payload_len = (uint32_t)(rem - ICMP_HLEN);
+	*id = 0;
+	if (v6 ? l4[0] != SL_PKT_ICMPV6_ECHO_REQUEST && l4[0] != SL_PKT_ICMPV6_ECHO_REPLY
+	       : l4[0] != SL_PKT_ICMP_ECHO_REQUEST && l4[0] != SL_PKT_ICMP_ECHO_REPLY)
+		return SL_PKT_ERR_ICMP_OTHER;
+	*id = rd16(l4 + 4);
+	return SL_PKT_OK;
+}
+
 /* Contract in sl_pkt.h. Layers are decoded in order and the first failure is returned, so the
  * reason names the outermost broken header. */
 enum sl_pkt_error
@@ -345,6 +370,11 @@ sl_pkt_parse(const uint8_t *data, size_t len, struct sl_pkt_info *out)
 		dport = rd16(l4 + 2);
 		out->payload_off = (uint16_t)(r.l4 + UDP_HLEN);
 		out->payload_len = (uint32_t)(hlen - UDP_HLEN);
+	} else if (r.proto == (v6 ? PROTO_ICMPV6 : PROTO_ICMP)) {
+		err = parse_icmp(l4, rem, r.l4, v6, out, &sport);
+		if (unlikely(err == SL_PKT_ERR_TRUNC_ICMP))
+			return err;
+		dport = sport;
 	} else {
 		/* Still a flow the caller may want to count or pass: give it a portless key. */
 		sport = 0;
@@ -354,7 +384,7 @@ sl_pkt_parse(const uint8_t *data, size_t len, struct sl_pkt_info *out)
 		err = SL_PKT_ERR_OTHER_L4;
 	}
 	set_key(out, &r, v6, sport, dport);
-	return err; /* SL_PKT_OK from L3 unless L4 was not TCP/UDP */
+	return err; /* SL_PKT_OK from L3 unless L4 was not TCP, UDP or an ICMP echo */
 }
 
 /* Contract in sl_pkt.h. The same decoding as sl_pkt_parse up to the fragment, on the rare path

@@ -1,12 +1,20 @@
 /* sl_pkt: L2-L4 decoding of one frame into the facts every later stage needs.
  *
  * The parser reads Ethernet, up to two VLAN tags (802.1Q, 802.1ad QinQ), IPv4 (with options) or
- * IPv6 (skipping hop-by-hop, routing, destination-options and AH extension headers), then TCP or
- * UDP. It never reads past `len`, never writes outside `*out`, and never allocates: a malformed or
- * truncated frame yields one reason from SL_PKT_ERRORS, which the caller counts.
+ * IPv6 (skipping hop-by-hop, routing, destination-options and AH extension headers), then TCP,
+ * UDP, or an ICMP (ICMPv6 over IPv6) echo request or reply. It never reads past `len`, never
+ * writes outside `*out`, and never allocates: a malformed or truncated frame yields one reason
+ * from SL_PKT_ERRORS, which the caller counts.
  *
  * The flow key is canonical (the lower address/port pair first) so both directions of a flow
- * give the same key and the same symmetric hash; `dir` tells which side sent this packet. */
+ * give the same key and the same symmetric hash; `dir` tells which side sent this packet.
+ *
+ * ICMP has no ports. An echo message's data is whatever its sender chose (a ping tunnel carries
+ * a stream in it), so it is decoded like a UDP datagram: the payload is the echo data, and the
+ * 16-bit identifier stands for both ports. Request and reply carry the same identifier, so a
+ * ping session, both directions, is one flow with one key, and two sessions between the same
+ * hosts are two flows. The message's type and code are in icmp_type and icmp_code. Any other
+ * ICMP message (errors quoting a header, neighbour discovery, ...) is SL_PKT_ERR_ICMP_OTHER. */
 #ifndef SL_PKT_H
 #define SL_PKT_H
 
@@ -32,6 +40,8 @@
 	X(BAD_TCP_HLEN, "bad_tcp_header_length")                                                   \
 	X(TRUNC_UDP, "truncated_udp")                                                              \
 	X(BAD_UDP_LEN, "bad_udp_length")                                                           \
+	X(TRUNC_ICMP, "truncated_icmp")                                                            \
+	X(ICMP_OTHER, "icmp_other")                                                                \
 	X(OTHER_L4, "other_l4")
 
 enum sl_pkt_error {
@@ -51,13 +61,19 @@ const char *sl_pkt_error_name(enum sl_pkt_error e);
 #define SL_PKT_TCP_PSH 0x08
 #define SL_PKT_TCP_ACK 0x10
 
+/* ICMP echo types (sl_pkt_info.icmp_type), ICMPv4 and ICMPv6 */
+#define SL_PKT_ICMP_ECHO_REPLY	   0
+#define SL_PKT_ICMP_ECHO_REQUEST   8
+#define SL_PKT_ICMPV6_ECHO_REQUEST 128
+#define SL_PKT_ICMPV6_ECHO_REPLY   129
+
 /* Canonical flow key: side 0 is the lower (address, port) pair. Zero-padded, so it can be hashed
  * and compared as bytes. IPv4 addresses occupy the first 4 bytes of each addr. */
 struct sl_flow_key {
 	uint8_t addr[2][16];
-	uint16_t port[2]; /* host byte order */
+	uint16_t port[2]; /* host byte order; ICMP echo: both are the identifier */
 	uint16_t vlan[2]; /* outer, inner VLAN ID; 0 when absent */
-	uint8_t proto;	  /* IPPROTO_TCP / IPPROTO_UDP */
+	uint8_t proto;	  /* IPPROTO_TCP / IPPROTO_UDP / IPPROTO_ICMP / IPPROTO_ICMPV6 */
 	uint8_t ipver;	  /* 4 or 6 */
 	uint8_t pad[2];
 };
@@ -67,11 +83,13 @@ struct sl_pkt_info {
 	uint8_t dir;	      /* 0: sender is key side 0; 1: sender is key side 1 */
 	uint8_t tcp_flags;    /* SL_PKT_TCP_* */
 	uint16_t l3_off;      /* offset of the IP header in the frame */
-	uint16_t l4_off;      /* offset of the TCP/UDP header */
-	uint16_t payload_off; /* offset of L4 payload */
+	uint16_t l4_off;      /* offset of the TCP/UDP/ICMP header */
+	uint16_t payload_off; /* offset of L4 payload (ICMP: after the 8-byte header) */
 	uint32_t payload_len; /* L4 payload bytes (IP length based, trailer padding excluded) */
 	uint32_t seq, ack;    /* TCP, host order */
 	uint16_t win;	      /* TCP window, host order */
+	uint8_t icmp_type;    /* ICMP and ICMPv6 */
+	uint8_t icmp_code;
 };
 
 /* Decodes frame `data[0..len)`. Returns SL_PKT_OK and fills *out, or the reason it could not. */

@@ -97,6 +97,9 @@ sl_policy_group_contains(const struct sl_policy_group *g, const struct sl_flow_k
 			return 0;
 	}
 	if (g->n_ports) {
+		/* An ICMP key's "ports" are its echo identifier, no service to match. */
+		if (k->proto == 1 || k->proto == 58)
+			return 0;
 		ok = 0;
 		for (unsigned i = 0; i < g->n_ports && !ok; i++)
 			ok = g->ports[i] == k->port[side];

@@ -86,7 +86,8 @@ const char *sl_policy_mode_name(enum sl_policy_mode m);
 /* Index of the group called name, or -1. */
 int sl_policy_group_find(const struct sl_policy *p, const char *name);
 
-/* 1 when side `side` of key (address, its port, the flow's VLANs) belongs to group g. */
+/* 1 when side `side` of key (address, its port, the flow's VLANs) belongs to group g. Ports
+ * are TCP's and UDP's: a group narrowed to ports never holds an ICMP endpoint. */
 int sl_policy_group_contains(const struct sl_policy_group *g, const struct sl_flow_key *k,
 			     int side);
 

@@ -21,7 +21,8 @@ check(int ok)
 		abort();
 }
 
-/* Swaps source and destination addresses and ports in a decoded frame, in place. */
+/* Swaps source and destination addresses and ports in a decoded frame, in place. An ICMP
+ * echo's identifier stands for both ports: only the addresses move. */
 static void
 mirror(uint8_t *f, const struct sl_pkt_info *pi)
 {
@@ -32,6 +33,8 @@ mirror(uint8_t *f, const struct sl_pkt_info *pi)
 	memcpy(tmp, f + src, alen);
 	memcpy(f + src, f + src + alen, alen);
 	memcpy(f + src + alen, tmp, alen);
+	if (pi->key.proto != 6 && pi->key.proto != 17)
+		return;
 	memcpy(tmp, f + pi->l4_off, 2);
 	memcpy(f + pi->l4_off, f + pi->l4_off + 2, 2);
 	memcpy(f + pi->l4_off + 2, tmp, 2);
@@ -48,7 +51,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	e = sl_pkt_parse(data, size, &pi);
 	check((unsigned int)e < SL_PKT_ERR_COUNT);
 	check(sl_pkt_error_name(e) != NULL);
-	if (e != SL_PKT_OK && e != SL_PKT_ERR_OTHER_L4)
+	if (e != SL_PKT_OK && e != SL_PKT_ERR_OTHER_L4 && e != SL_PKT_ERR_ICMP_OTHER)
 		return 0;
 
 	check(pi.l3_off >= 14 && pi.l3_off < pi.l4_off && pi.l4_off <= pi.payload_off);
@@ -60,7 +63,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(c < 0 || (c == 0 && pi.key.port[0] <= pi.key.port[1]));
 	(void)sl_pkt_key_hash(&pi.key);
 
-	/* Only TCP/UDP have ports to swap; the L3 checks do not depend on the addresses. */
+	/* Only TCP/UDP and echo have ports to swap; the L3 checks do not depend on addresses. */
 	if (e != SL_PKT_OK || size > sizeof(copy))
 		return 0;
 	memcpy(copy, data, size);

@@ -1,8 +1,8 @@
 /* libFuzzer target for the whole worker pipeline (app/sluice/sl_worker.c): every stage chained as
  * in sluice, on frames the input describes. Random bytes rarely make a TCP session, so most
- * records build frames of a few flows (TCP or UDP, IPv4 or IPv6, either direction) whose
- * payload, sequence numbers, flags and IP fragmentation come from the input; other records are
- * raw frames. Ports: 0 is inline (drop and reset), 1 a mirror with an injection port, 2 a plain
+ * records build frames of a few flows (TCP, or UDP or ICMP echo, IPv4 or IPv6, either direction)
+ * whose payload, sequence numbers, flags and IP fragmentation come from the input; other records
+ * are raw frames. Ports: 0 is inline (drop and reset), 1 a mirror with an injection port, 2 a plain
  * mirror; the policy denies every default sensor in protect mode, so blocking, resets and the
  * fail policy are reached. Events go through the real writer thread to /dev/null (formatting
  * hostile HTTP fields).
@@ -164,15 +164,17 @@ take(struct input *in, unsigned n)
 /* Per flow and direction: the next sequence number of the structured TCP frames. */
 static uint32_t next_seq[4][2];
 
-/* Writes the frame of flow `flow` (0-3: TCP or UDP by bit 1, IPv6 by bit 0) in direction dir,
- * with the given TCP flags and sequence number and payload, into out; returns its length. */
+/* Writes the frame of flow `flow` (0-3: TCP or a datagram by bit 1, IPv6 by bit 0) in
+ * direction dir, with the given TCP flags and sequence number and payload, into out; returns its
+ * length. A datagram is UDP, or with icmp an ICMP (ICMPv6) echo: a request from the client (dir
+ * 0), a reply from the server. */
 static uint16_t
 build(uint8_t *out, unsigned flow, int dir, uint8_t flags, uint32_t seq, const uint8_t *payload,
-      uint16_t plen)
+      uint16_t plen, int icmp)
 {
 	int udp = flow & 2, v6 = flow & 1;
 	uint16_t l3 = 14, l4 = (uint16_t)(l3 + (v6 ? 40 : 20)), hl = udp ? 8 : 20;
-	uint8_t *ip = out + l3, *t = out + l4;
+	uint8_t *ip = out + l3, *t = out + l4, proto = !udp ? 6 : !icmp ? 17 : v6 ? 58 : 1;
 
 	memset(out, 0, l4 + hl);
 	out[5] = (uint8_t)(2 - dir), out[11] = (uint8_t)(1 + dir);
@@ -180,7 +182,7 @@ build(uint8_t *out, unsigned flow, int dir, uint8_t flags, uint32_t seq, const u
 	if (v6) {
 		ip[0] = 0x60;
 		ip[4] = (uint8_t)((hl + plen) >> 8), ip[5] = (uint8_t)(hl + plen);
-		ip[6] = udp ? 17 : 6, ip[7] = 64;
+		ip[6] = proto, ip[7] = 64;
 		ip[8] = 0x20, ip[9] = 0x01, ip[10] = 0x0d, ip[11] = 0xb8; /* 2001:db8::1 and ::2 */
 		ip[24] = 0x20, ip[25] = 0x01, ip[26] = 0x0d, ip[27] = 0xb8;
 		ip[23 + (dir ? 16 : 0)] = 1, ip[39 - (dir ? 16 : 0)] = 2;
@@ -190,14 +192,19 @@ build(uint8_t *out, unsigned flow, int dir, uint8_t flags, uint32_t seq, const u
 		h->version_ihl = 0x45;
 		h->total_length = rte_cpu_to_be_16((uint16_t)(20 + hl + plen));
 		h->time_to_live = 64;
-		h->next_proto_id = udp ? 17 : 6;
+		h->next_proto_id = proto;
 		h->src_addr = rte_cpu_to_be_32(dir ? 0xc6130002 : 0xc6120001);
 		h->dst_addr = rte_cpu_to_be_32(dir ? 0xc6120001 : 0xc6130002);
 	}
 	uint16_t cport = (uint16_t)(40000 + flow), sport = udp ? 514 : 80;
 	t[0] = (uint8_t)((dir ? sport : cport) >> 8), t[1] = (uint8_t)(dir ? sport : cport);
 	t[2] = (uint8_t)((dir ? cport : sport) >> 8), t[3] = (uint8_t)(dir ? cport : sport);
-	if (udp) {
+	if (icmp) { /* type, code 0, checksum 0, identifier cport, sequence number */
+		t[0] = v6 ? (dir ? 129 : 128) : (dir ? 0 : 8);
+		t[1] = t[2] = t[3] = 0;
+		t[4] = (uint8_t)(cport >> 8), t[5] = (uint8_t)cport;
+		t[6] = (uint8_t)(seq >> 8), t[7] = (uint8_t)seq;
+	} else if (udp) {
 		t[4] = (uint8_t)((8 + plen) >> 8), t[5] = (uint8_t)(8 + plen);
 	} else {
 		struct rte_tcp_hdr *h = (void *)t;
@@ -322,7 +329,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		plen = (uint16_t)(plen < in.left ? plen : in.left);
 		if (seqmode & 0x80) /* out of order, overlapping, retransmitted */
 			seq += (uint32_t)(int8_t)seqmode * 16;
-		len = build(frame, flow, dir, flags & 0x3f, seq, in.p, plen);
+		/* flags: TCP's, or for a datagram bit 6 makes it an ICMP echo */
+		len = build(frame, flow, dir, flags & 0x3f, seq, in.p, plen,
+			    (flow & 2) && (flags & 0x40));
 		in.p += plen, in.left -= plen;
 		if (!(flow & 2)) {
 			uint32_t end =

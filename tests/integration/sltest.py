@@ -4,10 +4,14 @@ leaked into any output.
 
 Tests are plain functions named test_*; run_tests() runs them and prints "N passed, N failed"."""
 import atexit
+import base64
+import hashlib
+import ipaddress
 import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -104,16 +108,50 @@ def check_no_leak(run, expected):
                 assert bare not in digits_only, f"raw value leaked (bare) ({exp['sensor']})"
 
 
+# Community ID v1, seed 0, written here from its specification (github.com/corelight/
+# community-id-spec) to check sluice's against an implementation that is not sluice's: ICMP
+# type and code stand for the ports, a type with a counterpart (echo request and reply...) is
+# paired with it so both directions agree, a type without one is hashed as sent.
+ICMP_COUNTERPART = {
+    1: {8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 10: 9, 9: 10, 17: 18, 18: 17},
+    58: {128: 129, 129: 128, 130: 131, 131: 130, 133: 134, 134: 133, 135: 136, 136: 135,
+         139: 140, 140: 139, 144: 145, 145: 144},
+}
+PROTO_NUMBERS = {"TCP": 6, "UDP": 17, "ICMP": 1, "IPv6-ICMP": 58}
+
+
+def community_id(e):
+    """The Community ID of an EVE event's flow, from its addresses, protocol and ports (or
+    ICMP type and code)."""
+    proto = PROTO_NUMBERS[e["proto"]]
+    src, dst = (ipaddress.ip_address(e[k]).packed for k in ("src_ip", "dest_ip"))
+    one_way = False
+    if proto in ICMP_COUNTERPART:
+        sport, dport = e["icmp_type"], e["icmp_code"]
+        one_way = sport not in ICMP_COUNTERPART[proto]
+        dport = dport if one_way else ICMP_COUNTERPART[proto][sport]
+    else:
+        sport, dport = e["src_port"], e["dest_port"]
+    if not one_way and (src, sport) > (dst, dport):
+        src, dst, sport, dport = dst, src, dport, sport
+    data = struct.pack("!H", 0) + src + dst + struct.pack("!BxHH", proto, sport, dport)
+    return "1:" + base64.b64encode(hashlib.sha1(data).digest()).decode()
+
+
 def _key(e):
-    return (e["dlp"]["sensor"], e["src_ip"], e["src_port"], e["dest_ip"], e["dest_port"])
+    """Flow direction and sensor of an event or expectation (ICMP has no ports: None)."""
+    return (e["dlp"]["sensor"] if "dlp" in e else e["sensor"], e["src_ip"], e.get("src_port"),
+            e["dest_ip"], e.get("dest_port"))
 
 
 def check_expected(run, expected, context=True):
     """Exactly one alert per expected (flow, direction, sensor) with the right fields, the
-    right final count, and no other alert."""
+    right final count, and no other alert; every event's Community ID as computed here."""
     assert run.rc == 0, f"sluice exited {run.rc}: {run.err}"
     check_schema(run)
     check_no_leak(run, expected)
+    for e in run.events:
+        assert e["community_id"] == community_id(e), (community_id(e), e)
     alerts = {}
     for a in run.alerts:
         k = _key(a)
@@ -121,11 +159,14 @@ def check_expected(run, expected, context=True):
         alerts[k] = a
     updates = {_key(e): e for e in run.events if e["event_type"] == "flow"}
     for exp in expected:
-        k = (exp["sensor"], exp["src_ip"], exp["src_port"], exp["dest_ip"], exp["dest_port"])
-        assert k in alerts, f"missing alert {k}; got {sorted(alerts)}"
+        k = _key(exp)
+        assert k in alerts, f"missing alert {k}; got {sorted(alerts, key=str)}"
         a = alerts.pop(k)
         assert a["direction"] == exp["direction"], (a["direction"], exp)
         assert a["proto"] == exp.get("proto", "TCP")
+        if "icmp_type" in exp:  # ICMP: the sender's type and code, no ports, no app_proto
+            assert a["icmp_type"] == exp["icmp_type"] and a["icmp_code"] == 0, a
+            assert not {"src_port", "dest_port", "app_proto"} & a.keys(), a
         if "app_proto" in exp:
             assert a["app_proto"] == exp["app_proto"], (a["app_proto"], exp)
         if context and "context" in exp:
@@ -135,7 +176,7 @@ def check_expected(run, expected, context=True):
             assert count == exp["count"], f"count {count} != {exp['count']} for {k}"
         assert a["dlp"]["evidence"], "empty evidence"
         assert a["community_id"].startswith("1:")
-    assert not alerts, f"unexpected alerts: {sorted(alerts)}"
+    assert not alerts, f"unexpected alerts: {sorted(alerts, key=str)}"
 
 
 def run_tests(module_globals):

@@ -127,6 +127,24 @@ def test_every_command_through_sluicectl():
         d.stop()
 
 
+def test_icmp_events_render_without_ports():
+    """ICMP events have no ports and no app_proto: `sluicectl events` shows the addresses, the
+    protocol and the ICMP type instead of ':0'."""
+    pcap, _ = gen("icmp")
+    d = Daemon(pcap)
+    try:
+        time.sleep(1)
+        p = subprocess.run([CTL, "-s", d.sock, "events", "n=20"], capture_output=True,
+                           text=True, timeout=30)
+    finally:
+        d.stop()
+    lines = [l for l in p.stdout.splitlines() if l.strip()]
+    assert p.returncode == 0 and lines, p.stdout + p.stderr
+    for l in lines:
+        assert re.search(r" [0-9a-f.:]+ -> [0-9a-f.:]+  (ICMP|IPv6-ICMP) type (0|8|128|129)  raw=",
+                         l), l
+
+
 def test_top_and_dpdk_telemetry():
     d = Daemon(capture())
     try:

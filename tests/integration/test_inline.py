@@ -246,6 +246,85 @@ def test_deny_on_udp_drops_the_datagrams():
                      d.out + d.err), d.out + d.err
 
 
+def ping(addr, *args, count=3):
+    """Runs iputils' ping in the client namespace, a message every 0.2 s, each waited for 1 s;
+    returns (exit code, output without the line that echoes a -p pattern)."""
+    p = subprocess.run(["ip", "netns", "exec", "sl-cli", "ping", "-n", "-c", str(count), "-i",
+                        "0.2", "-W", "1", *args, addr], capture_output=True, text=True, timeout=30)
+    out = p.stdout + p.stderr
+    return p.returncode, "\n".join(l for l in out.splitlines() if not l.startswith("PATTERN"))
+
+
+def nir_pattern():
+    """A generated NIR and a space as `ping -p` takes it (16 bytes, in hex): Linux's ping
+    repeats it after its 16-byte timestamp, two whole copies in the 56 bytes of data."""
+    nir = sluice_gen.gen_nir(RNG)
+    return nir, (nir + " ").encode().hex()
+
+
+def icmp_alerts(d, nir):
+    check_schema(d)
+    check_no_leak(d, [{"sensor": "fr_ssn", "values": [nir]}])
+    alerts = [a for a in d.alerts if a["dlp"]["sensor"] == "fr_ssn"]
+    assert all(a["proto"] in ("ICMP", "IPv6-ICMP") and "src_port" not in a for a in alerts), \
+        d.events_text
+    return alerts
+
+
+def ping_tunnel_denied(addr):
+    """A ping carrying a NIR (`ping -p`, as a ping tunnel would) in protect mode: no reply comes
+    back, the request carrying it and the session's later ones are dropped, no reset is sent;
+    the event says blocked. A plain ping of the same host, another session, still works."""
+    net()
+    d = Daemon("--inline", "sl-a:sl-b", config=config(DENY_NIR % "protect"))
+    nir, pattern = nir_pattern()
+    rc, out = ping(addr, "-p", pattern)
+    rc2, out2 = ping(addr, count=2)
+    d.stop()
+    assert rc != 0 and re.search(r"3 packets transmitted, 0 received", out), out
+    assert rc2 == 0 and re.search(r"2 packets transmitted, 2 received", out2), out2
+    alerts = icmp_alerts(d, nir)
+    assert len(alerts) == 1, d.events_text
+    a = alerts[0]
+    assert a["dlp"]["action"] == "blocked" and a["alert"]["action"] == "blocked", a
+    assert a["direction"] == "to_server" and a["src_ip"] == ("2001:db8::1" if ":" in addr
+                                                              else "198.18.0.1"), a
+    assert a["icmp_type"] == (128 if ":" in addr else 8), a
+    flows = [e for e in d.events if e["event_type"] == "flow"]
+    assert flows and flows[0]["dlp"]["action"] == "blocked", d.events_text
+    assert flows[0]["dlp"]["dropped_packets"] == 3, flows[0]  # the NIR's and the two after it
+    assert flows[0]["flow"]["pkts_toclient"] == 0, flows[0]
+    assert re.search(r"[3-9]\d* dropped by policy, \d+ refused by tx queues, 0 resets sent",
+                     d.out + d.err), d.out + d.err
+
+
+def test_ping_tunnel_denied_ipv4():
+    ping_tunnel_denied(V4)
+
+
+def test_ping_tunnel_denied_ipv6():
+    ping_tunnel_denied(V6)
+
+
+def test_ping_tunnel_in_monitor_mode_alerts_and_replies_pass():
+    """Monitor mode: the same ping gets its replies; the request's NIR is reported would_block,
+    the replies' (the server echoes it back; the server is in no group) allowed."""
+    net()
+    d = Daemon("--inline", "sl-a:sl-b", config=config(DENY_NIR % "monitor"))
+    nir, pattern = nir_pattern()
+    rc, out = ping(V4, "-p", pattern)
+    d.stop()
+    assert rc == 0 and re.search(r"3 packets transmitted, 3 received", out), out
+    alerts = {a["direction"]: a for a in icmp_alerts(d, nir)}
+    assert len(alerts) == 2 and len(icmp_alerts(d, nir)) == 2, d.events_text
+    assert alerts["to_server"]["dlp"]["action"] == "would_block", alerts
+    assert alerts["to_client"]["dlp"]["action"] == "allowed", alerts
+    assert alerts["to_client"]["icmp_type"] == 0 and alerts["to_client"]["src_ip"] == V4
+    assert alerts["to_server"]["community_id"] == alerts["to_client"]["community_id"], alerts
+    counts = {e["direction"]: e["dlp"]["count"] for e in d.events if e["event_type"] == "flow"}
+    assert counts == {"to_server": 6, "to_client": 6}, d.events_text  # two copies a message
+
+
 def peer_server(code, log_name):
     """Starts `code` (a Python server taking its address and a log path) in the server
     namespace on the test network; returns the process and the log path."""
@@ -581,8 +660,8 @@ def test_mirror_mode_with_injection_resets_both_ends_ipv6():
 
 
 if __name__ == "__main__":
-    if os.geteuid() != 0 or not shutil.which("curl"):
-        print("0 passed, 0 failed, 1 skipped (needs root and curl)")
+    if os.geteuid() != 0 or not shutil.which("curl") or not shutil.which("ping"):
+        print("0 passed, 0 failed, 1 skipped (needs root, curl and ping)")
         sys.exit(77)
     try:
         run_tests(globals())

@@ -79,6 +79,29 @@ def test_udp_datagrams():
     assert {e["proto"] for e in expected} == {"UDP"} and len(expected) == 4
 
 
+def test_icmp_ping_tunnels():
+    """Ping tunnels: echo requests carrying a NIR and a card and a reply carrying a NIR (IPv4),
+    `ping -p` with a NIR over IPv6 (replies echoing it, count 6 each way), a fragmented 3 KB echo
+    request in a VLAN: ICMP events with the sender's icmp_type, no ports, the Community ID of the
+    specification (checked by check_expected), one per session both ways. Clean pings, a value
+    cut across two messages and a port unreachable quoting a NIR raise nothing; the error is
+    counted undecodable (icmp_other). Two workers give the same events (both directions of a
+    session on one worker); with inspection.icmp off, nothing."""
+    pcap, expected = gen("icmp")
+    run = sluice(pcap=pcap)
+    check_expected(run, expected)
+    assert {e["proto"] for e in expected} == {"ICMP", "IPv6-ICMP"} and len(expected) == 6
+    assert re.search(r"\b1 undecodable packets", run.out), run.out
+    assert re.search(r"1 datagrams reassembled", run.out), run.out
+    ids = {}
+    for e in run.events:
+        ids.setdefault(frozenset((e["src_ip"], e["dest_ip"])), set()).add(e["community_id"])
+    assert len(ids) == 3 and all(len(v) == 1 for v in ids.values()), ids
+    check_expected(sluice("--workers", "2", pcap=pcap), expected)
+    off = sluice("--set", "inspection.icmp=false", pcap=pcap)
+    assert off.rc == 0 and off.alerts == [], off.alerts
+
+
 def test_raw_tcp_c2_channel():
     run, expected = scenario("c2_raw")
     assert {e["sensor"] for e in expected} >= {"fr_ssn"}

@@ -38,6 +38,7 @@ test_shipped_config(void)
 	CU_ASSERT_STRING_EQUAL(c.sensors[1].name, "us_ssn");
 	CU_ASSERT_STRING_EQUAL(c.sensors[2].name, "credit_card");
 	CU_ASSERT_EQUAL(c.inspect_depth, 0);
+	CU_ASSERT_EQUAL(c.inspect_icmp, 1);
 	CU_ASSERT_EQUAL(c.workers, 1);
 	sl_conf_free(&c);
 }
@@ -51,11 +52,19 @@ test_empty_file_defaults(void)
 	CU_ASSERT_EQUAL(c.n_ports, 0);
 	CU_ASSERT_EQUAL(c.reasm_on_cap, SL_CONF_CAP_INSPECT);
 	CU_ASSERT_EQUAL(c.inspect_udp, 1);
+	CU_ASSERT_EQUAL(c.inspect_icmp, 1);
 	sl_conf_free(&c);
 	CU_ASSERT_EQUAL_FATAL(
 	    sl_conf_load(&c, tmpconf(""), (char *[]){"inspection.udp=false"}, 1, err, sizeof(err)),
 	    0);
 	CU_ASSERT_EQUAL(c.inspect_udp, 0);
+	CU_ASSERT_EQUAL(c.inspect_icmp, 1);
+	sl_conf_free(&c);
+	CU_ASSERT_EQUAL_FATAL(
+	    sl_conf_load(&c, tmpconf(""), (char *[]){"inspection.icmp=false"}, 1, err, sizeof(err)),
+	    0);
+	CU_ASSERT_EQUAL(c.inspect_icmp, 0);
+	CU_ASSERT_EQUAL(c.inspect_udp, 1);
 	sl_conf_free(&c);
 }
 
@@ -124,6 +133,7 @@ test_errors(void)
 	expect_error("reassembly = { on_cap = \"drop\"; };", NULL, "not inspect or bypass");
 	/* Booleans are true or false: libconfig's own lookup would ignore anything else. */
 	expect_error("inspection = { udp = 1; };", NULL, "'udp' must be true or false");
+	expect_error("inspection = { icmp = \"no\"; };", NULL, "'icmp' must be true or false");
 	expect_error("sensors = ( { name = \"a\"; patterns = [\"x\"]; caseless = \"yes\"; } );",
 		     NULL, "'caseless' must be true or false");
 	expect_error("ports = ( { name = \"a\"; dev = \"net_null0\"; role = \"inline\"; "

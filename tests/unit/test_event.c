@@ -1,4 +1,5 @@
 /* Unit tests of sl_event: EVE rendering, Community ID, keyed value hash, ring and writer. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,8 +35,74 @@ test_community_id(void)
 	k.port[0] = 80;
 	v4(k.addr[1], 128, 232, 110, 120);
 	k.port[1] = 34855;
-	sl_event_community_id(&k, out, sizeof(out));
+	sl_event_community_id(&k, 0, 0, 0, out, sizeof(out));
 	CU_ASSERT_STRING_EQUAL(out, "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
+}
+
+static void
+v6(uint8_t *a, const char *text)
+{
+	CU_ASSERT_EQUAL_FATAL(inet_pton(AF_INET6, text, a), 1);
+}
+
+/* The ID of an ICMP flow whose key side `side` sent a message of this type and code. */
+static const char *
+icmp_id(const struct sl_flow_key *k, unsigned side, uint8_t type, uint8_t code)
+{
+	static char out[64];
+
+	sl_event_community_id(k, side, type, code, out, sizeof(out));
+	return out;
+}
+
+/* ICMP: type and code stand for the ports. Vectors of the specification's reference
+ * implementation (pycommunityid's tests; the keys' "ports" are an echo identifier, which the ID
+ * ignores), then the same-host case with a value from an independent implementation. */
+static void
+test_community_id_icmp(void)
+{
+	struct sl_flow_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.ipver = 4;
+	k.proto = 1;
+	k.port[0] = k.port[1] = 4242;
+	v4(k.addr[0], 192, 168, 0, 1);
+	v4(k.addr[1], 192, 168, 0, 89);
+	/* .89 pings .1: request and reply, either way round, have one ID */
+	CU_ASSERT_STRING_EQUAL(icmp_id(&k, 1, 8, 0), "1:X0snYXpgwiv9TZtqg64sgzUn6Dk=");
+	CU_ASSERT_STRING_EQUAL(icmp_id(&k, 0, 0, 0), "1:X0snYXpgwiv9TZtqg64sgzUn6Dk=");
+	CU_ASSERT_STRING_EQUAL(icmp_id(&k, 0, 0, 20), "1:X0snYXpgwiv9TZtqg64sgzUn6Dk=");
+	/* type 20 has no counterpart: one-way, hashed as sent, the code standing for a port */
+	CU_ASSERT_STRING_EQUAL(icmp_id(&k, 1, 20, 0), "1:3o2RFccXzUgjl7zDpqmY7yJi8rI=");
+	CU_ASSERT_STRING_EQUAL(icmp_id(&k, 1, 20, 1), "1:tz/fHIDUHs19NkixVVoOZywde+I=");
+
+	k.ipver = 6;
+	k.proto = 58;
+	v6(k.addr[0], "fe80::200:86ff:fe05:80da");
+	v6(k.addr[1], "fe80::260:97ff:fe07:69ea");
+	CU_ASSERT_STRING_EQUAL(icmp_id(&k, 0, 135, 0), "1:dGHyGvjMfljg6Bppwm3bg0LO8TY=");
+	CU_ASSERT_STRING_EQUAL(icmp_id(&k, 1, 136, 0), "1:dGHyGvjMfljg6Bppwm3bg0LO8TY=");
+	v6(k.addr[0], "3ffe:507:0:1:200:86ff:fe05:80da");
+	v6(k.addr[1], "3ffe:507:0:1:260:97ff:fe07:69ea");
+	CU_ASSERT_STRING_EQUAL(icmp_id(&k, 1, 3, 0), "1:NdobDX8PQNJbAyfkWxhtL2Pqp5w=");
+	CU_ASSERT_STRING_EQUAL(icmp_id(&k, 0, 3, 0), "1:/OGBt9BN1ofenrmSPWYicpij2Vc=");
+
+	/* A host pinging itself: the types order the ends. */
+	k.ipver = 4;
+	k.proto = 1;
+	memset(k.addr, 0, sizeof(k.addr));
+	v4(k.addr[0], 198, 18, 0, 1);
+	v4(k.addr[1], 198, 18, 0, 1);
+	CU_ASSERT_STRING_EQUAL(icmp_id(&k, 0, 8, 0), "1:M6mjAKLJoh5im18NJyhhQos0/jo=");
+	CU_ASSERT_STRING_EQUAL(icmp_id(&k, 0, 0, 0), "1:M6mjAKLJoh5im18NJyhhQos0/jo=");
+
+	/* A protocol without ports (the specification's vector, IP protocol 46). */
+	k.proto = 46;
+	k.port[0] = k.port[1] = 0;
+	v4(k.addr[0], 10, 1, 12, 1);
+	v4(k.addr[1], 10, 1, 24, 4);
+	CU_ASSERT_STRING_EQUAL(icmp_id(&k, 0, 0, 0), "1:/nQI4Rh/TtY3mf0R2gJFBkVlgS4=");
 }
 
 static void
@@ -181,6 +248,67 @@ test_ipv6_and_flow_event(void)
 	json_decref(o);
 }
 
+/* An ICMP echo flow as EVE has it: no ports (the key's are the echo identifier), the sender's
+ * type and code, in flow records the other side's as response_*; proto named as Suricata does,
+ * no app_proto; one Community ID for the request's and the reply's events. */
+static void
+test_icmp_event(void)
+{
+	struct sl_event ev = sample();
+	char buf[4096], cid[64];
+	json_error_t je;
+	json_t *o;
+	int n;
+
+	ev.key.proto = 1;
+	ev.key.port[0] = ev.key.port[1] = 4242;
+	ev.app = SL_EVENT_APP_RAW;
+	ev.has_http = 0;
+	ev.icmp_type[0] = 8; /* 198.18.0.1 pings 198.19.0.2 */
+	ev.icmp_type[1] = 0;
+	ev.icmp_sent = 1;
+	n = sl_event_format(&ev, buf, sizeof(buf));
+	o = json_loadb(buf, (size_t)n, 0, &je);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "proto")), "ICMP");
+	CU_ASSERT_PTR_NULL(json_object_get(o, "src_port"));
+	CU_ASSERT_PTR_NULL(json_object_get(o, "dest_port"));
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "icmp_type")), 8);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "icmp_code")), 0);
+	CU_ASSERT_PTR_NULL(json_object_get(o, "response_icmp_type"));
+	CU_ASSERT_PTR_NULL(json_object_get(o, "app_proto")); /* as Suricata: no app layer */
+	/* value of an independent implementation of Community ID v1 */
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "community_id")),
+			       "1:RbqAcKCQgC2oEdjt+ewYi/AFtuk=");
+	snprintf(cid, sizeof(cid), "%s", json_string_value(json_object_get(o, "community_id")));
+	json_decref(o);
+
+	/* the reply's bytes, in a flow record once both sides have spoken */
+	ev.src_side = 1;
+	ev.icmp_sent = 3;
+	ev.kind = SL_EVENT_FLOW;
+	n = sl_event_format(&ev, buf, sizeof(buf));
+	o = json_loadb(buf, (size_t)n, 0, &je);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "icmp_type")), 0);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "response_icmp_type")), 8);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "response_icmp_code")), 0);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "community_id")), cid);
+	CU_ASSERT_PTR_NULL(json_object_get(o, "src_port"));
+	json_decref(o);
+
+	ev.key.ipver = 6;
+	ev.key.proto = 58;
+	ev.icmp_type[0] = 128;
+	ev.icmp_type[1] = 129;
+	n = sl_event_format(&ev, buf, sizeof(buf));
+	o = json_loadb(buf, (size_t)n, 0, &je);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "proto")), "IPv6-ICMP");
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "icmp_type")), 129);
+	json_decref(o);
+}
+
 static void
 test_ring_and_writer(void)
 {
@@ -289,9 +417,11 @@ main(void)
 	CU_initialize_registry();
 	CU_pSuite s = CU_add_suite("event", NULL, NULL);
 	CU_add_test(s, "community id test vector", test_community_id);
+	CU_add_test(s, "community id of ICMP and port-less flows", test_community_id_icmp);
 	CU_add_test(s, "keyed value hash (RFC 4231)", test_value_hash);
 	CU_add_test(s, "EVE alert rendering", test_format_alert);
 	CU_add_test(s, "IPv6 and flow-end update", test_ipv6_and_flow_event);
+	CU_add_test(s, "ICMP echo: type and code for ports, one Community ID", test_icmp_event);
 	CU_add_test(s, "ring never blocks; writer drains", test_ring_and_writer);
 	CU_add_test(s, "failed writes are counted, not silent", test_failed_writes_are_counted);
 	CU_add_test(s, "writer hashes the value and never renders it",

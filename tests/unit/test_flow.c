@@ -163,10 +163,11 @@ test_evict_oldest_idle(void)
 	sl_flow_table_free(t);
 }
 
-/* UDP flows (a shorter timeout) expire from behind TCP flows that must stay. */
+/* UDP and ICMP flows (a shorter timeout) expire from behind TCP flows that must stay. */
 static void
 test_expire_udp_sooner(void)
 {
+	static const uint8_t proto[6] = {6, 17, 6, 1, 6, 58}; /* TCP, UDP, ICMP, ICMPv6 */
 	char err[256];
 	struct sl_flow_params p = {
 	    .name = "t_expire_udp",
@@ -181,18 +182,18 @@ test_expire_udp_sooner(void)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	memset(ended, 0, sizeof(ended));
-	/* Oldest first: TCP 0, UDP 1, TCP 2, UDP 3, at times 0, 10, 20, 30. */
-	for (uint32_t i = 0; i < 4; i++) {
+	/* Oldest first, at times 0, 10, ... 50. */
+	for (uint32_t i = 0; i < 6; i++) {
 		struct sl_flow_key k = mkkey(i);
 
-		k.proto = i % 2 ? 17 : 6;
+		k.proto = proto[i];
 		CU_ASSERT_PTR_NOT_NULL(sl_flow_lookup(t, &k, i * 10, 1, &created));
 	}
 	CU_ASSERT_EQUAL(sl_flow_expire(t, 105, 64), 0);	 /* nothing idle for 100 yet */
-	CU_ASSERT_EQUAL(sl_flow_expire(t, 125, 64), 1);	 /* UDP 1, past TCP 0 */
-	CU_ASSERT_EQUAL(sl_flow_expire(t, 1000, 64), 2); /* TCP 0 and UDP 3 */
-	CU_ASSERT_EQUAL(sl_flow_expire(t, 1020, 64), 1); /* TCP 2 */
-	CU_ASSERT_EQUAL(ended[SL_FLOW_END_TIMEOUT], 4);
+	CU_ASSERT_EQUAL(sl_flow_expire(t, 155, 64), 3);	 /* UDP, ICMP, ICMPv6, past TCP ones */
+	CU_ASSERT_EQUAL(sl_flow_expire(t, 1000, 64), 1); /* TCP 0 */
+	CU_ASSERT_EQUAL(sl_flow_expire(t, 1050, 64), 2); /* TCP 2 and 4 */
+	CU_ASSERT_EQUAL(ended[SL_FLOW_END_TIMEOUT], 6);
 	sl_flow_table_free(t);
 }
 
@@ -352,7 +353,8 @@ main(void)
 	CU_add_test(s, "previous flow found without the table", test_recent_flow);
 	CU_add_test(s, "evict least recently active when full", test_evict_oldest_idle);
 	CU_add_test(s, "idle expiry and close", test_expire);
-	CU_add_test(s, "UDP flows expire sooner, from behind TCP ones", test_expire_udp_sooner);
+	CU_add_test(s, "UDP and ICMP flows expire sooner, from behind TCP ones",
+		    test_expire_udp_sooner);
 	CU_add_test(s, "foreach and slot reuse", test_foreach_reuse);
 	CU_add_test(s, "random churn matches a model of the table", test_churn_against_model);
 	CU_add_test(s, "memory size bounds what a table takes", test_mem_size_bounds_use);

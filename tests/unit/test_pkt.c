@@ -20,7 +20,8 @@ struct spec {
 	int ipver;
 	uint8_t src[16], dst[16];
 	uint8_t proto;
-	uint16_t sport, dport;
+	uint16_t sport, dport; /* ICMP: sport is the echo identifier */
+	uint8_t icmp_type, icmp_code;
 	size_t ipopt;	 /* IPv4 option bytes, multiple of 4 */
 	uint16_t frag;	 /* IPv4 flags/offset field, or IPv6 fragment header offset|M field */
 	int next;	 /* IPv6 extension headers, in order */
@@ -94,7 +95,7 @@ l4_hdr_len(const struct spec *s)
 {
 	if (s->proto == 6)
 		return 20 + s->tcpopt;
-	if (s->proto == 17)
+	if (s->proto == 17 || s->proto == 1 || s->proto == 58)
 		return 8;
 	return 0;
 }
@@ -167,6 +168,12 @@ build(struct fb *f, struct spec *s)
 		put16(f, s->dport);
 		put16(f, (uint16_t)(8 + s->paylen));
 		put16(f, 0);
+	} else if (s->proto == 1 || s->proto == 58) {
+		put8(f, s->icmp_type);
+		put8(f, s->icmp_code);
+		put16(f, 0); /* checksum: not verified by the parser */
+		put16(f, s->sport);
+		put16(f, 0x0102); /* sequence number */
 	}
 	for (i = 0; i < s->paylen; i++)
 		put8(f, (uint8_t)('a' + i % 26));
@@ -233,6 +240,26 @@ udp_spec(int ipver, size_t paylen)
 	return s;
 }
 
+/* An ICMP (ICMPv6) echo request with identifier 0x1234 from 198.18.0.2 to 198.18.0.1, or from
+ * 2001:db8::2 to 2001:db8::1: the identifier is both "ports". */
+static struct spec
+icmp_spec(int ipver, size_t paylen)
+{
+	struct spec s = tcp_spec(ipver, paylen);
+
+	if (ipver == 4) {
+		set_v4(s.src, 0xc6120002);
+		set_v4(s.dst, 0xc6120001);
+	} else {
+		s.src[2] = s.dst[2] = 0x0d;
+		s.src[3] = s.dst[3] = 0xb8;
+	}
+	s.proto = ipver == 4 ? 1 : 58;
+	s.icmp_type = ipver == 4 ? SL_PKT_ICMP_ECHO_REQUEST : SL_PKT_ICMPV6_ECHO_REQUEST;
+	s.sport = s.dport = 0x1234;
+	return s;
+}
+
 /* Parses a heap copy of exactly len bytes, so any over-read is a detectable heap error. */
 static enum sl_pkt_error
 parse_exact(const uint8_t *d, size_t len, struct sl_pkt_info *pi)
@@ -285,6 +312,10 @@ check_ok(struct spec *s)
 	i = memcmp(pi.key.addr[0], pi.key.addr[1], 16);
 	CU_ASSERT(i < 0 || (i == 0 && pi.key.port[0] <= pi.key.port[1]));
 
+	if (s->proto == 1 || s->proto == 58) {
+		CU_ASSERT_EQUAL(pi.icmp_type, s->icmp_type);
+		CU_ASSERT_EQUAL(pi.icmp_code, s->icmp_code);
+	}
 	if (s->proto == 6) {
 		CU_ASSERT_EQUAL(pi.seq, s->seq);
 		CU_ASSERT_EQUAL(pi.ack, s->ack);
@@ -521,11 +552,11 @@ test_ipv6_ext_bounds(void)
 	f.d[s.l3 + 5]++;
 	CU_ASSERT_EQUAL(parse_exact(f.d, f.n, &pi), SL_PKT_ERR_BAD_IPV6_LEN);
 
-	/* No next header (59) and ICMPv6 are other L4, with the key filled. */
+	/* No next header (59) and GRE are other L4, with the key filled. */
 	s = tcp_spec(6, 0);
-	s.proto = 58;
+	s.proto = 47;
 	CU_ASSERT_EQUAL(parse_spec(&s, &pi), SL_PKT_ERR_OTHER_L4);
-	CU_ASSERT_EQUAL(pi.key.proto, 58);
+	CU_ASSERT_EQUAL(pi.key.proto, 47);
 	CU_ASSERT_EQUAL(pi.key.ipver, 6);
 	s.next = 1;
 	s.ext[0] = 0;
@@ -623,12 +654,12 @@ test_other_l4(void)
 	struct spec s = tcp_spec(4, 16);
 	struct sl_pkt_info pi;
 
-	s.proto = 1; /* ICMP */
+	s.proto = 47; /* GRE */
 	s.nvlan = 1;
 	s.tpid[0] = 0x8100;
 	s.vid[0] = 9;
 	CU_ASSERT_EQUAL(parse_spec(&s, &pi), SL_PKT_ERR_OTHER_L4);
-	CU_ASSERT_EQUAL(pi.key.proto, 1);
+	CU_ASSERT_EQUAL(pi.key.proto, 47);
 	CU_ASSERT_EQUAL(pi.key.ipver, 4);
 	CU_ASSERT_EQUAL(pi.key.vlan[0], 9);
 	CU_ASSERT_EQUAL(pi.key.port[0], 0);
@@ -639,6 +670,95 @@ test_other_l4(void)
 	CU_ASSERT_EQUAL(pi.l4_off, 38);
 	CU_ASSERT_EQUAL(pi.payload_off, 38);
 	CU_ASSERT_EQUAL(pi.payload_len, 16);
+}
+
+/* Echo request and reply: decoded like UDP, the identifier standing for both ports, so both
+ * directions of one ping session have one key, and the payload is the echo data. */
+static void
+test_icmp_echo(void)
+{
+	struct spec s = icmp_spec(4, 56);
+	struct sl_pkt_info req, rep;
+	struct spec r;
+
+	check_ok(&s);
+	CU_ASSERT_EQUAL(parse_spec(&s, &req), SL_PKT_OK);
+	CU_ASSERT_EQUAL(req.key.proto, 1);
+	CU_ASSERT_EQUAL(req.key.port[0], 0x1234);
+	CU_ASSERT_EQUAL(req.key.port[1], 0x1234);
+	CU_ASSERT_EQUAL(req.l4_off, 34);
+	CU_ASSERT_EQUAL(req.payload_off, 42);
+	CU_ASSERT_EQUAL(req.payload_len, 56);
+	CU_ASSERT_EQUAL(req.icmp_type, SL_PKT_ICMP_ECHO_REQUEST);
+	CU_ASSERT_EQUAL(req.dir, 1); /* 198.18.0.2 sent it */
+	r = s;
+	memcpy(r.src, s.dst, 16);
+	memcpy(r.dst, s.src, 16);
+	r.icmp_type = SL_PKT_ICMP_ECHO_REPLY;
+	check_ok(&r);
+	CU_ASSERT_EQUAL(parse_spec(&r, &rep), SL_PKT_OK);
+	CU_ASSERT(memcmp(&req.key, &rep.key, sizeof(req.key)) == 0);
+	CU_ASSERT_EQUAL(rep.dir, 0);
+	CU_ASSERT_EQUAL(rep.icmp_type, SL_PKT_ICMP_ECHO_REPLY);
+	/* another session between the same hosts is another flow */
+	r.sport = r.dport = 0x1235;
+	CU_ASSERT_EQUAL(parse_spec(&r, &rep), SL_PKT_OK);
+	CU_ASSERT(memcmp(&req.key, &rep.key, sizeof(req.key)) != 0);
+	/* any code: a receiver answers the echo all the same */
+	s.icmp_code = 5;
+	check_ok(&s);
+	s = icmp_spec(4, 0); /* no data */
+	check_ok(&s);
+
+	s = icmp_spec(6, 100);
+	check_ok(&s);
+	CU_ASSERT_EQUAL(parse_spec(&s, &req), SL_PKT_OK);
+	CU_ASSERT_EQUAL(req.key.proto, 58);
+	CU_ASSERT_EQUAL(req.payload_off, 14 + 40 + 8);
+	s.icmp_type = SL_PKT_ICMPV6_ECHO_REPLY;
+	check_ok(&s);
+	s.next = 2; /* behind extension headers, and an atomic fragment */
+	s.ext[0] = 0;
+	s.ext[1] = 44;
+	check_ok(&s);
+	s = icmp_spec(4, 20);
+	s.nvlan = 2;
+	s.tpid[0] = 0x88a8;
+	s.tpid[1] = 0x8100;
+	s.ipopt = 8;
+	check_ok(&s);
+}
+
+/* ICMP that is not an echo (errors, neighbour discovery, ...) has its own reason, with the key
+ * filled (ports 0) and its type; an echo type of the other IP version is not one. */
+static void
+test_icmp_other(void)
+{
+	static const uint8_t v4types[] = {3, 11, 5, 13, 128}, v6types[] = {1, 3, 135, 136, 8, 0};
+	struct spec s;
+	struct sl_pkt_info pi;
+
+	for (size_t i = 0; i < sizeof(v4types) + sizeof(v6types); i++) {
+		int v6 = i >= sizeof(v4types);
+
+		s = icmp_spec(v6 ? 6 : 4, 28);
+		s.icmp_type = v6 ? v6types[i - sizeof(v4types)] : v4types[i];
+		CU_ASSERT_EQUAL(parse_spec(&s, &pi), SL_PKT_ERR_ICMP_OTHER);
+		CU_ASSERT_EQUAL(pi.key.proto, v6 ? 58 : 1);
+		CU_ASSERT_EQUAL(pi.key.port[0], 0);
+		CU_ASSERT_EQUAL(pi.key.port[1], 0);
+		CU_ASSERT_EQUAL(pi.key.addr[1][v6 ? 15 : 3], 2);
+		CU_ASSERT_EQUAL(pi.dir, 1);
+		CU_ASSERT_EQUAL(pi.icmp_type, s.icmp_type);
+		CU_ASSERT_EQUAL(pi.payload_len, 28);
+	}
+	s = icmp_spec(6, 8);
+	s.proto = 1; /* ICMPv4 over IPv6 */
+	CU_ASSERT_EQUAL(parse_spec(&s, &pi), SL_PKT_ERR_OTHER_L4);
+	s = icmp_spec(4, 8);
+	s.proto = 58; /* ICMPv6 over IPv4 */
+	s.icmp_type = SL_PKT_ICMPV6_ECHO_REQUEST;
+	CU_ASSERT_EQUAL(parse_spec(&s, &pi), SL_PKT_ERR_OTHER_L4);
 }
 
 static void
@@ -666,10 +786,13 @@ test_padding(void)
 	s.pad_to = 100;
 	check_ok(&s);
 	s = tcp_spec(4, 1);
-	s.proto = 1;
+	s.proto = 47;
 	s.pad_to = 60;
 	CU_ASSERT_EQUAL(parse_spec(&s, &pi), SL_PKT_ERR_OTHER_L4);
 	CU_ASSERT_EQUAL(pi.payload_len, 1);
+	s = icmp_spec(4, 3); /* echo data before the padding only */
+	s.pad_to = 60;
+	check_ok(&s);
 }
 
 /* The error a prefix of `p` bytes of frame *s must produce. Only the frame and IP lengths are
@@ -744,9 +867,11 @@ test_truncation(void)
 	s = udp_spec(6, 3);
 	s.pad_to = 100;
 	check_prefixes(&s);
-	s = tcp_spec(4, 4);
-	s.proto = 1;
-	CU_ASSERT_EQUAL(prefix_expect(&s, 0), SL_PKT_ERR_TRUNC_ETH);
+	s = icmp_spec(4, 12);
+	check_prefixes(&s);
+	s = icmp_spec(6, 0);
+	s.pad_to = 70;
+	check_prefixes(&s);
 }
 
 /* The IP length bounds L4: shrinking it (the frame unchanged, the rest becoming trailer) must
@@ -791,6 +916,33 @@ test_ip_length_bounds(void)
 		       : tot < full ? SL_PKT_ERR_BAD_UDP_LEN
 				    : SL_PKT_OK;
 		CU_ASSERT_EQUAL(parse_exact(f.d, f.n, &pi), want);
+	}
+
+	/* ICMP: 8 header bytes, then whatever the IP length leaves is echo data, for an echo
+	 * and for any other type. */
+	for (int other = 0; other < 2; other++) {
+		s = icmp_spec(4, 10);
+		s.icmp_type = other ? 3 : SL_PKT_ICMP_ECHO_REQUEST;
+		build(&f, &s);
+		full = s.ip_end - s.l3;
+		for (tot = 20; tot <= full; tot++) {
+			f.d[s.l3 + 2] = (uint8_t)(tot >> 8);
+			f.d[s.l3 + 3] = (uint8_t)tot;
+			want = tot < 28 ? SL_PKT_ERR_TRUNC_ICMP
+			       : other	? SL_PKT_ERR_ICMP_OTHER
+					: SL_PKT_OK;
+			got = parse_exact(f.d, f.n, &pi);
+			CU_ASSERT_EQUAL(got, want);
+			if (got != SL_PKT_ERR_TRUNC_ICMP)
+				CU_ASSERT_EQUAL(pi.payload_len, tot - 28);
+		}
+	}
+	s = icmp_spec(6, 0);
+	build(&f, &s);
+	for (tot = 0; tot <= 8; tot++) {
+		f.d[s.l3 + 5] = (uint8_t)tot;
+		CU_ASSERT_EQUAL(parse_exact(f.d, f.n, &pi),
+				tot < 8 ? SL_PKT_ERR_TRUNC_ICMP : SL_PKT_OK);
 	}
 }
 
@@ -912,7 +1064,9 @@ test_symmetry(void)
 
 	for (ver = 4; ver <= 6; ver += 2) {
 		for (i = 0; i < 2000; i++) {
-			s = i & 1 ? udp_spec(ver, i % 7) : tcp_spec(ver, i % 5);
+			s = i % 3 == 2 ? icmp_spec(ver, i % 9)
+			    : i & 1    ? udp_spec(ver, i % 7)
+				       : tcp_spec(ver, i % 5);
 			for (j = 0; j < (ver == 4 ? 4 : 16); j++) {
 				/* Small alphabets so equal prefixes, addresses and ports occur. */
 				s.src[j] = (uint8_t)(rng() % 3);
@@ -922,8 +1076,8 @@ test_symmetry(void)
 			s.dport = (uint16_t)(i % 3 ? rng() : rng() % 2);
 			if (i % 10 == 0)
 				memcpy(s.dst, s.src, 16); /* same host, ports decide */
-			if (i % 50 == 0)
-				s.dport = s.sport;
+			if (i % 50 == 0 || i % 3 == 2)
+				s.dport = s.sport; /* an echo identifier is both ports */
 			check_symmetric(&s);
 		}
 	}
@@ -968,6 +1122,8 @@ test_error_names(void)
 	CU_ASSERT_STRING_EQUAL(sl_pkt_error_name(SL_PKT_OK), "ok");
 	CU_ASSERT_STRING_EQUAL(sl_pkt_error_name(SL_PKT_ERR_TRUNC_ETH), "truncated_ethernet");
 	CU_ASSERT_STRING_EQUAL(sl_pkt_error_name(SL_PKT_ERR_OTHER_L4), "other_l4");
+	CU_ASSERT_STRING_EQUAL(sl_pkt_error_name(SL_PKT_ERR_ICMP_OTHER), "icmp_other");
+	CU_ASSERT_STRING_EQUAL(sl_pkt_error_name(SL_PKT_ERR_TRUNC_ICMP), "truncated_icmp");
 	CU_ASSERT_STRING_EQUAL(sl_pkt_error_name(SL_PKT_ERR_COUNT), "unknown");
 	CU_ASSERT_STRING_EQUAL(sl_pkt_error_name((enum sl_pkt_error) - 1), "unknown");
 	for (i = 0; i < SL_PKT_ERR_COUNT; i++) {
@@ -982,7 +1138,7 @@ test_error_names(void)
 static void
 test_mutations(void)
 {
-	struct spec specs[4];
+	struct spec specs[6];
 	struct sl_pkt_info pi;
 	struct fb f;
 	int i, j, n;
@@ -999,14 +1155,17 @@ test_mutations(void)
 	specs[2].ext[1] = 44;
 	specs[2].ext[2] = 51;
 	specs[3] = udp_spec(6, 8);
-	for (i = 0; i < 20000; i++) {
-		build(&f, &specs[i % 4]);
+	specs[4] = icmp_spec(4, 16);
+	specs[5] = icmp_spec(6, 3);
+	for (i = 0; i < 30000; i++) {
+		build(&f, &specs[i % 6]);
 		n = 1 + (int)(rng() % 4);
 		for (j = 0; j < n; j++)
 			f.d[rng() % f.n] = (uint8_t)rng();
 		f.n -= rng() % 3 == 0 ? rng() % f.n : 0;
 		switch (parse_exact(f.d, f.n, &pi)) {
 		case SL_PKT_OK:
+		case SL_PKT_ERR_ICMP_OTHER:
 		case SL_PKT_ERR_OTHER_L4:
 			CU_ASSERT(pi.l3_off < pi.l4_off && pi.l4_off <= pi.payload_off);
 			CU_ASSERT((size_t)pi.payload_off + pi.payload_len <= f.n);
@@ -1039,6 +1198,8 @@ main(void)
 	    {"ipv6 fragment", test_ipv6_fragment},
 	    {"ipv4 fragment", test_ipv4_fragment},
 	    {"udp", test_udp},
+	    {"icmp echo", test_icmp_echo},
+	    {"icmp other than echo", test_icmp_other},
 	    {"other l4", test_other_l4},
 	    {"ethernet padding", test_padding},
 	    {"every truncation", test_truncation},

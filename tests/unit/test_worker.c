@@ -93,6 +93,53 @@ udp_frame(int dir, const char *payload, uint16_t port)
 	return m;
 }
 
+/* An ICMP echo message of `type` (ICMP's, or ICMPv6's with v6) with identifier id, from
+ * 198.18.0.1 to 198.19.0.2 (2001:db8::1 to 2001:db8::2 with v6) when dir is 0, or back, from
+ * port `port`. Any other type makes another ICMP message with the payload after its header. */
+static struct rte_mbuf *
+icmp_frame(int v6, int dir, uint8_t type, uint16_t id, const char *payload, uint16_t port)
+{
+	static const uint8_t a6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+	static const uint8_t b6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 2};
+	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+	size_t plen = strlen(payload), l3 = v6 ? 40 : 20;
+	uint8_t *p;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	if (rte_pktmbuf_append(m, (uint16_t)(14 + l3 + 8 + plen)) == NULL)
+		CU_FAIL_FATAL("append");
+	p = rte_pktmbuf_mtod(m, uint8_t *);
+	memset(p, 0, 14 + l3 + 8);
+	p[0] = 0x02, p[5] = dir ? 1 : 2;
+	p[6] = 0x02, p[11] = dir ? 2 : 1;
+	p[12] = v6 ? 0x86 : 0x08, p[13] = v6 ? 0xdd : 0x00;
+	if (v6) {
+		struct rte_ipv6_hdr *ip = (void *)(p + 14);
+
+		ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
+		ip->payload_len = rte_cpu_to_be_16((uint16_t)(8 + plen));
+		ip->proto = 58;
+		ip->hop_limits = 64;
+		memcpy(ip->src_addr, dir ? b6 : a6, 16);
+		memcpy(ip->dst_addr, dir ? a6 : b6, 16);
+	} else {
+		struct rte_ipv4_hdr *ip = (void *)(p + 14);
+
+		ip->version_ihl = 0x45;
+		ip->total_length = rte_cpu_to_be_16((uint16_t)(28 + plen));
+		ip->time_to_live = 64;
+		ip->next_proto_id = 1;
+		ip->src_addr = rte_cpu_to_be_32(dir ? 0xc6130002 : 0xc6120001);
+		ip->dst_addr = rte_cpu_to_be_32(dir ? 0xc6120001 : 0xc6130002);
+	}
+	p[14 + l3] = type;
+	p[14 + l3 + 4] = (uint8_t)(id >> 8), p[14 + l3 + 5] = (uint8_t)id;
+	p[14 + l3 + 7] = 1; /* sequence number */
+	memcpy(p + 14 + l3 + 8, payload, plen);
+	m->port = port;
+	return m;
+}
+
 static struct sl_conf conf;
 
 static struct sl_ruleset *
@@ -499,8 +546,8 @@ test_udp_datagrams_are_scanned(void)
 }
 
 /* A deny on UDP in protect mode: on an inline port the datagram and every later one of the flow,
- * both ways, are dropped, with no reset; on a mirror port, even with an injection port, there
- * is nothing to reset: reported as would_block. */
+ * both ways, empty ones too, are dropped, with no reset; on a mirror port, even with an injection
+ * port, there is nothing to reset: reported as would_block. */
 static void
 test_udp_deny_drops_the_flow(void)
 {
@@ -513,14 +560,17 @@ test_udp_deny_drops_the_flow(void)
 	snprintf(body, sizeof(body), "nir=%s\n", nir);
 	port_enforce[3] = SL_ENFORCE_DROP, port_out[3] = 4;
 	w = worker(&rs);
+	CU_ASSERT_EQUAL(one(w, udp_frame(0, "", 3)), SL_VERDICT_FORWARD); /* opens no flow */
+	CU_ASSERT_EQUAL(stats(w).no_flow, 1);
 	CU_ASSERT_EQUAL(one(w, udp_frame(0, "hello", 3)), SL_VERDICT_FORWARD);
 	CU_ASSERT_EQUAL(one(w, udp_frame(0, body, 3)), SL_VERDICT_DROP);
 	CU_ASSERT_EQUAL(one(w, udp_frame(1, "reply", 3)), SL_VERDICT_DROP);
 	CU_ASSERT_EQUAL(one(w, udp_frame(0, "more", 3)), SL_VERDICT_DROP);
+	CU_ASSERT_EQUAL(one(w, udp_frame(0, "", 3)), SL_VERDICT_DROP); /* empty ones too */
 	CU_ASSERT_EQUAL(sl_worker_injected(w, &inj, &inj_port), 0);
 	struct sl_worker_stats st = stats(w);
 	CU_ASSERT_EQUAL(st.blocked_flows, 1);
-	CU_ASSERT_EQUAL(st.drop_blocked, 3);
+	CU_ASSERT_EQUAL(st.drop_blocked, 4);
 	CU_ASSERT_EQUAL(st.rst_sent, 0);
 	sl_worker_free(w);
 	port_enforce[3] = SL_ENFORCE_NONE;
@@ -532,6 +582,208 @@ test_udp_deny_drops_the_flow(void)
 	CU_ASSERT_EQUAL(sl_worker_injected(w, &inj, &inj_port), 0);
 	st = stats(w);
 	CU_ASSERT_EQUAL(st.events, 1);
+	CU_ASSERT_EQUAL(st.blocked_flows + st.reset_flows, 0);
+	sl_worker_free(w);
+	port_enforce[0] = SL_ENFORCE_NONE;
+	sl_ruleset_free(rs);
+}
+
+/* A worker whose events go to a new temporary file, named in path (at least 32 bytes). */
+static struct sl_worker *
+worker_with_events(struct sl_ruleset **slot, char *path, struct sl_event_out **ev)
+{
+	char err[256];
+	int fd;
+
+	strcpy(path, "/tmp/sl_test_worker_XXXXXX");
+	fd = mkstemp(path);
+	CU_ASSERT_FATAL(fd >= 0);
+	close(fd);
+	*ev = sl_event_out_create(path, 64, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(*ev);
+	CU_ASSERT_EQUAL_FATAL(sl_event_out_start(*ev), 0);
+	struct sl_worker_params p = {
+	    .conf = &conf,
+	    .rs_slot = slot,
+	    .events = *ev,
+	    .tx_pool = mp,
+	    .port_enforce = port_enforce,
+	    .port_out = port_out,
+	    .port_mac = port_mac,
+	};
+	struct sl_worker *w = sl_worker_create(&p, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	return w;
+}
+
+/* Frees the worker (its flows end) and the event writer, reads the event lines into lines[]
+ * (at most n, each at most 4 KB) and removes the file. Returns how many were read. */
+static int
+events_of(struct sl_worker *w, struct sl_event_out *ev, const char *path, char (*lines)[4096],
+	  int n)
+{
+	FILE *f;
+	int k = 0;
+
+	sl_worker_free(w);
+	sl_event_out_free(ev);
+	f = fopen(path, "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	while (k < n && fgets(lines[k], sizeof(lines[k]), f))
+		k++;
+	fclose(f);
+	unlink(path);
+	return k;
+}
+
+/* The value of "key": in an event line, up to its closing quote or comma, into out. */
+static const char *
+field(const char *line, const char *key, char *out, size_t len)
+{
+	char pat[64];
+	const char *p;
+	size_t n = 0;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(line, pat);
+	out[0] = '\0';
+	if (p == NULL)
+		return out;
+	for (p += strlen(pat); *p && *p != ',' && *p != '}' && n + 1 < len; p++)
+		if (*p != '"')
+			out[n++] = *p;
+	out[n] = '\0';
+	return out;
+}
+
+/* ICMP echo data is scanned as UDP datagrams are: each message on its own (a value cut across
+ * two is not joined), one alert per flow, direction and sensor, the reply's direction to_client.
+ * Events have icmp_type and icmp_code, no ports, one Community ID for request and reply. Other
+ * ICMP messages are counted, not scanned; a header cut short is counted as malformed. */
+static void
+test_icmp_echo_data_is_scanned(void)
+{
+	struct sl_ruleset *rs = ruleset("monitor", 0);
+	char body[64], a[32], b[32], path[32], lines[8][4096], v[64], cid[64];
+	struct sl_event_out *ev;
+	struct sl_worker *w = worker_with_events(&rs, path, &ev);
+
+	snprintf(body, sizeof(body), "ping nir=%s ", nir);
+	snprintf(a, sizeof(a), "id=%.7s", nir);
+	snprintf(b, sizeof(b), "%s;", nir + 7);
+	CU_ASSERT_EQUAL(one(w, icmp_frame(0, 0, 8, 0x4242, a, 0)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(one(w, icmp_frame(0, 0, 8, 0x4242, b, 0)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(stats(w).events, 0);
+	CU_ASSERT_EQUAL(one(w, icmp_frame(0, 0, 8, 0x4242, body, 0)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(stats(w).events, 1);
+	CU_ASSERT_EQUAL(one(w, icmp_frame(0, 1, 0, 0x4242, body, 0)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(stats(w).events, 2); /* the reply: the other direction of the same flow */
+	CU_ASSERT_EQUAL(one(w, icmp_frame(0, 0, 8, 0x4242, body, 0)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(stats(w).events, 2); /* the count rises */
+	CU_ASSERT_EQUAL(one(w, icmp_frame(0, 0, 8, 0x4343, "other session", 0)),
+			SL_VERDICT_FORWARD);
+	/* not an echo: a destination unreachable quoting the value is counted, not scanned */
+	CU_ASSERT_EQUAL(one(w, icmp_frame(0, 1, 3, 0, body, 0)), SL_VERDICT_FORWARD);
+	/* an ICMP header cut short by the IP length: malformed, counted */
+	struct rte_mbuf *t = icmp_frame(0, 0, 8, 0x4242, "", 0);
+	rte_pktmbuf_mtod(t, uint8_t *)[17] = 20 + 4;
+	CU_ASSERT_EQUAL(one(w, t), SL_VERDICT_FORWARD);
+	struct sl_worker_stats st = stats(w);
+	CU_ASSERT_EQUAL(st.icmp_pkts, 6);
+	CU_ASSERT_EQUAL(st.udp_pkts, 0);
+	CU_ASSERT_EQUAL(st.pkt_errors[SL_PKT_ERR_ICMP_OTHER], 1);
+	CU_ASSERT_EQUAL(st.pkt_errors[SL_PKT_ERR_TRUNC_ICMP], 1);
+	CU_ASSERT_EQUAL(st.pkt_errors[SL_PKT_ERR_OTHER_L4], 0);
+
+	/* two alerts, then the request direction's flow-end update (count 2) */
+	CU_ASSERT_EQUAL_FATAL(events_of(w, ev, path, lines, 8), 3);
+	field(lines[0], "community_id", cid, sizeof(cid));
+	CU_ASSERT(strlen(cid) > 10);
+	for (int k = 0; k < 3; k++) {
+		CU_ASSERT(strstr(lines[k], nir) == NULL);
+		CU_ASSERT_STRING_EQUAL(field(lines[k], "proto", v, sizeof(v)), "ICMP");
+		CU_ASSERT_STRING_EQUAL(field(lines[k], "community_id", v, sizeof(v)), cid);
+		CU_ASSERT_PTR_NULL(strstr(lines[k], "_port\""));
+		CU_ASSERT_STRING_EQUAL(field(lines[k], "icmp_code", v, sizeof(v)), "0");
+	}
+	CU_ASSERT_STRING_EQUAL(field(lines[0], "direction", v, sizeof(v)), "to_server");
+	CU_ASSERT_STRING_EQUAL(field(lines[0], "icmp_type", v, sizeof(v)), "8");
+	CU_ASSERT_STRING_EQUAL(field(lines[0], "src_ip", v, sizeof(v)), "198.18.0.1");
+	CU_ASSERT_STRING_EQUAL(field(lines[1], "direction", v, sizeof(v)), "to_client");
+	CU_ASSERT_STRING_EQUAL(field(lines[1], "icmp_type", v, sizeof(v)), "0");
+	CU_ASSERT_STRING_EQUAL(field(lines[2], "event_type", v, sizeof(v)), "flow");
+	CU_ASSERT_STRING_EQUAL(field(lines[2], "count", v, sizeof(v)), "2");
+	CU_ASSERT_STRING_EQUAL(field(lines[2], "response_icmp_type", v, sizeof(v)), "0");
+
+	/* inspection.icmp = false: counted, forwarded, not scanned */
+	conf.inspect_icmp = 0;
+	w = worker(&rs);
+	CU_ASSERT_EQUAL(one(w, icmp_frame(1, 0, 128, 7, body, 0)), SL_VERDICT_FORWARD);
+	sl_worker_drain(w);
+	CU_ASSERT_EQUAL(stats(w).events, 0);
+	CU_ASSERT_EQUAL(stats(w).icmp_pkts, 1);
+	sl_worker_free(w);
+	conf.inspect_icmp = 1;
+	sl_ruleset_free(rs);
+}
+
+/* A ping session seen first at a reply (ICMPv6): its client is the side that sends requests,
+ * so the reply's value goes to_client; the event says IPv6-ICMP, type 129. */
+static void
+test_icmp_session_picked_up_at_a_reply(void)
+{
+	struct sl_ruleset *rs = ruleset("monitor", 0);
+	char body[64], path[32], lines[4][4096], v[64];
+	struct sl_event_out *ev;
+	struct sl_worker *w = worker_with_events(&rs, path, &ev);
+
+	snprintf(body, sizeof(body), "%s\n", nir);
+	CU_ASSERT_EQUAL(one(w, icmp_frame(1, 1, 129, 99, body, 0)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL_FATAL(events_of(w, ev, path, lines, 4), 1);
+	CU_ASSERT_STRING_EQUAL(field(lines[0], "direction", v, sizeof(v)), "to_client");
+	CU_ASSERT_STRING_EQUAL(field(lines[0], "proto", v, sizeof(v)), "IPv6-ICMP");
+	CU_ASSERT_STRING_EQUAL(field(lines[0], "icmp_type", v, sizeof(v)), "129");
+	CU_ASSERT_STRING_EQUAL(field(lines[0], "src_ip", v, sizeof(v)), "2001:db8::2");
+	sl_ruleset_free(rs);
+}
+
+/* A deny on a ping tunnel in protect mode: on an inline port the message carrying the value and
+ * every later one of the session, both ways, empty ones too, are dropped, with no reset; another
+ * session goes through. On a mirror, even with an injection port: would_block. */
+static void
+test_icmp_deny_drops_the_session(void)
+{
+	struct sl_ruleset *rs = ruleset("protect", 1);
+	struct rte_mbuf **inj;
+	const uint16_t *inj_port;
+	struct sl_worker *w;
+	char body[64];
+
+	snprintf(body, sizeof(body), "%s ", nir);
+	port_enforce[3] = SL_ENFORCE_DROP, port_out[3] = 4;
+	w = worker(&rs);
+	CU_ASSERT_EQUAL(one(w, icmp_frame(1, 0, 128, 7, "hello", 3)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(one(w, icmp_frame(1, 1, 129, 7, "hello", 3)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(one(w, icmp_frame(1, 0, 128, 7, body, 3)), SL_VERDICT_DROP);
+	CU_ASSERT_EQUAL(one(w, icmp_frame(1, 1, 129, 7, "late reply", 3)), SL_VERDICT_DROP);
+	CU_ASSERT_EQUAL(one(w, icmp_frame(1, 0, 128, 7, "", 3)), SL_VERDICT_DROP);
+	CU_ASSERT_EQUAL(one(w, icmp_frame(1, 0, 128, 8, "plain ping", 3)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(one(w, icmp_frame(1, 1, 129, 8, "plain ping", 3)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(sl_worker_injected(w, &inj, &inj_port), 0);
+	struct sl_worker_stats st = stats(w);
+	CU_ASSERT_EQUAL(st.blocked_flows, 1);
+	CU_ASSERT_EQUAL(st.drop_blocked, 3);
+	CU_ASSERT_EQUAL(st.rst_sent, 0);
+	sl_worker_free(w);
+	port_enforce[3] = SL_ENFORCE_NONE;
+
+	port_enforce[0] = SL_ENFORCE_RESET, port_out[0] = 5;
+	w = worker(&rs);
+	CU_ASSERT_EQUAL(one(w, icmp_frame(0, 0, 8, 7, body, 0)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(one(w, icmp_frame(0, 1, 0, 7, body, 0)), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(sl_worker_injected(w, &inj, &inj_port), 0);
+	st = stats(w);
+	CU_ASSERT_EQUAL(st.events, 2);
 	CU_ASSERT_EQUAL(st.blocked_flows + st.reset_flows, 0);
 	sl_worker_free(w);
 	port_enforce[0] = SL_ENFORCE_NONE;
@@ -633,6 +885,37 @@ test_fragmented_value_found_and_denied(void)
 	rte_pktmbuf_free(inj[0]);
 	rte_pktmbuf_free(inj[1]);
 	sl_worker_inject_reset(w);
+	sl_worker_free(w);
+	sl_ruleset_free(rs);
+	port_enforce[3] = SL_ENFORCE_NONE;
+}
+
+/* A large echo request in IP fragments, the value cut by them: found once the datagram is whole,
+ * the completing fragment dropped on an inline port in protect mode, no reset. */
+static void
+test_fragmented_echo_denied(void)
+{
+	struct sl_ruleset *rs = ruleset("protect", 1);
+	struct sl_worker *w = worker(&rs);
+	struct rte_mbuf *frags[32], **inj;
+	const uint16_t *inj_port;
+	char body[160];
+	int n;
+
+	port_enforce[3] = SL_ENFORCE_DROP, port_out[3] = 4;
+	snprintf(body, sizeof(body), "%s exfil chunk 0001 nir=%s end of chunk", "0123456789abcdef",
+		 nir);
+	n = fragments(icmp_frame(0, 0, 8, 77, body, 3), 16, frags);
+	CU_ASSERT_FATAL(n > 3);
+	for (int k = 0; k < n - 1; k++)
+		CU_ASSERT_EQUAL(one(w, frags[k]), SL_VERDICT_FORWARD);
+	CU_ASSERT_EQUAL(stats(w).events, 0);
+	CU_ASSERT_EQUAL(one(w, frags[n - 1]), SL_VERDICT_DROP);
+	CU_ASSERT_EQUAL(stats(w).events, 1);
+	CU_ASSERT_EQUAL(stats(w).frag.reassembled, 1);
+	CU_ASSERT_EQUAL(stats(w).blocked_flows, 1);
+	CU_ASSERT_EQUAL(sl_worker_injected(w, &inj, &inj_port), 0);
+	CU_ASSERT_EQUAL(one(w, icmp_frame(0, 1, 0, 77, "reply", 3)), SL_VERDICT_DROP);
 	sl_worker_free(w);
 	sl_ruleset_free(rs);
 	port_enforce[3] = SL_ENFORCE_NONE;
@@ -790,10 +1073,18 @@ main(void)
 	CU_add_test(s, "UDP datagrams are scanned one by one", test_udp_datagrams_are_scanned);
 	CU_add_test(s, "deny on UDP drops the flow on inline ports, reports on mirrors",
 		    test_udp_deny_drops_the_flow);
+	CU_add_test(s, "ICMP echo data scanned one message at a time; other ICMP counted",
+		    test_icmp_echo_data_is_scanned);
+	CU_add_test(s, "ICMP session picked up at a reply: the requester is the client",
+		    test_icmp_session_picked_up_at_a_reply);
+	CU_add_test(s, "deny on a ping tunnel drops the session on inline ports only",
+		    test_icmp_deny_drops_the_session);
 	CU_add_test(s, "fail closed drops what cannot be inspected", test_fail_closed);
 	CU_add_test(s, "fail open forwards it", test_fail_open);
 	CU_add_test(s, "value across IP fragments: found, denied on the completing fragment",
 		    test_fragmented_value_found_and_denied);
+	CU_add_test(s, "fragmented echo request with a value: denied on the completing fragment",
+		    test_fragmented_echo_denied);
 	CU_add_test(s, "conflicting fragment overlap: flow reported uninspectable",
 		    test_conflicting_fragment_overlap_is_reported);
 	CU_add_test(s, "fragments without reassembly follow the fail policy",
