@@ -443,12 +443,18 @@ socketserver.ThreadingTCPServer((addr, 2525), Session).serve_forever()
 SMTP_CLIENT = """
 import hashlib, smtplib, sys
 from email.message import EmailMessage
-for body in sys.argv[2:]:
+for arg in sys.argv[2:]:
+    kind, body = arg.split(":", 1)
     m = EmailMessage()
     m["From"], m["To"], m["Subject"] = "ops@example.net", "drop@example.org", "export"
-    m.set_content("weekly export attached")
-    m.add_attachment(body.encode(), maintype="application", subtype="octet-stream",
-                     filename="export.csv")
+    if kind == "attachment":
+        m.set_content("weekly export attached")
+        m.add_attachment(body.encode(), maintype="application", subtype="octet-stream",
+                         filename="export.csv")
+    else:  # in the text, base64, in multipart/alternative inside multipart/mixed
+        m.set_content(body, cte="base64")
+        m.add_alternative("<p>" + body + "</p>", subtype="html", cte="base64")
+        m.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="d.pdf")
     try:
         with smtplib.SMTP(sys.argv[1], 2525, timeout=3) as s:
             s.send_message(m)
@@ -459,31 +465,35 @@ for body in sys.argv[2:]:
 
 
 def test_smtp_deny_in_protect_mode_cuts_the_session():
-    """A real SMTP client (Python's smtplib, attachment in base64) and server through the
-    bridge: a clean message is delivered; the one whose attachment lists a NIR never reaches
-    the server and the session is cut."""
+    """A real SMTP client (Python's smtplib and email package) and server through the bridge: a
+    clean message is delivered; one whose base64 attachment lists a NIR, and one whose text
+    (base64, in a multipart/alternative inside a multipart/mixed, as mail clients send it)
+    holds one, never reach the server and their sessions are cut."""
     server, log = peer_server(SMTP_SERVER, "smtp.log")
     d = Daemon("--inline", "sl-a:sl-b", config=config(DENY_NIR % "protect"))
     nir = sluice_gen.gen_nir(RNG)
     clean, leak = "id;city\n1;Paris\n", f"id;nir;city\n1;{nir};Paris\n"
-    out = sh("ip", "netns", "exec", "sl-cli", "/usr/bin/python3", "-c", SMTP_CLIENT, V4, clean,
-             leak).stdout
+    nir2 = sluice_gen.gen_nir(RNG)
+    text = f"Bonjour, le NIR de Mme Durand est {nir2}, dossier complet en pièce jointe."
+    out = sh("ip", "netns", "exec", "sl-cli", "/usr/bin/python3", "-c", SMTP_CLIENT, V4,
+             "attachment:" + clean, "attachment:" + leak, "text:" + text).stdout
     d.stop()
     server.terminate()
     server.wait()
     delivered = open(log).read().split()
-    assert out.split("\n")[0] == "sent" and "failed" in out.split("\n")[1], out
+    lines = out.split("\n")
+    assert lines[0] == "sent" and "failed" in lines[1] and "failed" in lines[2], out
     assert len(delivered) == 1, (out, delivered)
     check_schema(d)
-    check_no_leak(d, [{"sensor": "fr_ssn", "values": [nir]}])
+    check_no_leak(d, [{"sensor": "fr_ssn", "values": [nir, nir2]}])
     alerts = [a for a in d.alerts if a["dlp"]["sensor"] == "fr_ssn"]
-    assert len(alerts) == 1, d.events_text
-    a = alerts[0]
-    assert a["app_proto"] == "smtp" and a["dlp"]["context"] == "body", a
-    assert a["dlp"]["action"] == "blocked" and a["dest_port"] == 2525, a
-    assert "http" not in a, a
-    assert a["smtp"]["mail_from"] == "<ops@example.net>", a
-    assert a["smtp"]["rcpt_to"] == ["<drop@example.org>"], a
+    assert len(alerts) == 2 and len({a["flow_id"] for a in alerts}) == 2, d.events_text
+    for a in alerts:
+        assert a["app_proto"] == "smtp" and a["dlp"]["context"] == "body", a
+        assert a["dlp"]["action"] == "blocked" and a["dest_port"] == 2525, a
+        assert "http" not in a, a
+        assert a["smtp"]["mail_from"] == "<ops@example.net>", a
+        assert a["smtp"]["rcpt_to"] == ["<drop@example.org>"], a
 
 
 def test_100mb_download_intact_and_rate_vs_testpmd():
