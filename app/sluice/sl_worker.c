@@ -503,20 +503,6 @@ http_on_unit_end(void *ctx, enum sl_scan_context c)
 		release_pending(w, w->cur_side); /* part headers, trailers: this message */
 }
 
-/* A whole unit (most URLs and header blocks): one block-mode scan, no stream. */
-static void
-http_on_unit(void *ctx, enum sl_scan_context c, const uint8_t *data, size_t len)
-{
-	struct sl_worker *w = ctx;
-	struct sl_scan_stream *st = http_stream(w, c);
-
-	if (st->hs || st->failed) /* URL and RAW share a slot: the parser gave up */
-		sl_scan_stream_close(w->db, w->scan, st, on_match, w);
-	sl_scan_block(w->db, w->scan, c, data, len, on_match, w);
-	if (c == SL_SCAN_CTX_BODY)
-		release_pending(w, w->cur_side);
-}
-
 static void
 http_on_message(void *ctx, const struct sl_http_msg *m)
 {
@@ -562,7 +548,6 @@ http_on_anomaly(void *ctx, enum sl_http_anomaly a)
 static const struct sl_http_callbacks http_cb = {
     .on_data = http_on_data,
     .on_unit_end = http_on_unit_end,
-    .on_unit = http_on_unit,
     .on_message = http_on_message,
     .on_anomaly = http_on_anomaly,
 };

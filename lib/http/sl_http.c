@@ -564,7 +564,6 @@ static void
 flush(struct run *r)
 {
 	if (r->out_len) {
-		r->d->sent |= (uint8_t)(1u << r->out_ctx);
 		r->cb->on_data(r->ctx, (enum sl_scan_context)r->out_ctx, r->out, r->out_len);
 		r->out_len = 0;
 	}
@@ -597,31 +596,15 @@ emit(struct run *r, enum sl_scan_context c, const uint8_t *p, size_t n)
 		return;
 	}
 	flush(r);
-	r->d->sent |= (uint8_t)(1u << c);
 	r->cb->on_data(r->ctx, c, p, n);
 }
 
-/* Ends the open unit of context c. One that is all in the batch goes out whole (on_unit): a
- * scanner takes it in one call, with no stream to open and close. */
 static void
 unit_end(struct run *r, enum sl_scan_context c)
 {
-	struct sl_http_dir *d = r->d;
-	uint8_t bit = (uint8_t)(1u << c);
-
-	if ((d->open & bit) && !(d->sent & bit) && r->cb->on_unit && r->out_len &&
-	    r->out_ctx == (int)c) {
-		size_t n = r->out_len;
-
-		d->open &= (uint8_t)~bit;
-		r->out_len = 0;
-		r->cb->on_unit(r->ctx, c, r->out, n);
-		return;
-	}
 	flush(r);
-	d->sent &= (uint8_t)~bit;
-	if (d->open & bit) {
-		d->open &= (uint8_t)~bit;
+	if (r->d->open & (1u << c)) {
+		r->d->open &= ~(1u << c);
 		if (r->cb->on_unit_end)
 			r->cb->on_unit_end(r->ctx, c);
 	}

@@ -157,9 +157,6 @@ struct sl_http_callbacks {
 	void (*on_data)(void *ctx, enum sl_scan_context c, const uint8_t *data, size_t len);
 	/* The current unit of context c ended (URL, header block, body or part, RAW at eof). */
 	void (*on_unit_end)(void *ctx, enum sl_scan_context c);
-	/* Optional: a whole unit of context c, in one piece (a URL, a header block, a short body
-	 * that came in one feed). Without it, such a unit goes to on_data, then on_unit_end. */
-	void (*on_unit)(void *ctx, enum sl_scan_context c, const uint8_t *data, size_t len);
 	void (*on_message)(void *ctx, const struct sl_http_msg *m);
 	void (*on_anomaly)(void *ctx, enum sl_http_anomaly a);
 };
@@ -184,7 +181,6 @@ struct sl_http_dir {
 	uint8_t state;
 	uint8_t role; /* 0 unknown, 1 requests, 2 responses */
 	uint8_t open; /* bit per scan context with a unit open */
-	uint8_t sent; /* bit per scan context whose open unit went to on_data already */
 	uint8_t sub;  /* position inside the current token */
 	uint8_t hold_len;
 	uint8_t name_len;

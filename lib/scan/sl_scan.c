@@ -58,7 +58,6 @@
 #define SL_SCAN_PAGE	   4096u
 #define SL_SCAN_OVERREAD   64u	    /* bytes Hyperscan may read past a buffer (see near_page_end) */
 #define SL_SCAN_NEAR_ID	   0x10000u /* first expression id of a keyword */
-#define SL_SCAN_UNIT_COPY  2048u    /* largest unit sl_scan_block copies away from a page end */
 #define SL_SCAN_NO_NEAR	   0xff	    /* sensor without keywords */
 #define SL_SCAN_MAX_EXPR                                                                           \
 	(SL_SCAN_MAX_SENSORS * SL_SCAN_MAX_PATTERNS + SL_SCAN_NEAR_SENSORS * SL_SCAN_MAX_NEAR)
@@ -109,7 +108,6 @@ struct sl_scan_near {
 
 struct sl_scan_db {
 	hs_database_t *hs;  /* HS_MODE_STREAM, every sensor */
-	hs_database_t *blk; /* HS_MODE_BLOCK, the same expressions: units scanned whole */
 	hs_database_t *som; /* HS_MODE_BLOCK + SOM, regex-only sensors; NULL if none */
 	hs_scratch_t *proto;
 	hs_scratch_t *som_proto;
@@ -141,7 +139,6 @@ sl_scan_db_free(struct sl_scan_db *db)
 	hs_free_scratch(db->proto);
 	hs_free_scratch(db->som_proto);
 	hs_free_database(db->hs);
-	hs_free_database(db->blk);
 	hs_free_database(db->som);
 	defs_free(db);
 	free(db);
@@ -448,12 +445,9 @@ sl_scan_db_build(const struct sl_sensor_def *defs, unsigned n, char *err, size_t
 		}
 	}
 	db->hs = compile(db, exprs, flags, ids, own, pat_of, m, HS_MODE_STREAM, "", err, errlen);
-	if (db->hs)
-		db->blk =
-		    compile(db, exprs, flags, ids, own, pat_of, m, HS_MODE_BLOCK, "", err, errlen);
 	free(kw_exprs);
 	kw_exprs = NULL;
-	if (!db->hs || !db->blk)
+	if (!db->hs)
 		goto fail_db;
 
 	/* The same expressions, regex-only sensors only, with start of match. */
@@ -481,7 +475,6 @@ sl_scan_db_build(const struct sl_sensor_def *defs, unsigned n, char *err, size_t
 		goto fail_db;
 	if (hs_stream_size(db->hs, &db->stream_size) != HS_SUCCESS ||
 	    hs_alloc_scratch(db->hs, &db->proto) != HS_SUCCESS ||
-	    hs_alloc_scratch(db->blk, &db->proto) != HS_SUCCESS ||
 	    (db->som && hs_alloc_scratch(db->som, &db->som_proto) != HS_SUCCESS))
 		goto fail_nomem_db;
 	return db;
@@ -638,7 +631,6 @@ struct sl_scan_worker {
 	struct sl_scan_stats stats;
 	uint8_t win[SL_SCAN_TAIL + SL_SCAN_OVERREAD]; /* a window spanning tail and buffer */
 	uint8_t bounce[2 * SL_SCAN_OVERREAD];	      /* the end of a buffer near a page end */
-	uint8_t unit[SL_SCAN_UNIT_COPY + SL_SCAN_OVERREAD]; /* a whole unit near a page end */
 } __attribute__((aligned(SL_SCAN_CACHE_LINE)));
 
 struct sl_scan_worker *
@@ -1289,54 +1281,19 @@ sl_scan_stream_migrate(const struct sl_scan_db *old_db, struct sl_scan_worker *o
 	return 0;
 }
 
-/* A unit in one buffer costs one block-mode call, no stream to open and close (about 100 ns
- * saved, measured: hs_open_stream, hs_close_stream and the stream state's allocation), with the
- * same reporting: matches that need the end of the data come from the scan itself, held values
- * are resolved at the end as sl_scan_stream_close does. */
 int
 sl_scan_block(const struct sl_scan_db *db, struct sl_scan_worker *w, enum sl_scan_context context,
 	      const uint8_t *data, size_t len, sl_scan_match_fn fn, void *ctx)
 {
-	struct sl_scan_call *c = &w->call;
 	struct sl_scan_stream s;
-	int rc = 0;
+	int rc;
 
-	if (w->db != db || (unsigned)context >= SL_SCAN_CTX_COUNT)
-		return -EINVAL;
-	if (len > SL_SCAN_FEED_CHUNK || (near_page_end(data + len) && len > SL_SCAN_UNIT_COPY)) {
-		memset(&s, 0, sizeof(s)); /* as a stream, whose feed takes care of the end */
-		rc = sl_scan_stream_open(db, w, &s, context);
-		if (rc)
-			return rc;
-		rc = sl_scan_stream_feed(db, w, &s, data, len, fn, ctx);
-		sl_scan_stream_close(db, w, &s, fn, ctx);
+	memset(&s, 0, sizeof(s));
+	rc = sl_scan_stream_open(db, w, &s, context);
+	if (rc)
 		return rc;
-	}
-	if (near_page_end(data + len)) {
-		memcpy(w->unit, data, len);
-		data = w->unit;
-	}
-	sl_scan_stream_init(&s);
-	s.context = (uint8_t)context;
-	memset(s.pending, 0, sizeof(s.pending));
-	memset(s.kw_end, 0, sizeof(s.kw_end));
-	w->stats.bytes += len;
-	w->stats.calls++;
-	call_begin(c, db, w, &s, fn, ctx);
-	c->data = data;
-	c->len = len;
-	if (hs_scan(db->blk, (const char *)data, (unsigned)len, 0, w->scratch, on_hs_match, c) !=
-	    HS_SUCCESS) {
-		w->stats.scan_errors++;
-		rc = -EIO;
-	}
-	tail_push(&s, db->tail_keep, data, len);
-	s.offset = len;
-	if (s.n_pending) {
-		call_begin(c, db, w, &s, fn, ctx);
-		right_resolve(c, 1);
-	}
-	pending_reset(w, &s);
+	rc = sl_scan_stream_feed(db, w, &s, data, len, fn, ctx);
+	sl_scan_stream_close(db, w, &s, fn, ctx);
 	return rc;
 }
 

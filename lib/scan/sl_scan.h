@@ -223,9 +223,7 @@ void sl_scan_mask(const struct sl_scan_db *db, unsigned sensor, const uint8_t *v
  * as the validators expect. */
 const char *sl_scan_default_pattern(const char *validator, unsigned i);
 
-/* Scans a whole unit (a datagram, an HTTP unit that came in one piece) in one block-mode call:
- * the same reporting as a stream opened, fed `data` and closed, at a fraction of the cost for
- * short units. */
+/* Block-mode scan of a whole buffer (benchmarks, tests): same reporting as a stream. */
 int sl_scan_block(const struct sl_scan_db *db, struct sl_scan_worker *w,
 		  enum sl_scan_context context, const uint8_t *data, size_t len,
 		  sl_scan_match_fn fn, void *ctx);

@@ -509,16 +509,6 @@ run_stream(const struct sl_scan_db *db, struct sl_scan_worker *w, enum sl_scan_c
 	CU_ASSERT_PTR_NULL(s.hs);
 }
 
-/* Scans text as one unit in block mode, collects matches. */
-static void
-run_block(const struct sl_scan_db *db, struct sl_scan_worker *w, enum sl_scan_context ctx,
-	  const char *text, struct seen *out)
-{
-	memset(out, 0, sizeof(*out));
-	CU_ASSERT_EQUAL(
-	    sl_scan_block(db, w, ctx, (const uint8_t *)text, strlen(text), collect, out), 0);
-}
-
 static int
 seen_equal(const struct seen *a, const struct seen *b)
 {
@@ -590,8 +580,6 @@ test_stream_split(void)
 		run_stream(db, w, SL_SCAN_CTX_BODY, text, 0, step, &got);
 		CU_ASSERT(seen_equal(&ref, &got));
 	}
-	run_block(db, w, SL_SCAN_CTX_BODY, text, &got); /* the same, in the same order */
-	CU_ASSERT(seen_equal(&ref, &got));
 
 	/* A value after more than a window of other bytes, fed one byte at a time. */
 	memset(text, 'z', 600);
@@ -969,9 +957,8 @@ near_db(void)
 	return db;
 }
 
-/* Runs text through a fresh stream whole, split at every offset and byte by byte, and as one
- * block-mode unit; every run must report the same. Returns the number of fr_ssn matches of the
- * whole run (in *ref). */
+/* Runs text through a fresh stream whole, split at every offset and byte by byte; every run must
+ * report the same. Returns the number of fr_ssn matches of the whole run (in *ref). */
 static unsigned
 near_run(const struct sl_scan_db *db, struct sl_scan_worker *w, const char *text, struct seen *ref)
 {
@@ -987,10 +974,6 @@ near_run(const struct sl_scan_db *db, struct sl_scan_worker *w, const char *text
 		CU_ASSERT(seen_equal(ref, &got));
 	}
 	run_stream(db, w, SL_SCAN_CTX_BODY, text, 0, 1, &got);
-	CU_ASSERT(seen_equal(ref, &got));
-	run_block(db, w, SL_SCAN_CTX_BODY, text, &got);
-	if (!seen_equal(ref, &got))
-		fprintf(stderr, "\nnear: block mode differs: %s\n", text);
 	CU_ASSERT(seen_equal(ref, &got));
 	for (unsigned i = 0; i < ref->n; i++)
 		n += ref->m[i].sensor == N_NIR;
