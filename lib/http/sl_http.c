@@ -971,6 +971,26 @@ ctype_boundary(const char *v, size_t n, size_t mt, const char **bp)
 	return blen;
 }
 
+/* Whether the part header line kept in ph is named `name` (a lowercase literal; ASCII case
+ * folded, blanks before the colon allowed): if so *v is where its value starts, past the blanks
+ * after the colon. */
+static int
+ph_named(const struct sl_http_dir *d, const char *name, size_t *v)
+{
+	const char *p = d->ph;
+	size_t n = d->ph_len, colon = 0, e;
+
+	while (colon < n && p[colon] != ':')
+		colon++;
+	for (e = colon; e > 0 && (p[e - 1] == ' ' || p[e - 1] == '\t'); e--)
+		;
+	if (colon == n || !ieq(p, e, name))
+		return 0;
+	for (*v = colon + 1; *v < n && (p[*v] == ' ' || p[*v] == '\t'); (*v)++)
+		;
+	return 1;
+}
+
 /* The part header line kept in ph (its first bytes) may be "Content-Type: multipart/...": then
  * its value goes to the MIME stack's ct from here on, continuation lines included, to find the
  * boundary of a nested level (ct_end). Takes the stack on the first such line of the body. */
@@ -979,17 +999,11 @@ ct_begin(struct run *r)
 {
 	struct sl_http_dir *d = r->d;
 	const char *p = d->ph;
-	size_t n = d->ph_len, colon = 0, v, mt;
+	size_t n = d->ph_len, v, mt;
 	struct mime_stack *ms;
 
-	while (colon < n && p[colon] != ':')
-		colon++;
-	for (mt = colon; mt > 0 && (p[mt - 1] == ' ' || p[mt - 1] == '\t'); mt--)
-		;
-	if (colon == n || !ieq(p, mt, "content-type"))
+	if (!ph_named(d, "content-type", &v))
 		return;
-	for (v = colon + 1; v < n && (p[v] == ' ' || p[v] == '\t'); v++)
-		;
 	for (mt = v; mt < n && p[mt] != ';' && p[mt] != ' ' && p[mt] != '\t'; mt++)
 		;
 	if (!is_multipart(p + v, mt - v))
@@ -1041,19 +1055,15 @@ mp_header_line(struct run *r)
 {
 	struct sl_http_dir *d = r->d;
 	const char *p = d->ph;
-	size_t n = d->ph_len, colon = 0, v, e;
+	size_t n = d->ph_len, v, e;
 
 	if (d->ph_ct != PCT_KEEP && n && p[0] != '\0')
 		ct_begin(r);
+	int cte = ph_named(d, "content-transfer-encoding", &v);
+
 	d->ph_len = 0;
-	while (colon < n && p[colon] != ':')
-		colon++;
-	for (e = colon; e > 0 && (p[e - 1] == ' ' || p[e - 1] == '\t'); e--)
-		;
-	if (colon == n || !ieq(p, e, "content-transfer-encoding"))
+	if (!cte)
 		return;
-	for (v = colon + 1; v < n && (p[v] == ' ' || p[v] == '\t'); v++)
-		;
 	for (e = n; e > v && (p[e - 1] == ' ' || p[e - 1] == '\t'); e--)
 		;
 	if (ieq(p + v, e - v, "base64"))

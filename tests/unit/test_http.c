@@ -1125,19 +1125,28 @@ test_gzip_response(void)
 	tc_free(&tc);
 }
 
-/* The transcript of a POST of `body` as Content-Type `ctype`, the same at every split. */
+/* Runs a POST with `body` through a pool with `mime` MIME stacks, at every split. */
 static char *
-post_case(const char *name, const char *ctype, const char *body)
+post_case_mime(const char *name, const char *ctype, const char *body, uint32_t mime)
 {
-	struct tcase tc = {.name = name};
+	struct sl_http_params p = default_params;
+	struct tcase tc = {.name = name, .params = &p};
 	char *t;
 
+	p.max_mime = mime;
 	buf_printf(&tc.req,
 		   "POST /upload HTTP/1.1\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n%s",
 		   ctype, strlen(body), body);
 	t = check_splits(&tc);
 	tc_free(&tc);
 	return t;
+}
+
+/* The transcript of a POST of `body` as Content-Type `ctype`, the same at every split. */
+static char *
+post_case(const char *name, const char *ctype, const char *body)
+{
+	return post_case_mime(name, ctype, body, default_params.max_mime);
 }
 
 static void
@@ -1280,23 +1289,6 @@ test_multipart_nested(void)
 	EXPECT_NOT(t, "Qm9uam91"); /* nothing left undecoded */
 	EXPECT_NOT(t, "ZGVlcC");
 	free(t);
-}
-
-/* Runs a POST with `body` through a pool with `mime` MIME stacks, at every split. */
-static char *
-post_case_mime(const char *name, const char *ctype, const char *body, uint32_t mime)
-{
-	struct sl_http_params p = default_params;
-	struct tcase tc = {.name = name, .params = &p};
-	char *t;
-
-	p.max_mime = mime;
-	buf_printf(&tc.req,
-		   "POST /upload HTTP/1.1\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n%s",
-		   ctype, strlen(body), body);
-	t = check_splits(&tc);
-	tc_free(&tc);
-	return t;
 }
 
 /* Where a nested multipart cannot be followed, nothing is lost: an outer delimiter ends an inner

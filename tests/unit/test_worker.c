@@ -545,6 +545,37 @@ test_udp_datagrams_are_scanned(void)
 	sl_ruleset_free(rs);
 }
 
+/* A datagram flow denied on an inline port: one flow blocked, `drops` later frames dropped for
+ * it, nothing sent (there is no connection to reset). Frees w. */
+static void
+datagram_blocked(struct sl_worker *w, uint64_t drops)
+{
+	struct rte_mbuf **inj;
+	const uint16_t *inj_port;
+	struct sl_worker_stats st = stats(w);
+
+	CU_ASSERT_EQUAL(sl_worker_injected(w, &inj, &inj_port), 0);
+	CU_ASSERT_EQUAL(st.blocked_flows, 1);
+	CU_ASSERT_EQUAL(st.drop_blocked, drops);
+	CU_ASSERT_EQUAL(st.rst_sent, 0);
+	sl_worker_free(w);
+}
+
+/* The same deny on a mirror port with an injection port: `events` reported, nothing blocked,
+ * reset or sent. Frees w. */
+static void
+datagram_reported(struct sl_worker *w, uint64_t events)
+{
+	struct rte_mbuf **inj;
+	const uint16_t *inj_port;
+	struct sl_worker_stats st = stats(w);
+
+	CU_ASSERT_EQUAL(sl_worker_injected(w, &inj, &inj_port), 0);
+	CU_ASSERT_EQUAL(st.events, events);
+	CU_ASSERT_EQUAL(st.blocked_flows + st.reset_flows, 0);
+	sl_worker_free(w);
+}
+
 /* A deny on UDP in protect mode: on an inline port the datagram and every later one of the flow,
  * both ways, empty ones too, are dropped, with no reset; on a mirror port, even with an injection
  * port, there is nothing to reset: reported as would_block. */
@@ -552,8 +583,6 @@ static void
 test_udp_deny_drops_the_flow(void)
 {
 	struct sl_ruleset *rs = ruleset("protect", 1);
-	struct rte_mbuf **inj;
-	const uint16_t *inj_port;
 	struct sl_worker *w;
 	char body[64];
 
@@ -567,23 +596,14 @@ test_udp_deny_drops_the_flow(void)
 	CU_ASSERT_EQUAL(one(w, udp_frame(1, "reply", 3)), SL_VERDICT_DROP);
 	CU_ASSERT_EQUAL(one(w, udp_frame(0, "more", 3)), SL_VERDICT_DROP);
 	CU_ASSERT_EQUAL(one(w, udp_frame(0, "", 3)), SL_VERDICT_DROP); /* empty ones too */
-	CU_ASSERT_EQUAL(sl_worker_injected(w, &inj, &inj_port), 0);
-	struct sl_worker_stats st = stats(w);
-	CU_ASSERT_EQUAL(st.blocked_flows, 1);
-	CU_ASSERT_EQUAL(st.drop_blocked, 4);
-	CU_ASSERT_EQUAL(st.rst_sent, 0);
-	sl_worker_free(w);
+	datagram_blocked(w, 4);
 	port_enforce[3] = SL_ENFORCE_NONE;
 
 	port_enforce[0] = SL_ENFORCE_RESET, port_out[0] = 5;
 	w = worker(&rs);
 	CU_ASSERT_EQUAL(one(w, udp_frame(0, body, 0)), SL_VERDICT_FORWARD);
 	CU_ASSERT_EQUAL(one(w, udp_frame(0, "more", 0)), SL_VERDICT_FORWARD);
-	CU_ASSERT_EQUAL(sl_worker_injected(w, &inj, &inj_port), 0);
-	st = stats(w);
-	CU_ASSERT_EQUAL(st.events, 1);
-	CU_ASSERT_EQUAL(st.blocked_flows + st.reset_flows, 0);
-	sl_worker_free(w);
+	datagram_reported(w, 1);
 	port_enforce[0] = SL_ENFORCE_NONE;
 	sl_ruleset_free(rs);
 }
@@ -754,8 +774,6 @@ static void
 test_icmp_deny_drops_the_session(void)
 {
 	struct sl_ruleset *rs = ruleset("protect", 1);
-	struct rte_mbuf **inj;
-	const uint16_t *inj_port;
 	struct sl_worker *w;
 	char body[64];
 
@@ -769,23 +787,14 @@ test_icmp_deny_drops_the_session(void)
 	CU_ASSERT_EQUAL(one(w, icmp_frame(1, 0, 128, 7, "", 3)), SL_VERDICT_DROP);
 	CU_ASSERT_EQUAL(one(w, icmp_frame(1, 0, 128, 8, "plain ping", 3)), SL_VERDICT_FORWARD);
 	CU_ASSERT_EQUAL(one(w, icmp_frame(1, 1, 129, 8, "plain ping", 3)), SL_VERDICT_FORWARD);
-	CU_ASSERT_EQUAL(sl_worker_injected(w, &inj, &inj_port), 0);
-	struct sl_worker_stats st = stats(w);
-	CU_ASSERT_EQUAL(st.blocked_flows, 1);
-	CU_ASSERT_EQUAL(st.drop_blocked, 3);
-	CU_ASSERT_EQUAL(st.rst_sent, 0);
-	sl_worker_free(w);
+	datagram_blocked(w, 3);
 	port_enforce[3] = SL_ENFORCE_NONE;
 
 	port_enforce[0] = SL_ENFORCE_RESET, port_out[0] = 5;
 	w = worker(&rs);
 	CU_ASSERT_EQUAL(one(w, icmp_frame(0, 0, 8, 7, body, 0)), SL_VERDICT_FORWARD);
 	CU_ASSERT_EQUAL(one(w, icmp_frame(0, 1, 0, 7, body, 0)), SL_VERDICT_FORWARD);
-	CU_ASSERT_EQUAL(sl_worker_injected(w, &inj, &inj_port), 0);
-	st = stats(w);
-	CU_ASSERT_EQUAL(st.events, 2);
-	CU_ASSERT_EQUAL(st.blocked_flows + st.reset_flows, 0);
-	sl_worker_free(w);
+	datagram_reported(w, 2);
 	port_enforce[0] = SL_ENFORCE_NONE;
 	sl_ruleset_free(rs);
 }
