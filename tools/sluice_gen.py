@@ -1146,12 +1146,17 @@ def sc_udp(ctx):
               flow.datagram(b"TASK " + fill.binary(40) + b" card=" + card.encode() + b";",
                             from_client=False)], 300)
     ctx.expect(flow, False, "credit_card", card, "failed", "raw")
-    # 3. VLAN 100, a NIR in a large datagram (sent as IP fragments by its sender's kernel).
-    flow = ctx.new_flow(4000, vlans=VLAN, udp=True)
-    nir = gen_nir(rng)
-    big = fill.text_bytes(1800) + b" nir=" + nir.encode() + b" " + fill.text_bytes(900)
-    ctx.emit(flow.datagram(big, frag_size=1480), 100)
-    ctx.expect(flow, True, "fr_ssn", nir, "failed", "raw")
+    # 3. VLAN 100, a NIR in a small datagram, then one in a large datagram (sent as IP
+    #    fragments by its sender's kernel): one flow, whole or in fragments (one alert, count
+    #    2, with any number of workers). Likewise over IPv6.
+    for v6 in (False, True):
+        flow = ctx.new_flow(4000, vlans=VLAN, udp=True, v6=v6)
+        small, nir = gen_nir(rng), gen_nir(rng)
+        big = fill.text_bytes(1800) + b" nir=" + nir.encode() + b" " + fill.text_bytes(900)
+        ctx.emit([flow.datagram(b"first nir=" + small.encode())] +
+                 flow.datagram(big, frag_size=1480), 100)
+        ctx.expect(flow, True, "fr_ssn", small, "failed", "raw")
+        ctx.expect(flow, True, "fr_ssn", nir, "failed", "raw")
     # 4. A value cut across two datagrams: two messages, neither holds a value.
     flow = ctx.new_flow(5000, udp=True)
     cut = gen_nir(rng)

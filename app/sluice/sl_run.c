@@ -489,13 +489,11 @@ sl_run(const struct sl_conf *conf, struct sl_ruleset **rs_slot, struct sl_event_
 			for (uint16_t k = 0; k < n; k++) {
 				unsigned wi = 0;
 
-				if (nw > 1) {
-					struct sl_pkt_info pi;
-					if (sl_pkt_parse(rte_pktmbuf_mtod(pkts[k], uint8_t *),
-							 rte_pktmbuf_data_len(pkts[k]),
-							 &pi) == SL_PKT_OK)
-						wi = sl_pkt_key_hash(&pi.key) % nw;
-				}
+				if (nw > 1)
+					wi = sl_pkt_dispatch_hash(
+						 rte_pktmbuf_mtod(pkts[k], uint8_t *),
+						 rte_pktmbuf_data_len(pkts[k])) %
+					     nw;
 				per[wi][cnt[wi]++] = pkts[k];
 			}
 			for (unsigned w = 0; w < nw; w++) {

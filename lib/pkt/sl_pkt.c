@@ -413,6 +413,41 @@ sl_pkt_fragment(const uint8_t *data, size_t len, struct sl_pkt_frag *out)
 	return SL_PKT_ERR_NOT_IP;
 }
 
+/* Contract in sl_pkt.h. */
+uint32_t
+sl_pkt_dispatch_hash(const uint8_t *data, size_t len)
+{
+	struct sl_pkt_info pi;
+	struct sl_pkt_frag fr;
+	enum sl_pkt_error e = sl_pkt_parse(data, len, &pi);
+	struct sl_flow_key *k = &pi.key;
+
+	if (e == SL_PKT_OK && k->proto == PROTO_TCP)
+		return sl_pkt_key_hash(k);
+	if (e == SL_PKT_OK || e == SL_PKT_ERR_OTHER_L4 || e == SL_PKT_ERR_ICMP_OTHER) {
+		k->port[0] = k->port[1] = 0; /* side 0 keeps the lower address */
+		return sl_pkt_key_hash(k);
+	}
+	if (e != SL_PKT_ERR_IP_FRAGMENT ||
+	    sl_pkt_fragment(data, len, &fr) != SL_PKT_ERR_IP_FRAGMENT)
+		return 0;
+	/* The key the whole datagram would have, without ports: addresses in the order set_key
+	 * gives them (big-endian compare, so byte order). */
+	const uint8_t *ip = data + fr.l3_off;
+	const uint8_t *src = fr.ipver == 4 ? ip + 12 : ip + 8;
+	const uint8_t *dst = fr.ipver == 4 ? ip + 16 : ip + 24;
+	size_t alen = fr.ipver == 4 ? 4 : 16;
+	int swap = memcmp(src, dst, alen) > 0;
+
+	memset(k, 0, sizeof(*k));
+	memcpy(k->addr[swap], src, alen);
+	memcpy(k->addr[!swap], dst, alen);
+	memcpy(k->vlan, fr.vlan, sizeof(k->vlan));
+	k->proto = fr.proto;
+	k->ipver = fr.ipver;
+	return sl_pkt_key_hash(k);
+}
+
 /* CRC32C over the whole key. On x86-64 with SSE4.2 (DPDK's pkg-config flags, which the project
  * builds with, ask for -march=corei7) the instructions are used directly: it computes exactly
  * rte_hash_crc(key, sizeof(*key), seed) but skips that header's run-time algorithm switch, whose

@@ -118,4 +118,11 @@ enum sl_pkt_error sl_pkt_fragment(const uint8_t *data, size_t len, struct sl_pkt
 /* Hash of a canonical key: identical for both directions of a flow by construction. */
 uint32_t sl_pkt_key_hash(const struct sl_flow_key *key);
 
+/* Which worker a frame goes to, as a hash the same for both directions: a TCP segment by its
+ * flow key; anything else that is IP (UDP and ICMP datagrams, other protocols, every IP
+ * fragment, whose ports are not in it) by its key without ports: addresses, VLANs, protocol. A
+ * datagram flow thus reaches one worker whether its datagrams come whole or in fragments, as
+ * RSS does it (sl_run asks NICs for TCP and IP hashes only). 0 for a frame that is not IP. */
+uint32_t sl_pkt_dispatch_hash(const uint8_t *data, size_t len);
+
 #endif /* SL_PKT_H */

@@ -73,10 +73,13 @@ def test_http_on_non_standard_port():
 
 
 def test_udp_datagrams():
-    """Syslog, a beacon answered over IPv6, a VLAN datagram in IP fragments: UDP events; a value
-    cut across two datagrams and DNS raise nothing."""
+    """Syslog, a beacon answered over IPv6, VLAN flows whose datagrams come whole and in IP
+    fragments: UDP events; a value cut across two datagrams and DNS raise nothing. Two workers
+    give the same events: a flow's fragments reach the worker its whole datagrams do."""
     run, expected = scenario("udp")
-    assert {e["proto"] for e in expected} == {"UDP"} and len(expected) == 4
+    assert {e["proto"] for e in expected} == {"UDP"} and len(expected) == 5
+    pcap, _ = gen("udp")
+    check_expected(sluice("--workers", "2", pcap=pcap), expected)
 
 
 def test_icmp_ping_tunnels():

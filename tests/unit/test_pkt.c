@@ -597,6 +597,86 @@ test_ipv6_fragment(void)
 	CU_ASSERT_EQUAL(parse_spec(&s, &pi), SL_PKT_ERR_IP_FRAGMENT);
 }
 
+/* The dispatch hash of the frame s describes. */
+static uint32_t
+dispatch(struct spec *s)
+{
+	struct fb f;
+
+	build(&f, s);
+	return sl_pkt_dispatch_hash(f.d, f.n);
+}
+
+/* s from its destination back to its source. */
+static void
+reverse(struct spec *s)
+{
+	uint8_t a[16];
+	uint16_t p = s->sport;
+
+	memcpy(a, s->src, 16);
+	memcpy(s->src, s->dst, 16);
+	memcpy(s->dst, a, 16);
+	s->sport = s->dport;
+	s->dport = p;
+}
+
+/* Which worker a frame goes to: a datagram flow's frames, whole or fragments, first or later,
+ * either way, hash alike (a fragment carries no ports); a TCP segment by its flow key; not IP:
+ * 0. */
+static void
+test_dispatch_hash(void)
+{
+	for (int v = 4; v <= 6; v += 2) {
+		struct spec s = udp_spec(v, 100);
+		struct sl_pkt_info pi;
+		uint32_t h;
+
+		if (v == 4) {
+			set_v4(s.src, 0xc6120002); /* 198.18.0.2 */
+			set_v4(s.dst, 0xc6130009); /* 198.19.0.9 */
+		} else {
+			s.src[1] = s.dst[1] = 0x01; /* 2001:db8::2, 2001:db8::9 */
+			s.src[2] = s.dst[2] = 0x0d;
+			s.src[3] = s.dst[3] = 0xb8;
+			s.src[15] = 2;
+			s.dst[15] = 9;
+		}
+		h = dispatch(&s);
+		CU_ASSERT_NOT_EQUAL(h, 0);
+		s.sport = 40001; /* another flow between the same hosts: the same worker */
+		CU_ASSERT_EQUAL(dispatch(&s), h);
+		if (v == 4) {
+			s.frag = 0x2000; /* first fragment */
+			CU_ASSERT_EQUAL(dispatch(&s), h);
+			s.frag = 0x0010; /* last fragment, no UDP header in it */
+			CU_ASSERT_EQUAL(dispatch(&s), h);
+		} else {
+			s.next = 1;
+			s.ext[0] = 44;
+			s.frag = 0x0001;
+			CU_ASSERT_EQUAL(dispatch(&s), h);
+			s.frag = 185 << 3;
+			CU_ASSERT_EQUAL(dispatch(&s), h);
+		}
+		reverse(&s);
+		CU_ASSERT_EQUAL(dispatch(&s), h);
+		s.frag = 0;
+		s.next = 0;
+		CU_ASSERT_EQUAL(dispatch(&s), h);
+		s.proto = 6; /* TCP between the same hosts: by its flow key */
+		CU_ASSERT_EQUAL_FATAL(parse_spec(&s, &pi), SL_PKT_OK);
+		CU_ASSERT_EQUAL(dispatch(&s), sl_pkt_key_hash(&pi.key));
+		CU_ASSERT_NOT_EQUAL(dispatch(&s), h);
+		reverse(&s);
+		CU_ASSERT_EQUAL(dispatch(&s), sl_pkt_key_hash(&pi.key));
+	}
+	struct spec arp = tcp_spec(4, 10);
+
+	arp.ethertype = 0x0806;
+	CU_ASSERT_EQUAL(dispatch(&arp), 0);
+}
+
 static void
 test_ipv4_fragment(void)
 {
@@ -1196,6 +1276,7 @@ main(void)
 	    {"ipv6 extension headers", test_ipv6_ext},
 	    {"ipv6 extension bounds", test_ipv6_ext_bounds},
 	    {"ipv6 fragment", test_ipv6_fragment},
+	    {"dispatch hash: datagram flows whole or fragmented, tcp by flow", test_dispatch_hash},
 	    {"ipv4 fragment", test_ipv4_fragment},
 	    {"udp", test_udp},
 	    {"icmp echo", test_icmp_echo},
