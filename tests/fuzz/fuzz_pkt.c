@@ -1,6 +1,7 @@
 /* libFuzzer target for sl_pkt_parse: any byte string is a frame. Besides ASan catching reads past
  * `size`, every decode that claims success is checked against the contract (offsets ordered and
- * inside the frame, canonical key, zero padding) and its mirror direction must yield the same key.
+ * inside the frame, canonical key, zero padding) and its mirror direction must yield the same key
+ * and the same dispatch hash (sl_pkt_dispatch_hash), as must a fragment's.
  *
  * Build: clang -g -O1 -fsanitize=fuzzer,address -I lib/pkt $(pkg-config --cflags libdpdk) \
  *        tests/fuzz/fuzz_pkt.c lib/pkt/sl_pkt.c -o /tmp/fuzz_pkt */
@@ -45,12 +46,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t copy[FUZZ_FRAME_MAX];
 	struct sl_pkt_info pi, pm;
+	struct sl_pkt_frag fr;
 	enum sl_pkt_error e;
+	uint32_t dh = sl_pkt_dispatch_hash(data, size);
 	int c;
 
 	e = sl_pkt_parse(data, size, &pi);
 	check((unsigned int)e < SL_PKT_ERR_COUNT);
 	check(sl_pkt_error_name(e) != NULL);
+	if (e == SL_PKT_ERR_IP_FRAGMENT && size <= sizeof(copy) &&
+	    sl_pkt_fragment(data, size, &fr) == SL_PKT_ERR_IP_FRAGMENT) {
+		/* a fragment goes where its mirror does: its addresses decide */
+		memset(&pm, 0, sizeof(pm));
+		pm.l3_off = fr.l3_off;
+		pm.key.ipver = fr.ipver;
+		memcpy(copy, data, size);
+		mirror(copy, &pm);
+		check(sl_pkt_dispatch_hash(copy, size) == dh);
+	}
 	if (e != SL_PKT_OK && e != SL_PKT_ERR_OTHER_L4 && e != SL_PKT_ERR_ICMP_OTHER)
 		return 0;
 
@@ -71,6 +84,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(sl_pkt_parse(copy, size, &pm) == SL_PKT_OK);
 	check(memcmp(&pi.key, &pm.key, sizeof(pi.key)) == 0);
 	check(sl_pkt_key_hash(&pi.key) == sl_pkt_key_hash(&pm.key));
+	check(sl_pkt_dispatch_hash(copy, size) == dh);
 	check(c == 0 && pi.key.port[0] == pi.key.port[1] ? pm.dir == 0 : pm.dir != pi.dir);
 	return 0;
 }
