@@ -893,16 +893,31 @@ brief_json(const struct sl_flow_brief *b)
 	char a[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
 	int cl = b->client, sv = !b->client;
 	int af = b->key.ipver == 6 ? AF_INET6 : AF_INET;
+	int icmp = b->key.proto == 1 || b->key.proto == 58;
+	json_t *o;
 
 	inet_ntop(af, b->key.addr[cl], a, sizeof(a));
 	inet_ntop(af, b->key.addr[sv], d, sizeof(d));
-	return json_pack("{s:I, s:s, s:i, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:b, s:f}", "flow_id",
-			 (json_int_t)(b->flow_id & INT64_MAX), "src_ip", a, "src_port",
-			 b->key.port[cl], "dest_ip", d, "dest_port", b->key.port[sv], "app_proto",
-			 b->http ? "http" : "raw", "bytes_toserver", (json_int_t)b->bytes[cl],
-			 "bytes_toclient", (json_int_t)b->bytes[sv], "pkts_toserver",
-			 (json_int_t)b->pkts[cl], "pkts_toclient", (json_int_t)b->pkts[sv],
-			 "blocked", b->blocked, "age_s", (double)(b->last_ns - b->first_ns) / 1e9);
+	o = json_pack("{s:I, s:s, s:s}", "flow_id", (json_int_t)(b->flow_id & INT64_MAX), "proto",
+		      sl_event_proto_name(b->key.proto), "src_ip", a);
+	/* As events: an ICMP echo session has no ports; its identifier tells it apart. */
+	if (!icmp)
+		json_object_set_new(o, "src_port", json_integer(b->key.port[cl]));
+	json_object_set_new(o, "dest_ip", json_string(d));
+	if (!icmp)
+		json_object_set_new(o, "dest_port", json_integer(b->key.port[sv]));
+	else
+		json_object_set_new(o, "icmp_id", json_integer(b->key.port[0]));
+	json_object_update_new(
+	    o, json_pack("{s:s, s:I, s:I, s:I, s:I, s:b, s:f}", "app_proto",
+			 b->app == SL_EVENT_APP_HTTP   ? "http"
+			 : b->app == SL_EVENT_APP_SMTP ? "smtp"
+						       : "raw",
+			 "bytes_toserver", (json_int_t)b->bytes[cl], "bytes_toclient",
+			 (json_int_t)b->bytes[sv], "pkts_toserver", (json_int_t)b->pkts[cl],
+			 "pkts_toclient", (json_int_t)b->pkts[sv], "blocked", b->blocked, "age_s",
+			 (double)(b->last_ns - b->first_ns) / 1e9));
+	return o;
 }
 
 int

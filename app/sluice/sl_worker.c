@@ -284,6 +284,15 @@ anomaly_names(uint32_t bits, char *out, size_t cap)
 }
 
 /* The fields every event about flow f shares, for bytes sent by `side`. */
+/* The application a flow carries, as its events and `sluicectl flows` name it. */
+static uint8_t
+flow_app(const struct flow_state *fs)
+{
+	if (fs->side[0].smtp || fs->side[1].smtp)
+		return SL_EVENT_APP_SMTP;
+	return fs->side[0].http || fs->side[1].http ? SL_EVENT_APP_HTTP : SL_EVENT_APP_RAW;
+}
+
 static void
 event_flow(struct sl_worker *w, const struct sl_flow *f, const struct flow_state *fs, uint8_t side,
 	   struct sl_event *ev)
@@ -294,9 +303,7 @@ event_flow(struct sl_worker *w, const struct sl_flow *f, const struct flow_state
 	ev->key = f->key;
 	ev->src_side = side;
 	ev->client_side = f->client;
-	ev->app = fs->side[0].smtp || fs->side[1].smtp			  ? SL_EVENT_APP_SMTP
-		  : fs->side[f->client].http || fs->side[!f->client].http ? SL_EVENT_APP_HTTP
-									  : SL_EVENT_APP_RAW;
+	ev->app = flow_app(fs);
 	ev->incomplete = fs->incomplete;
 	for (unsigned s = 0; s < 2; s++) { /* rendered for ICMP flows only */
 		ev->icmp_type[s] = fs->side[s].icmp_type;
@@ -1434,7 +1441,7 @@ top_visit(void *ctx, struct sl_flow *f)
 	b->flow_id = f->id;
 	b->key = f->key;
 	b->client = f->client;
-	b->http = fs->http != NULL;
+	b->app = flow_app(fs);
 	b->blocked = fs->blocked;
 	memcpy(b->pkts, f->pkts, sizeof(b->pkts));
 	memcpy(b->bytes, f->bytes, sizeof(b->bytes));

@@ -134,7 +134,7 @@ struct sl_flow_brief {
 	uint64_t flow_id;
 	struct sl_flow_key key;
 	uint8_t client;
-	uint8_t http;
+	uint8_t app; /* enum sl_event_app, as its events say */
 	uint8_t blocked;
 	uint64_t pkts[2], bytes[2]; /* per key side */
 	uint64_t first_ns, last_ns;

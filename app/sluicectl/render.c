@@ -204,7 +204,7 @@ object_table(FILE *out, int indent, json_t *arr)
 	json_decref(cols);
 }
 
-#define WIDE_COLUMNS 12 /* more keys than this: one column per object instead of per key */
+#define WIDE_COLUMNS 14 /* more keys than this: one column per object instead of per key */
 
 /* Counts the distinct keys of an array of objects. */
 static size_t

@@ -157,8 +157,8 @@ fmt_time(uint64_t ns, char *out, size_t len)
 }
 
 /* As Suricata names them (its names are IANA's keywords). */
-static const char *
-proto_name(uint8_t p)
+const char *
+sl_event_proto_name(uint8_t p)
 {
 	return p == 6 ? "TCP" : p == 17 ? "UDP" : p == 1 ? "ICMP" : p == 58 ? "IPv6-ICMP" : "IP";
 }
@@ -190,7 +190,7 @@ sl_event_format(const struct sl_event *ev, char *buf, size_t len)
 	json_object_set_new(o, "dest_ip", json_string(dip));
 	if (!icmp)
 		json_object_set_new(o, "dest_port", json_integer(k->port[dst]));
-	json_object_set_new(o, "proto", json_string(proto_name(k->proto)));
+	json_object_set_new(o, "proto", json_string(sl_event_proto_name(k->proto)));
 	if (icmp) {
 		/* EVE's fields for ICMP: the key's "ports" are the echo identifier. */
 		json_object_set_new(o, "icmp_type", json_integer(ev->icmp_type[src]));

@@ -109,6 +109,10 @@ int sl_event_format(const struct sl_event *ev, char *buf, size_t len);
 void sl_event_value_hash(const uint8_t key[SL_EVENT_KEY_LEN], const uint8_t *value, size_t len,
 			 char *out, size_t outlen);
 
+/* An IP protocol's name as EVE writes it in `proto` ("TCP", "UDP", "ICMP", "IPv6-ICMP",
+ * else "IP"). */
+const char *sl_event_proto_name(uint8_t proto);
+
 /* Community ID v1 (seed 0) of the flow, "1:<base64>" into out (at least 32 bytes). ICMP and
  * ICMPv6 have no ports: as the specification says, the type and code of a message sent by key
  * side `icmp_side` stand for them, and a type with a counterpart (echo request and reply, ...)

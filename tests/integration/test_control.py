@@ -111,6 +111,7 @@ def test_every_command_through_sluicectl():
         assert nir and all(e["dlp"]["sensor"] == "fr_ssn" for e in nir)
         flows = d.ctl("flows", "n=3")
         assert 0 < len(flows) <= 3 and flows[0]["bytes_toserver"] + flows[0]["bytes_toclient"] > 0
+        assert all(f["proto"] in ("TCP", "UDP") and "src_port" in f for f in flows), flows
         assert d.ctl("config.reload")["sensors"] >= 3
         assert d.ctl("log.level", "level=info")["level"] == "info"
         # events -f streams events as they are written
@@ -129,20 +130,38 @@ def test_every_command_through_sluicectl():
 
 def test_icmp_events_render_without_ports():
     """ICMP events have no ports and no app_proto: `sluicectl events` shows the addresses, the
-    protocol and the ICMP type instead of ':0'."""
+    protocol and the ICMP type instead of ':0'; `sluicectl flows` the protocol and the echo
+    identifier instead of ports."""
     pcap, _ = gen("icmp")
     d = Daemon(pcap)
     try:
         time.sleep(1)
         p = subprocess.run([CTL, "-s", d.sock, "events", "n=20"], capture_output=True,
                            text=True, timeout=30)
+        flows = d.ctl("flows", "n=20")
     finally:
         d.stop()
+    pings = [f for f in flows if f["proto"] in ("ICMP", "IPv6-ICMP")]
+    assert {f["proto"] for f in pings} == {"ICMP", "IPv6-ICMP"}, flows
+    assert all("icmp_id" in f and "src_port" not in f for f in pings), pings
     lines = [l for l in p.stdout.splitlines() if l.strip()]
     assert p.returncode == 0 and lines, p.stdout + p.stderr
     for l in lines:
         assert re.search(r" [0-9a-f.:]+ -> [0-9a-f.:]+  (ICMP|IPv6-ICMP) type (0|8|128|129)  raw=",
                          l), l
+
+
+def test_flows_name_the_application():
+    """`sluicectl flows` says smtp for a mail session, as its events do (it said http: the
+    session goes through the HTTP parser's MIME stages)."""
+    pcap, _ = gen("smtp")
+    d = Daemon(pcap)
+    try:
+        time.sleep(1)
+        flows = d.ctl("flows", "n=10")
+    finally:
+        d.stop()
+    assert flows and {f["app_proto"] for f in flows} == {"smtp"}, flows
 
 
 def test_top_and_dpdk_telemetry():
