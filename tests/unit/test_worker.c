@@ -165,14 +165,16 @@ ruleset(const char *policy_mode, int deny)
 	return rs;
 }
 
+/* A worker on the test's ports, its events to `events` (NULL: counted only). */
 static struct sl_worker *
-worker(struct sl_ruleset **slot)
+worker_to(struct sl_ruleset **slot, struct sl_event_out *events)
 {
 	char err[256];
 	struct sl_worker_params p = {
 	    .id = 0,
 	    .conf = &conf,
 	    .rs_slot = slot,
+	    .events = events,
 	    .tx_pool = mp,
 	    .port_enforce = port_enforce,
 	    .port_out = port_out,
@@ -182,6 +184,12 @@ worker(struct sl_ruleset **slot)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
 	return w;
+}
+
+static struct sl_worker *
+worker(struct sl_ruleset **slot)
+{
+	return worker_to(slot, NULL);
 }
 
 /* Processes one frame, frees it, returns its verdict. */
@@ -622,18 +630,7 @@ worker_with_events(struct sl_ruleset **slot, char *path, struct sl_event_out **e
 	*ev = sl_event_out_create(path, 64, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(*ev);
 	CU_ASSERT_EQUAL_FATAL(sl_event_out_start(*ev), 0);
-	struct sl_worker_params p = {
-	    .conf = &conf,
-	    .rs_slot = slot,
-	    .events = *ev,
-	    .tx_pool = mp,
-	    .port_enforce = port_enforce,
-	    .port_out = port_out,
-	    .port_mac = port_mac,
-	};
-	struct sl_worker *w = sl_worker_create(&p, err, sizeof(err));
-	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
-	return w;
+	return worker_to(slot, *ev);
 }
 
 /* Frees the worker (its flows end) and the event writer, reads the event lines into lines[]
