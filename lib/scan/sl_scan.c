@@ -58,9 +58,13 @@
 #define SL_SCAN_PAGE	   4096u
 #define SL_SCAN_OVERREAD   64u	    /* bytes Hyperscan may read past a buffer (see near_page_end) */
 #define SL_SCAN_NEAR_ID	   0x10000u /* first expression id of a keyword */
-#define SL_SCAN_NO_NEAR	   0xff	    /* sensor without keywords */
+#define SL_SCAN_B64_ID	   0x8000u  /* first expression id of the base64 digit-run finders */
+#define SL_SCAN_B64_QUANTA 8u	    /* digit quanta looked back over: 24 digits, past any value */
+#define SL_SCAN_B64_SPAN   (4u * (SL_SCAN_B64_QUANTA + 2u) + 1u) /* characters a run needs */
+#define SL_SCAN_B64_QUEUE  16u	/* runs decoded per scan call; more are counted, dropped */
+#define SL_SCAN_NO_NEAR	   0xff /* sensor without keywords */
 #define SL_SCAN_MAX_EXPR                                                                           \
-	(SL_SCAN_MAX_SENSORS * SL_SCAN_MAX_PATTERNS + SL_SCAN_NEAR_SENSORS * SL_SCAN_MAX_NEAR)
+	(SL_SCAN_MAX_SENSORS * SL_SCAN_MAX_PATTERNS + SL_SCAN_NEAR_SENSORS * SL_SCAN_MAX_NEAR + 8)
 
 _Static_assert(sizeof(((struct sl_scan_stream *)0)->tail) == SL_SCAN_TAIL, "tail size");
 _Static_assert(SL_SCAN_MAX_SENSORS <= 64, "one bit per sensor in the dedup mask");
@@ -72,6 +76,28 @@ static const char *const context_names[] = {
     SL_SCAN_CONTEXTS(SL_X)
 #undef SL_X
 };
+
+/* Base64 text that encodes a run of ASCII digits: each 4 characters encoding 3 digits are
+ * [MNO][DTjz][AEIMQUYcgk][w-z0-5] (the sextets of 0x30-0x39 three at a time), so 3 such quanta
+ * (9 digits) are found wherever base64 text carries a value, at no measurable cost on other
+ * text. Each finder ends where the run's end is known: a quantum that is not 3 digits follows
+ * (its bytes, decoded, show the value's right edge), or the text ends after 0, 2 or 3
+ * characters of a quantum (a character outside base64, or the end of the stream). trail[] is
+ * how many characters after the digit quanta each finder's match holds, end[] whether one more
+ * character ends it. */
+#define B64_Q "[MNO][DTjz][AEIMQUYcgk][w-z0-5]"
+static const char *const b64_finders[] = {
+    "(?:" B64_Q "){3}[A-Za-z0-9+/]{2}[A-Za-z0-9+/=]{2}",
+    "(?:" B64_Q "){3}[^A-Za-z0-9+/=]",
+    "(?:" B64_Q "){3}[A-Za-z0-9+/]{2}[^A-Za-z0-9+/=]",
+    "(?:" B64_Q "){3}[A-Za-z0-9+/]{3}[^A-Za-z0-9+/=]",
+    "(?:" B64_Q "){3}$",
+    "(?:" B64_Q "){3}[A-Za-z0-9+/]{2}$",
+    "(?:" B64_Q "){3}[A-Za-z0-9+/]{3}$",
+};
+static const uint8_t b64_trail[] = {4, 0, 2, 3, 0, 2, 3};
+static const uint8_t b64_ended[] = {0, 1, 1, 1, 0, 0, 0};
+#define SL_SCAN_B64_FINDERS (sizeof(b64_finders) / sizeof(b64_finders[0]))
 
 const char *
 sl_scan_context_name(enum sl_scan_context c)
@@ -444,6 +470,13 @@ sl_scan_db_build(const struct sl_sensor_def *defs, unsigned n, char *err, size_t
 			pat_of[m] = SL_SCAN_MAX_PATTERNS + k;
 		}
 	}
+	for (unsigned k = 0; k < SL_SCAN_B64_FINDERS; k++, m++) {
+		exprs[m] = b64_finders[k];
+		flags[m] = 0;
+		ids[m] = SL_SCAN_B64_ID + k;
+		own[m] = 0;
+		pat_of[m] = 0;
+	}
 	db->hs = compile(db, exprs, flags, ids, own, pat_of, m, HS_MODE_STREAM, "", err, errlen);
 	free(kw_exprs);
 	kw_exprs = NULL;
@@ -473,6 +506,8 @@ sl_scan_db_build(const struct sl_sensor_def *defs, unsigned n, char *err, size_t
 	}
 	if (set_windows(db, err, errlen))
 		goto fail_db;
+	if (db->tail_keep < SL_SCAN_B64_SPAN)
+		db->tail_keep = SL_SCAN_B64_SPAN; /* a base64 run is read back from its end */
 	if (hs_stream_size(db->hs, &db->stream_size) != HS_SUCCESS ||
 	    hs_alloc_scratch(db->hs, &db->proto) != HS_SUCCESS ||
 	    (db->som && hs_alloc_scratch(db->som, &db->som_proto) != HS_SUCCESS))
@@ -631,6 +666,14 @@ struct sl_scan_worker {
 	struct sl_scan_stats stats;
 	uint8_t win[SL_SCAN_TAIL + SL_SCAN_OVERREAD]; /* a window spanning tail and buffer */
 	uint8_t bounce[2 * SL_SCAN_OVERREAD];	      /* the end of a buffer near a page end */
+	/* Base64 digit runs found by the current scan call, decoded, scanned once it returns. */
+	struct b64_run {
+		uint64_t at; /* stream offset of the run's first base64 character */
+		uint8_t len;
+		uint8_t bytes[SL_SCAN_B64_SPAN * 3 / 4 + 3];
+	} b64[SL_SCAN_B64_QUEUE];
+	unsigned b64_n;
+	uint8_t b64_busy; /* scanning decoded runs: their own finds are not followed */
 } __attribute__((aligned(SL_SCAN_CACHE_LINE)));
 
 struct sl_scan_worker *
@@ -780,6 +823,163 @@ stream_bytes(struct sl_scan_call *c, uint64_t start, uint64_t end)
 	memcpy(c->w->win, s->tail + (start - tail_start), from_tail);
 	memcpy(c->w->win + from_tail, c->data, (size_t)(end - c->base));
 	return c->w->win;
+}
+
+/* ---- Base64 digit runs ---- */
+
+/* A base64 character's value; 64 for the padding '=', -1 for anything else. */
+static inline int
+b64_val(uint8_t ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 52;
+	return ch == '+' ? 62 : ch == '/' ? 63 : ch == '=' ? 64 : -1;
+}
+
+/* Whether q[0..4) are four base64 characters, no padding. */
+static int
+b64_plain(const uint8_t *q)
+{
+	for (unsigned i = 0; i < 4; i++)
+		if (b64_val(q[i]) < 0 || b64_val(q[i]) > 63)
+			return 0;
+	return 1;
+}
+
+/* Whether the quantum q[0..4) encodes three ASCII digits. */
+static int
+b64_digits(const uint8_t *q)
+{
+	uint32_t v = 0;
+
+	for (unsigned i = 0; i < 4; i++) {
+		int x = b64_val(q[i]);
+
+		if (x < 0 || x > 63)
+			return 0;
+		v = v << 6 | (uint32_t)x;
+	}
+	return is_digit_ascii((uint8_t)(v >> 16)) && is_digit_ascii((uint8_t)(v >> 8)) &&
+	       is_digit_ascii((uint8_t)v);
+}
+
+/* Decodes n characters from a quantum boundary (whole quanta; a last one of 2 or 3 characters,
+ * or padded, gives 1 or 2 bytes). Returns the bytes written to out. */
+static size_t
+b64_decode(const uint8_t *t, size_t n, uint8_t *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i + 2 <= n; i += 4) {
+		uint32_t acc = 0;
+		unsigned k = 0;
+
+		for (; k < 4 && i + k < n; k++) {
+			int x = b64_val(t[i + k]);
+
+			if (x < 0 || x > 63)
+				break;
+			acc |= (uint32_t)x << (18 - 6 * k);
+		}
+		if (k >= 2)
+			out[o++] = (uint8_t)(acc >> 16);
+		if (k >= 3)
+			out[o++] = (uint8_t)(acc >> 8);
+		if (k == 4)
+			out[o++] = (uint8_t)acc;
+		if (k < 4)
+			break;
+	}
+	return o;
+}
+
+/* Finder k matched, ending at stream offset `to`. The run of digit quanta before its trail is
+ * read back from there, with the quantum before the run (the value's first digits, or the byte
+ * before it) and the trail (its last digits, or the byte after it), decoded and queued: the
+ * caller scans it once Hyperscan has returned. A trail of 3 more digits is not the run's end (a
+ * later match has it); a run longer than SL_SCAN_B64_QUANTA quanta holds no value whose edges
+ * are not digits. */
+static void
+b64_found(struct sl_scan_call *c, unsigned k, uint64_t to)
+{
+	struct sl_scan_worker *w = c->w;
+	uint64_t qend = to - b64_ended[k] - b64_trail[k], lo = c->base - c->s->tail_len, from;
+	size_t p, back;
+	const uint8_t *t;
+	unsigned q = 0;
+
+	if (w->b64_busy || c->priming || qend < lo)
+		return;
+	back = (size_t)((qend - lo) / 4);
+	if (back > SL_SCAN_B64_QUANTA + 1)
+		back = SL_SCAN_B64_QUANTA + 1;
+	from = qend - 4 * back;
+	t = stream_bytes(c, from, qend + b64_trail[k]);
+	if (t == NULL)
+		return;
+	p = (size_t)(qend - from);
+	if (b64_trail[k] == 4 && b64_digits(t + p))
+		return;
+	while (p >= 4 && b64_digits(t + p - 4) && q <= SL_SCAN_B64_QUANTA) {
+		p -= 4;
+		q++;
+	}
+	if (q > SL_SCAN_B64_QUANTA)
+		return;
+	if (p >= 4 && b64_plain(t + p - 4))
+		p -= 4;
+	if (w->b64_n == SL_SCAN_B64_QUEUE) {
+		w->stats.b64_dropped++;
+		return;
+	}
+	struct b64_run *r = &w->b64[w->b64_n++];
+
+	r->at = from + p;
+	r->len = (uint8_t)b64_decode(t + p, (size_t)(qend + b64_trail[k] - from) - p, r->bytes);
+}
+
+struct b64_relay {
+	sl_scan_match_fn fn;
+	void *ctx;
+	uint64_t at;
+};
+
+/* A value found in a decoded run goes to the caller at the run's offset in the stream. */
+static void
+b64_report(void *arg, const struct sl_scan_match *m)
+{
+	const struct b64_relay *rl = arg;
+	struct sl_scan_match e = *m;
+
+	e.offset = rl->at;
+	rl->fn(rl->ctx, &e);
+}
+
+/* Scans the runs the last call found, decoded, as units of the stream's context: validators,
+ * boundaries and masking apply to the digits as to any text. */
+static void
+b64_drain(const struct sl_scan_db *db, struct sl_scan_worker *w, enum sl_scan_context context,
+	  sl_scan_match_fn fn, void *ctx)
+{
+	unsigned n = w->b64_n;
+
+	if (n == 0 || w->b64_busy)
+		return;
+	w->b64_busy = 1;
+	for (unsigned i = 0; i < n; i++) {
+		struct b64_relay rl = {fn, ctx, w->b64[i].at};
+
+		w->stats.b64_runs++;
+		if (fn)
+			sl_scan_block(db, w, context, w->b64[i].bytes, w->b64[i].len, b64_report,
+				      &rl);
+	}
+	w->b64_n = 0;
+	w->b64_busy = 0;
 }
 
 /* Reports a confirmed value [end - len, end) of sensor id to the caller. */
@@ -1027,6 +1227,10 @@ on_hs_match(unsigned int id, unsigned long long from, unsigned long long to, uns
 
 	(void)from;
 	(void)flags;
+	if (id - SL_SCAN_B64_ID < SL_SCAN_B64_FINDERS) {
+		b64_found(c, id - SL_SCAN_B64_ID, to + s->shift);
+		return 0;
+	}
 	if (id >= db->n) {
 		if (id >= SL_SCAN_NEAR_ID)
 			near_keyword(c, id - SL_SCAN_NEAR_ID, to + s->shift);
@@ -1178,6 +1382,7 @@ scan_chunk(const struct sl_scan_db *db, struct sl_scan_worker *w, struct sl_scan
 	s->offset += n;
 	if (s->n_pending && db->n_near)
 		near_expire(db, w, s, s->offset);
+	b64_drain(db, w, (enum sl_scan_context)s->context, fn, ctx);
 	return ret;
 }
 
@@ -1230,6 +1435,7 @@ sl_scan_stream_close(const struct sl_scan_db *db, struct sl_scan_worker *w,
 		if (hs_close_stream(s->hs, w->scratch, on_hs_match, c) != HS_SUCCESS)
 			w->stats.scan_errors++;
 		sl_cur_pool = NULL;
+		b64_drain(db, w, (enum sl_scan_context)s->context, fn, ctx);
 	}
 	pending_reset(w, s);
 	s->hs = NULL;

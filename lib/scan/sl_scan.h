@@ -125,7 +125,9 @@ void sl_scan_worker_free(struct sl_scan_worker *w);
 	X(stream_pool_fallback, "stream_pool_fallback")                                            \
 	X(scan_errors, "scan_errors")                                                              \
 	X(near_rejects, "near_rejects")                                                            \
-	X(pending_overflow, "pending_overflow")
+	X(pending_overflow, "pending_overflow")                                                    \
+	X(b64_runs, "base64_runs_decoded")                                                         \
+	X(b64_dropped, "base64_runs_dropped")
 
 struct sl_scan_stats {
 #define SL_X(f, s) uint64_t f;

@@ -201,6 +201,14 @@ def test_smtp_attachments():
                              "rcpt_to": ["<drop@example.org>"]}, a
 
 
+def test_undeclared_base64_in_json_and_raw_c2():
+    """An implant's base64, declared nowhere: a NIR and a card in the base64 of a JSON field
+    (the request cut inside it), a NIR and a card in base64 lines of a raw channel; the base64
+    of a NIR's digits inside a longer run, and of plain text, raise nothing."""
+    run, expected = exact("c2_base64")
+    assert len(expected) == 4
+
+
 def test_brotli_request_bodies():
     run, expected = exact("http_br_req")
     assert len(expected) == 2

@@ -1125,6 +1125,91 @@ test_right_boundary(void)
 	sl_scan_db_free(db);
 }
 
+/* Standard base64 of s (padded), NUL-terminated. */
+static void
+b64enc(const char *s, char *out)
+{
+	static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t n = strlen(s), o = 0;
+
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)(uint8_t)s[i] << 16;
+
+		if (i + 1 < n)
+			v |= (uint32_t)(uint8_t)s[i + 1] << 8;
+		if (i + 2 < n)
+			v |= (uint8_t)s[i + 2];
+		out[o++] = al[v >> 18 & 63];
+		out[o++] = al[v >> 12 & 63];
+		out[o++] = i + 1 < n ? al[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < n ? al[v & 63] : '=';
+	}
+	out[o] = '\0';
+}
+
+/* Values a sender base64-encoded without saying so (a JSON field, a URL parameter, a raw C2
+ * line) are found: at every alignment of the digits in the base64 quanta, padded or not, the
+ * text ended by a quote or by the end of the stream, once, at every split, at the offset where
+ * the decoded run starts. Digits of a longer run, and base64 of other text, raise nothing. */
+static void
+test_base64_runs(void)
+{
+	struct sl_scan_db *db = default_db();
+	struct sl_scan_worker *w = sl_scan_worker_create(db, 4, NULL, 0);
+	static const char *const lead[] = {"", "=", "#:", "nir=", "id: x="};
+	static const char *const tail[] = {"", ";", " ok", "\n"};
+	char nir[16], plain[96], enc[160], text[256];
+	struct seen ref;
+	struct sl_scan_stats st;
+
+	CU_ASSERT_FATAL(w != NULL);
+	nir_make(nir, "2850578006084");
+	for (size_t i = 0; i < sizeof(lead) / sizeof(lead[0]); i++) {
+		for (size_t j = 0; j < sizeof(tail) / sizeof(tail[0]); j++) {
+			snprintf(plain, sizeof(plain), "%s%s%s", lead[i], nir, tail[j]);
+			b64enc(plain, enc);
+			for (int eos = 0; eos < 2; eos++) {
+				snprintf(text, sizeof(text),
+					 eos ? "{\"d\":\"x\",\"p\":\"%s"
+					     : "{\"d\":\"x\",\"p\":\"%s\"}",
+					 enc);
+				near_run(db, w, text, &ref);
+				if (ref.n != 1 || seen_find(&ref, S_NIR, nir) != 0)
+					fprintf(stderr, "\nbase64 run missed: %s (%s)\n", text,
+						plain);
+				CU_ASSERT_EQUAL(ref.n, 1);
+				CU_ASSERT_EQUAL(seen_find(&ref, S_NIR, nir), 0);
+				/* where the run's first quantum is, in the 14 + strlen(enc) */
+				CU_ASSERT(ref.m[0].offset >= 14 &&
+					  ref.m[0].offset < 14 + strlen(enc));
+			}
+		}
+	}
+	/* a card, in a URL parameter, base64 without padding */
+	b64enc("pan=4111111111111111&exp=1229", enc);
+	snprintf(text, sizeof(text), "GET /t?q=%.*s HTTP/1.1", (int)strcspn(enc, "="), enc);
+	near_run(db, w, text, &ref);
+	CU_ASSERT_EQUAL(ref.n, 1);
+	CU_ASSERT(seen_find(&ref, S_CARD, "4111111111111111") >= 0);
+	/* the NIR's digits inside longer runs, and plain words, raise nothing */
+	snprintf(plain, sizeof(plain), "%s123", nir);
+	b64enc(plain, enc);
+	near_run(db, w, enc, &ref);
+	CU_ASSERT_EQUAL(ref.n, 0);
+	snprintf(plain, sizeof(plain), "99%s", nir);
+	b64enc(plain, enc);
+	near_run(db, w, enc, &ref);
+	CU_ASSERT_EQUAL(ref.n, 0);
+	b64enc("The quick brown fox jumps over the lazy dog 12 times.", enc);
+	near_run(db, w, enc, &ref);
+	CU_ASSERT_EQUAL(ref.n, 0);
+	sl_scan_stats_get(w, &st);
+	CU_ASSERT(st.b64_runs > 0);
+	CU_ASSERT_EQUAL(st.b64_dropped, 0);
+	sl_scan_worker_free(w);
+	sl_scan_db_free(db);
+}
+
 static void
 test_near_build(void)
 {
@@ -1273,6 +1358,7 @@ main(void)
 	    {"near_build", test_near_build},
 	    {"right_boundary", test_right_boundary},
 	    {"near_migrate", test_near_migrate},
+	    {"base64_runs", test_base64_runs},
 	};
 	CU_pSuite suite;
 	int failed;
