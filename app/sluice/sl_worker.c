@@ -458,6 +458,7 @@ on_match(void *ctx, const struct sl_scan_match *m)
 		ev.action = enforce(w, fs, v.enforce, (uint8_t)m->sensor);
 	}
 	ev.context[0] = '\0';
+	ev.encoded = m->encoded;
 	copy_str(ev.context, sizeof(ev.context), sl_scan_context_name(m->context));
 	sl_scan_mask(w->db, m->sensor, m->value, m->value_len, ev.evidence, sizeof(ev.evidence));
 	/* The writer thread hashes the normalised value, so the same number written with or

@@ -286,6 +286,8 @@ sl_event_format(const struct sl_event *ev, char *buf, size_t len)
 	dlp = json_object();
 	json_object_set_new(dlp, "sensor", json_string(ev->sensor));
 	json_object_set_new(dlp, "context", json_string(ev->context));
+	if (ev->encoded)
+		json_object_set_new(dlp, "encoding", json_string("base64"));
 	json_object_set_new(dlp, "action", json_string(sl_event_action_name(ev->action)));
 	json_object_set_new(dlp, "evidence", json_string(ev->evidence));
 	if (ev->value_hash[0])

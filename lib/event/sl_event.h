@@ -74,6 +74,7 @@ struct sl_event {
 	char sensor[32];
 	char category[64];
 	char context[8];
+	uint8_t encoded;     /* the value was in base64 the sender did not declare: dlp.encoding */
 	char evidence[48];   /* masked */
 	char value_hash[20]; /* keyed hash of the value, hex, for correlation */
 	/* The matched value, normalised (alphanumerics, case-folded), in transit only: the writer

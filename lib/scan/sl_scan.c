@@ -61,8 +61,7 @@
 #define SL_SCAN_B64_ID	   0x8000u  /* first expression id of the base64 digit-run finders */
 #define SL_SCAN_B64_QUANTA 8u	    /* digit quanta looked back over: 24 digits, past any value */
 #define SL_SCAN_B64_SPAN   (4u * (SL_SCAN_B64_QUANTA + 2u) + 1u) /* characters a run needs */
-#define SL_SCAN_B64_QUEUE  16u	/* runs decoded per scan call; more are counted, dropped */
-#define SL_SCAN_NO_NEAR	   0xff /* sensor without keywords */
+#define SL_SCAN_NO_NEAR	   0xff					 /* sensor without keywords */
 #define SL_SCAN_MAX_EXPR                                                                           \
 	(SL_SCAN_MAX_SENSORS * SL_SCAN_MAX_PATTERNS + SL_SCAN_NEAR_SENSORS * SL_SCAN_MAX_NEAR + 8)
 
@@ -666,18 +665,31 @@ struct sl_scan_worker {
 	struct sl_scan_stats stats;
 	uint8_t win[SL_SCAN_TAIL + SL_SCAN_OVERREAD]; /* a window spanning tail and buffer */
 	uint8_t bounce[2 * SL_SCAN_OVERREAD];	      /* the end of a buffer near a page end */
-	/* Base64 digit runs found by the current scan call, decoded, scanned once it returns. */
-	struct b64_run {
-		uint64_t at; /* stream offset of the run's first base64 character */
-		uint8_t len;
-		uint8_t bytes[SL_SCAN_B64_SPAN * 3 / 4 + 3];
-	} b64[SL_SCAN_B64_QUEUE];
-	unsigned b64_n;
-	uint8_t b64_busy; /* scanning decoded runs: their own finds are not followed */
+	/* Scans decoded base64 runs from inside this worker's Hyperscan callback, with scratch and
+	 * stream state of its own (a scratch serves one scan at a time); NULL in that worker. */
+	struct sl_scan_worker *sub;
 } __attribute__((aligned(SL_SCAN_CACHE_LINE)));
+
+static struct sl_scan_worker *worker_new(const struct sl_scan_db *db, uint32_t max_streams,
+					 char *err, size_t errlen);
 
 struct sl_scan_worker *
 sl_scan_worker_create(const struct sl_scan_db *db, uint32_t max_streams, char *err, size_t errlen)
+{
+	struct sl_scan_worker *w = worker_new(db, max_streams, err, errlen);
+
+	if (w == NULL)
+		return NULL;
+	w->sub = worker_new(db, 1, err, errlen);
+	if (w->sub == NULL) {
+		sl_scan_worker_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+static struct sl_scan_worker *
+worker_new(const struct sl_scan_db *db, uint32_t max_streams, char *err, size_t errlen)
 {
 	struct sl_scan_worker *w;
 	size_t size = (sizeof(*w) + SL_SCAN_CACHE_LINE - 1) & ~(size_t)(SL_SCAN_CACHE_LINE - 1);
@@ -711,6 +723,7 @@ sl_scan_worker_free(struct sl_scan_worker *w)
 {
 	if (!w)
 		return;
+	sl_scan_worker_free(w->sub);
 	hs_free_scratch(w->scratch);
 	hs_free_scratch(w->som_scratch);
 	free(w->pool.mem);
@@ -722,6 +735,14 @@ sl_scan_stats_get(const struct sl_scan_worker *w, struct sl_scan_stats *out)
 {
 	*out = w->stats;
 	out->stream_pool_fallback = w->pool.fallback;
+	if (w->sub) { /* the decoded runs' scans count as this worker's */
+		uint64_t *o = (uint64_t *)out;
+		const uint64_t *x = (const uint64_t *)&w->sub->stats;
+
+		for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+			o[i] += x[i];
+		out->stream_pool_fallback += w->sub->pool.fallback;
+	}
 }
 
 /* ---- Matching ---- */
@@ -897,6 +918,24 @@ b64_decode(const uint8_t *t, size_t n, uint8_t *out)
 	return o;
 }
 
+struct b64_relay {
+	sl_scan_match_fn fn;
+	void *ctx;
+	uint64_t at;
+};
+
+/* A value found in a decoded run goes to the caller at the run's offset in the stream. */
+static void
+b64_report(void *arg, const struct sl_scan_match *m)
+{
+	const struct b64_relay *rl = arg;
+	struct sl_scan_match e = *m;
+
+	e.offset = rl->at;
+	e.encoded = 1;
+	rl->fn(rl->ctx, &e);
+}
+
 /* Finder k matched, ending at stream offset `to`. The run of digit quanta before its trail is
  * read back from there, with the quantum before the run (the value's first digits, or the byte
  * before it) and the trail (its last digits, or the byte after it), decoded and queued: the
@@ -912,8 +951,8 @@ b64_found(struct sl_scan_call *c, unsigned k, uint64_t to)
 	const uint8_t *t;
 	unsigned q = 0;
 
-	if (w->b64_busy || c->priming || qend < lo)
-		return;
+	if (w->sub == NULL || c->priming || c->fn == NULL || qend < lo)
+		return; /* a decoded run's own finds are not followed */
 	back = (size_t)((qend - lo) / 4);
 	if (back > SL_SCAN_B64_QUANTA + 1)
 		back = SL_SCAN_B64_QUANTA + 1;
@@ -932,54 +971,13 @@ b64_found(struct sl_scan_call *c, unsigned k, uint64_t to)
 		return;
 	if (p >= 4 && b64_plain(t + p - 4))
 		p -= 4;
-	if (w->b64_n == SL_SCAN_B64_QUEUE) {
-		w->stats.b64_dropped++;
-		return;
-	}
-	struct b64_run *r = &w->b64[w->b64_n++];
+	uint8_t bytes[SL_SCAN_B64_SPAN];
+	struct b64_relay rl = {c->fn, c->ctx, from + p};
+	size_t n = b64_decode(t + p, (size_t)(qend + b64_trail[k] - from) - p, bytes);
 
-	r->at = from + p;
-	r->len = (uint8_t)b64_decode(t + p, (size_t)(qend + b64_trail[k] - from) - p, r->bytes);
-}
-
-struct b64_relay {
-	sl_scan_match_fn fn;
-	void *ctx;
-	uint64_t at;
-};
-
-/* A value found in a decoded run goes to the caller at the run's offset in the stream. */
-static void
-b64_report(void *arg, const struct sl_scan_match *m)
-{
-	const struct b64_relay *rl = arg;
-	struct sl_scan_match e = *m;
-
-	e.offset = rl->at;
-	rl->fn(rl->ctx, &e);
-}
-
-/* Scans the runs the last call found, decoded, as units of the stream's context: validators,
- * boundaries and masking apply to the digits as to any text. */
-static void
-b64_drain(const struct sl_scan_db *db, struct sl_scan_worker *w, enum sl_scan_context context,
-	  sl_scan_match_fn fn, void *ctx)
-{
-	unsigned n = w->b64_n;
-
-	if (n == 0 || w->b64_busy)
-		return;
-	w->b64_busy = 1;
-	for (unsigned i = 0; i < n; i++) {
-		struct b64_relay rl = {fn, ctx, w->b64[i].at};
-
-		w->stats.b64_runs++;
-		if (fn)
-			sl_scan_block(db, w, context, w->b64[i].bytes, w->b64[i].len, b64_report,
-				      &rl);
-	}
-	w->b64_n = 0;
-	w->b64_busy = 0;
+	w->stats.b64_runs++;
+	sl_scan_block(c->db, w->sub, (enum sl_scan_context)c->s->context, bytes, n, b64_report,
+		      &rl);
 }
 
 /* Reports a confirmed value [end - len, end) of sensor id to the caller. */
@@ -993,6 +991,7 @@ report(struct sl_scan_call *c, unsigned id, const uint8_t *value, uint64_t end, 
 	m.offset = end - len;
 	m.value = value;
 	m.value_len = (uint32_t)len;
+	m.encoded = 0;
 	c->w->stats.matches++;
 	c->w->stats.sensor_hits[id]++;
 	if (c->fn)
@@ -1382,7 +1381,6 @@ scan_chunk(const struct sl_scan_db *db, struct sl_scan_worker *w, struct sl_scan
 	s->offset += n;
 	if (s->n_pending && db->n_near)
 		near_expire(db, w, s, s->offset);
-	b64_drain(db, w, (enum sl_scan_context)s->context, fn, ctx);
 	return ret;
 }
 
@@ -1435,7 +1433,6 @@ sl_scan_stream_close(const struct sl_scan_db *db, struct sl_scan_worker *w,
 		if (hs_close_stream(s->hs, w->scratch, on_hs_match, c) != HS_SUCCESS)
 			w->stats.scan_errors++;
 		sl_cur_pool = NULL;
-		b64_drain(db, w, (enum sl_scan_context)s->context, fn, ctx);
 	}
 	pending_reset(w, s);
 	s->hs = NULL;

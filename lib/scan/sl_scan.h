@@ -126,8 +126,7 @@ void sl_scan_worker_free(struct sl_scan_worker *w);
 	X(scan_errors, "scan_errors")                                                              \
 	X(near_rejects, "near_rejects")                                                            \
 	X(pending_overflow, "pending_overflow")                                                    \
-	X(b64_runs, "base64_runs_decoded")                                                         \
-	X(b64_dropped, "base64_runs_dropped")
+	X(b64_runs, "base64_runs_decoded")
 
 struct sl_scan_stats {
 #define SL_X(f, s) uint64_t f;
@@ -143,9 +142,11 @@ void sl_scan_stats_get(const struct sl_scan_worker *w, struct sl_scan_stats *out
 struct sl_scan_match {
 	unsigned sensor; /* index in the database */
 	enum sl_scan_context context;
-	uint64_t offset; /* stream offset of the first byte of the value */
-	const uint8_t *value;
+	uint64_t offset; /* stream offset of the first byte of the value (encoded: of the base64
+			  * run it was decoded from) */
+	const uint8_t *value; /* as decoded when `encoded` */
 	uint32_t value_len;
+	uint8_t encoded; /* 1: found in base64 the sender did not declare (see sl_scan.c) */
 };
 typedef void (*sl_scan_match_fn)(void *ctx, const struct sl_scan_match *m);
 

@@ -83,6 +83,7 @@ def _schema():
             "sensor": {"type": "string"}, "context": {"type": "string"},
             "action": {"enum": ["allowed", "would_block", "blocked", "reset"]},
             "evidence": {"type": "string"}, "count": {"type": "integer"},
+            "encoding": {"enum": ["base64"]},
         },
     }
     return s

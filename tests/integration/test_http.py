@@ -207,6 +207,7 @@ def test_undeclared_base64_in_json_and_raw_c2():
     of a NIR's digits inside a longer run, and of plain text, raise nothing."""
     run, expected = exact("c2_base64")
     assert len(expected) == 4
+    assert all(a["dlp"].get("encoding") == "base64" for a in run.alerts), run.alerts
 
 
 def test_brotli_request_bodies():
