@@ -210,6 +210,33 @@ def test_deny_in_protect_mode_resets_ipv6():
     deny_protect(V6)
 
 
+def test_base64_beacon_denied_in_protect_mode():
+    """curl posting what an implant sends: JSON whose field is the base64 of a record with a NIR,
+    declared nowhere. The connection is reset, the body never reaches the server, the event
+    says dlp.encoding base64; a clean beacon of the same shape goes through."""
+    import base64
+    n = net()
+    d = Daemon("--inline", "sl-a:sl-b", config=config(DENY_NIR % "protect"))
+    nir = sluice_gen.gen_nir(RNG)
+    blob = lambda rec: base64.b64encode(rec.encode()).decode()  # noqa: E731
+    body = json.dumps({"v": 2, "blob": blob(f"host=WS-07;nir={nir};user=x")})
+    rc, _, out = post(V4, body)
+    clean = json.dumps({"v": 2, "blob": blob("host=WS-07;uptime=86400;user=x")})
+    rc2, _, out2 = post(V4, clean)
+    d.stop()
+    assert rc in (52, 55, 56), f"curl exit {rc}: {out}"
+    assert hashlib.sha256(body.encode()).hexdigest() not in n.received()
+    assert rc2 == 0 and out2.endswith("200"), out2
+    assert hashlib.sha256(clean.encode()).hexdigest() in n.received()
+    check_schema(d)
+    check_no_leak(d, [{"sensor": "fr_ssn", "values": [nir]}])
+    alerts = [a for a in d.alerts if a["dlp"]["sensor"] == "fr_ssn"]
+    assert len(alerts) == 1, d.events_text
+    a = alerts[0]
+    assert a["dlp"]["action"] == "blocked" and a["dlp"]["encoding"] == "base64", a
+    assert a["dlp"]["context"] == "body" and a["http"]["url"] == "/upload", a
+
+
 def send_udp(addr, payloads):
     """Sends each payload as one UDP datagram from the client namespace to addr:8080, from one
     socket (one flow)."""
