@@ -431,20 +431,15 @@ sl_pkt_dispatch_hash(const uint8_t *data, size_t len)
 	if (e != SL_PKT_ERR_IP_FRAGMENT ||
 	    sl_pkt_fragment(data, len, &fr) != SL_PKT_ERR_IP_FRAGMENT)
 		return 0;
-	/* The key the whole datagram would have, without ports: addresses in the order set_key
-	 * gives them (big-endian compare, so byte order). */
+	/* The key the whole datagram would have, without ports: set_key orders its sides. */
 	const uint8_t *ip = data + fr.l3_off;
-	const uint8_t *src = fr.ipver == 4 ? ip + 12 : ip + 8;
-	const uint8_t *dst = fr.ipver == 4 ? ip + 16 : ip + 24;
-	size_t alen = fr.ipver == 4 ? 4 : 16;
-	int swap = memcmp(src, dst, alen) > 0;
+	struct l3_result r = {.src = ip + (fr.ipver == 4 ? 12 : 8),
+			      .dst = ip + (fr.ipver == 4 ? 16 : 24),
+			      .proto = fr.proto};
 
-	memset(k, 0, sizeof(*k));
-	memcpy(k->addr[swap], src, alen);
-	memcpy(k->addr[!swap], dst, alen);
+	memset(&pi, 0, sizeof(pi));
 	memcpy(k->vlan, fr.vlan, sizeof(k->vlan));
-	k->proto = fr.proto;
-	k->ipver = fr.ipver;
+	set_key(&pi, &r, fr.ipver == 6, 0, 0);
 	return sl_pkt_key_hash(k);
 }
 
