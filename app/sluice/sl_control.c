@@ -893,7 +893,7 @@ brief_json(const struct sl_flow_brief *b)
 	char a[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
 	int cl = b->client, sv = !b->client;
 	int af = b->key.ipver == 6 ? AF_INET6 : AF_INET;
-	int icmp = b->key.proto == 1 || b->key.proto == 58;
+	int icmp = sl_pkt_proto_icmp(b->key.proto);
 	json_t *o;
 
 	inet_ntop(af, b->key.addr[cl], a, sizeof(a));

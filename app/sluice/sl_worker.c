@@ -1174,8 +1174,8 @@ inspect_datagram(struct sl_worker *w, struct rte_mbuf *m, const struct sl_pkt_in
 {
 	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *) + pi->payload_off;
 	int create = pi->payload_len > 0, created;
-	int reply = pi->key.proto != 17 && (pi->icmp_type == SL_PKT_ICMP_ECHO_REPLY ||
-					    pi->icmp_type == SL_PKT_ICMPV6_ECHO_REPLY);
+	int reply = sl_pkt_proto_icmp(pi->key.proto) && (pi->icmp_type == SL_PKT_ICMP_ECHO_REPLY ||
+							 pi->icmp_type == SL_PKT_ICMPV6_ECHO_REPLY);
 	struct flow_state *fs;
 	struct flow_side *sd;
 	struct sl_flow *f;

@@ -77,12 +77,6 @@ fmt_ip(const struct sl_flow_key *k, int side, char *out, size_t len)
 	inet_ntop(k->ipver == 6 ? AF_INET6 : AF_INET, k->addr[side], out, (socklen_t)len);
 }
 
-static inline int
-is_icmp(uint8_t proto)
-{
-	return proto == 1 || proto == 58; /* ICMP, ICMPv6 */
-}
-
 /* The type an ICMP type pairs with in Community ID (Zeek's list: requests and their replies,
  * router solicitation and advertisement, ...), or -1 for a one-way type such as an error. */
 static int
@@ -113,7 +107,7 @@ sl_event_community_id(const struct sl_flow_key *k, unsigned icmp_side, uint8_t i
 	int ports = k->proto == 6 || k->proto == 17 || k->proto == 132;
 	unsigned char b64[64];
 
-	if (is_icmp(k->proto)) {
+	if (sl_pkt_proto_icmp(k->proto)) {
 		int peer = icmp_counterpart(k->proto == 58, icmp_type);
 		unsigned s = icmp_side & 1;
 
@@ -167,7 +161,7 @@ int
 sl_event_format(const struct sl_event *ev, char *buf, size_t len)
 {
 	const struct sl_flow_key *k = &ev->key;
-	int src = ev->src_side, dst = !ev->src_side, icmp = is_icmp(k->proto);
+	int src = ev->src_side, dst = !ev->src_side, icmp = sl_pkt_proto_icmp(k->proto);
 	char ts[48], sip[48], dip[48], cid[48];
 	json_t *o, *alert, *dlp;
 	size_t n;

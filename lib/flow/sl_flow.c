@@ -252,7 +252,7 @@ sl_flow_lookup(struct sl_flow_table *t, const struct sl_flow_key *key, uint64_t 
 static inline int
 datagrams(uint8_t proto)
 {
-	return proto == 17 || proto == 1 || proto == 58;
+	return proto == 17 || sl_pkt_proto_icmp(proto);
 }
 
 unsigned

@@ -92,6 +92,13 @@ struct sl_pkt_info {
 	uint8_t icmp_code;
 };
 
+/* Whether a key's protocol is ICMP or ICMPv6: its "ports" are then an echo identifier. */
+static inline int
+sl_pkt_proto_icmp(uint8_t proto)
+{
+	return proto == 1 || proto == 58;
+}
+
 /* Decodes frame `data[0..len)`. Returns SL_PKT_OK and fills *out, or the reason it could not. */
 enum sl_pkt_error sl_pkt_parse(const uint8_t *data, size_t len, struct sl_pkt_info *out);
 

@@ -98,7 +98,7 @@ sl_policy_group_contains(const struct sl_policy_group *g, const struct sl_flow_k
 	}
 	if (g->n_ports) {
 		/* An ICMP key's "ports" are its echo identifier, no service to match. */
-		if (k->proto == 1 || k->proto == 58)
+		if (sl_pkt_proto_icmp(k->proto))
 			return 0;
 		ok = 0;
 		for (unsigned i = 0; i < g->n_ports && !ok; i++)
