@@ -34,6 +34,12 @@
  * in the tail as long as a keyword can still rescue it. After each chunk, parked values no keyword
  * can reach any more are dropped (near_rejects).
  *
+ * Base64 runs. Seven finder expressions (ids from SL_SCAN_B64_ID, see b64_finders) in the same
+ * streaming database find base64 text that encodes 9 or more digits in a row, and where it ends.
+ * The run is read back from the tail (tail_keep covers SL_SCAN_B64_SPAN), decoded, and scanned
+ * from inside the match callback by the worker's sub-worker, which has its own scratch; its
+ * matches reach the caller with `encoded` set, at the run's stream offset.
+ *
  * Over-reads. Hyperscan 5.4's AVX512VBMI engines read past the end of the buffer they scan; a
  * buffer ending within SL_SCAN_OVERREAD bytes of a page boundary has its last bytes scanned from
  * a padded per-worker copy (near_page_end), and windows handed to hs_scan get the same care.
@@ -63,7 +69,8 @@
 #define SL_SCAN_B64_SPAN   (4u * (SL_SCAN_B64_QUANTA + 2u) + 1u) /* characters a run needs */
 #define SL_SCAN_NO_NEAR	   0xff					 /* sensor without keywords */
 #define SL_SCAN_MAX_EXPR                                                                           \
-	(SL_SCAN_MAX_SENSORS * SL_SCAN_MAX_PATTERNS + SL_SCAN_NEAR_SENSORS * SL_SCAN_MAX_NEAR + 8)
+	(SL_SCAN_MAX_SENSORS * SL_SCAN_MAX_PATTERNS + SL_SCAN_NEAR_SENSORS * SL_SCAN_MAX_NEAR +    \
+	 SL_SCAN_B64_FINDERS)
 
 _Static_assert(sizeof(((struct sl_scan_stream *)0)->tail) == SL_SCAN_TAIL, "tail size");
 _Static_assert(SL_SCAN_MAX_SENSORS <= 64, "one bit per sensor in the dedup mask");
@@ -861,13 +868,18 @@ b64_val(uint8_t ch)
 	return ch == '+' ? 62 : ch == '/' ? 63 : ch == '=' ? 64 : -1;
 }
 
-/* Whether q[0..4) are four base64 characters, no padding. */
+/* Whether q[0..4) are four base64 characters, no padding: if so, *v is their 24 bits. */
 static int
-b64_plain(const uint8_t *q)
+b64_quantum(const uint8_t *q, uint32_t *v)
 {
-	for (unsigned i = 0; i < 4; i++)
-		if (b64_val(q[i]) < 0 || b64_val(q[i]) > 63)
+	*v = 0;
+	for (unsigned i = 0; i < 4; i++) {
+		int x = b64_val(q[i]);
+
+		if (x < 0 || x > 63)
 			return 0;
+		*v = *v << 6 | (uint32_t)x;
+	}
 	return 1;
 }
 
@@ -875,17 +887,10 @@ b64_plain(const uint8_t *q)
 static int
 b64_digits(const uint8_t *q)
 {
-	uint32_t v = 0;
+	uint32_t v;
 
-	for (unsigned i = 0; i < 4; i++) {
-		int x = b64_val(q[i]);
-
-		if (x < 0 || x > 63)
-			return 0;
-		v = v << 6 | (uint32_t)x;
-	}
-	return is_digit_ascii((uint8_t)(v >> 16)) && is_digit_ascii((uint8_t)(v >> 8)) &&
-	       is_digit_ascii((uint8_t)v);
+	return b64_quantum(q, &v) && is_digit_ascii((uint8_t)(v >> 16)) &&
+	       is_digit_ascii((uint8_t)(v >> 8)) && is_digit_ascii((uint8_t)v);
 }
 
 /* Decodes n characters from a quantum boundary (whole quanta; a last one of 2 or 3 characters,
@@ -938,10 +943,11 @@ b64_report(void *arg, const struct sl_scan_match *m)
 
 /* Finder k matched, ending at stream offset `to`. The run of digit quanta before its trail is
  * read back from there, with the quantum before the run (the value's first digits, or the byte
- * before it) and the trail (its last digits, or the byte after it), decoded and queued: the
- * caller scans it once Hyperscan has returned. A trail of 3 more digits is not the run's end (a
- * later match has it); a run longer than SL_SCAN_B64_QUANTA quanta holds no value whose edges
- * are not digits. */
+ * before it) and the trail (its last digits, or the byte after it), decoded, and scanned at once
+ * by the sub-worker (its scratch is free while this worker's is in use), so its values are
+ * reported in stream order. A trail of 3 more digits is not the run's end (a later match has
+ * it); a run longer than SL_SCAN_B64_QUANTA quanta holds no value whose edges are not
+ * digits. */
 static void
 b64_found(struct sl_scan_call *c, unsigned k, uint64_t to)
 {
@@ -950,6 +956,7 @@ b64_found(struct sl_scan_call *c, unsigned k, uint64_t to)
 	size_t p, back;
 	const uint8_t *t;
 	unsigned q = 0;
+	uint32_t lead;
 
 	if (w->sub == NULL || c->priming || c->fn == NULL || qend < lo)
 		return; /* a decoded run's own finds are not followed */
@@ -969,7 +976,7 @@ b64_found(struct sl_scan_call *c, unsigned k, uint64_t to)
 	}
 	if (q > SL_SCAN_B64_QUANTA)
 		return;
-	if (p >= 4 && b64_plain(t + p - 4))
+	if (p >= 4 && b64_quantum(t + p - 4, &lead))
 		p -= 4;
 	uint8_t bytes[SL_SCAN_B64_SPAN];
 	struct b64_relay rl = {c->fn, c->ctx, from + p};

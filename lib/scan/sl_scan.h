@@ -26,6 +26,10 @@
  * bytes each, `within` at most SL_SCAN_NEAR_MAX_WITHIN; a stream remembers the last keyword end
  * per such sensor. Sensors without keywords pay one predictable branch per confirmed match.
  *
+ * Undeclared base64. Base64 text that encodes a run of 9 or more digits (a value an implant
+ * encoded without saying so) is decoded where the run ends and scanned like any text of the
+ * stream's context; such matches carry `encoded` (see sl_scan.c: Base64 runs).
+ *
  * Right boundary. A validated value written in groups ("4111 1111 1111 1111") is only reported
  * once the two bytes after it are known not to be its separator and another digit or letter: the
  * regex's trailing \b cannot tell "4111 1111 1111 1111" from the first groups of a longer
