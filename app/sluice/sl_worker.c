@@ -283,7 +283,6 @@ anomaly_names(uint32_t bits, char *out, size_t cap)
 	}
 }
 
-/* The fields every event about flow f shares, for bytes sent by `side`. */
 /* The application a flow carries, as its events and `sluicectl flows` name it. */
 static uint8_t
 flow_app(const struct flow_state *fs)
@@ -293,6 +292,7 @@ flow_app(const struct flow_state *fs)
 	return fs->side[0].http || fs->side[1].http ? SL_EVENT_APP_HTTP : SL_EVENT_APP_RAW;
 }
 
+/* The fields every event about flow f shares, for bytes sent by `side`. */
 static void
 event_flow(struct sl_worker *w, const struct sl_flow *f, const struct flow_state *fs, uint8_t side,
 	   struct sl_event *ev)
