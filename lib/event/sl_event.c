@@ -157,6 +157,14 @@ sl_event_proto_name(uint8_t p)
 	return p == 6 ? "TCP" : p == 17 ? "UDP" : p == 1 ? "ICMP" : p == 58 ? "IPv6-ICMP" : "IP";
 }
 
+/* Sets o[key] to the string s unless it is empty (EVE leaves unknown fields out). */
+static void
+set_text(json_t *o, const char *key, const char *s)
+{
+	if (s[0])
+		json_object_set_new(o, key, json_string(s));
+}
+
 int
 sl_event_format(const struct sl_event *ev, char *buf, size_t len)
 {
@@ -248,16 +256,12 @@ sl_event_format(const struct sl_event *ev, char *buf, size_t len)
 		const struct sl_event_http *h = &ev->http;
 		json_t *ho = json_object();
 
-		if (h->hostname[0])
-			json_object_set_new(ho, "hostname", json_string(h->hostname));
-		if (h->url[0])
-			json_object_set_new(ho, "url", json_string(h->url));
-		if (h->method[0])
-			json_object_set_new(ho, "http_method", json_string(h->method));
+		set_text(ho, "hostname", h->hostname);
+		set_text(ho, "url", h->url);
+		set_text(ho, "http_method", h->method);
 		if (h->status)
 			json_object_set_new(ho, "status", json_integer(h->status));
-		if (h->content_type[0])
-			json_object_set_new(ho, "http_content_type", json_string(h->content_type));
+		set_text(ho, "http_content_type", h->content_type);
 		json_object_set_new(ho, "length", json_integer((json_int_t)h->length));
 		json_object_set_new(o, "http", ho);
 	}
@@ -265,10 +269,8 @@ sl_event_format(const struct sl_event *ev, char *buf, size_t len)
 		const struct sl_event_smtp *m = &ev->smtp;
 		json_t *so = json_object();
 
-		if (m->helo[0])
-			json_object_set_new(so, "helo", json_string(m->helo));
-		if (m->mail_from[0])
-			json_object_set_new(so, "mail_from", json_string(m->mail_from));
+		set_text(so, "helo", m->helo);
+		set_text(so, "mail_from", m->mail_from);
 		if (m->rcpt_to[0]) {
 			json_t *rcpt = json_array();
 
@@ -284,8 +286,7 @@ sl_event_format(const struct sl_event *ev, char *buf, size_t len)
 		json_object_set_new(dlp, "encoding", json_string("base64"));
 	json_object_set_new(dlp, "action", json_string(sl_event_action_name(ev->action)));
 	json_object_set_new(dlp, "evidence", json_string(ev->evidence));
-	if (ev->value_hash[0])
-		json_object_set_new(dlp, "value_hash", json_string(ev->value_hash));
+	set_text(dlp, "value_hash", ev->value_hash);
 	json_object_set_new(dlp, "offset", json_integer((json_int_t)ev->offset));
 	json_object_set_new(dlp, "count", json_integer(ev->count));
 	json_object_set_new(dlp, "distinct", json_integer(ev->distinct));
